@@ -1,0 +1,122 @@
+import type { Socket } from 'node:net';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import type { DestinationStream } from 'pino';
+import { resolveSigningSecret } from './instance/signing-secret.js';
+import { CursorCodec } from './platform/cursor.js';
+import { registerErrorHandling } from './platform/errors.js';
+import { registerHealth } from './platform/health.js';
+import { registerMetrics } from './platform/metrics.js';
+import { registerOpenApi } from './platform/openapi.js';
+import { buildProblem, AppError, ErrorCode } from './platform/problem.js';
+import { failure } from './platform/envelope.js';
+import { loggerOptions, registerRequestContext, requestIdOf } from './platform/request-context.js';
+import { registerSecurity } from './platform/security.js';
+import type { Settings } from './settings.js';
+import { type Storage, openStorage } from './storage/database.js';
+import { migrateToLatest } from './storage/migrations.js';
+import { VERSION } from './version.js';
+
+export interface AppOverrides {
+  /** Where JSON logs go (default: standard output). */
+  logStream?: DestinationStream;
+  /** An already opened storage, e.g. shared by a test. */
+  storage?: Storage;
+  /** Extra routes registered under /api/v1 after the platform. */
+  routes?: FastifyPluginAsync;
+}
+
+export interface Switchboard {
+  readonly server: FastifyInstance;
+  readonly storage: Storage;
+  /** Ready after start(): derived from the signing secret. */
+  readonly cursors: () => CursorCodec;
+  /** Migrates, resolves the signing secret, and listens. Returns the URL. */
+  start(): Promise<string>;
+  /** Startup hooks without listening (for in-process requests). */
+  ready(): Promise<void>;
+  /** Stops accepting, lets in-flight requests finish within the grace period, closes the database. */
+  shutdown(): Promise<void>;
+}
+
+/** The composition root: wires the platform and every feature. */
+export async function createApp(settings: Settings, overrides: AppOverrides = {}): Promise<Switchboard> {
+  const storage = overrides.storage ?? openStorage(settings.database, settings.databasePoolSize);
+  const logger = overrides.logStream
+    ? { ...loggerOptions(settings.logLevel), stream: overrides.logStream }
+    : loggerOptions(settings.logLevel);
+  const server = Fastify({
+    logger,
+    logController: { disableRequestLogging: true, requestIdLogLabel: 'request_id' },
+    genReqId: requestIdOf,
+    bodyLimit: settings.bodyLimitBytes,
+    trustProxy: settings.trustProxy,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    // Malformed HTTP that never reaches a route still gets a problem document.
+    clientErrorHandler: (error: NodeJS.ErrnoException, socket: Socket) => {
+      if (!socket.writable) return socket.destroy(error);
+      const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+      const problem = buildProblem(
+        new AppError(tooLarge ? 431 : 400, ErrorCode.malformedRequest, tooLarge ? 'request headers are too large' : 'malformed HTTP request'),
+        'none',
+      );
+      const body = JSON.stringify(failure(problem));
+      socket.end(
+        `HTTP/1.1 ${problem.status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    },
+  });
+
+  let cursorCodec: CursorCodec | undefined;
+  server.addHook('onReady', async () => {
+    await migrateToLatest(storage.db);
+    cursorCodec = new CursorCodec(await resolveSigningSecret(storage.db, settings.jwtSecret));
+  });
+  server.addHook('onClose', async () => {
+    await storage.close();
+  });
+
+  registerErrorHandling(server);
+  registerRequestContext(server);
+  await registerSecurity(server, settings);
+  await registerOpenApi(server, VERSION);
+  registerHealth(server, {
+    version: VERSION,
+    checks: { database: () => storage.ping() },
+    timeoutMs: settings.readinessTimeoutMs,
+    startedAt: Date.now(),
+  });
+  registerMetrics(server, settings.metricsToken);
+  if (overrides.routes) await server.register(overrides.routes, { prefix: '/api/v1' });
+
+  let shuttingDown: Promise<void> | undefined;
+  return {
+    server,
+    storage,
+    cursors: () => {
+      if (!cursorCodec) throw new Error('cursors are available once the app is ready');
+      return cursorCodec;
+    },
+    async ready() {
+      await server.ready();
+    },
+    async start() {
+      return server.listen({ host: settings.host, port: settings.port });
+    },
+    shutdown() {
+      shuttingDown ??= (async () => {
+        const deadline = setTimeout(() => {
+          server.log.warn({ grace_ms: settings.shutdownGraceMs }, 'grace period over; closing remaining connections');
+          server.server.closeAllConnections();
+        }, settings.shutdownGraceMs);
+        try {
+          await server.close();
+        } finally {
+          clearTimeout(deadline);
+        }
+      })();
+      return shuttingDown;
+    },
+  };
+}

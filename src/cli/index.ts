@@ -1,0 +1,90 @@
+import { createApp } from '../app.js';
+import { SettingsError, loadSettings } from '../settings.js';
+import { openStorage } from '../storage/database.js';
+import { migrateToLatest } from '../storage/migrations.js';
+import { VERSION } from '../version.js';
+
+const HELP = `switchboard ${VERSION}: backend for live operations dashboards
+
+Usage: switchboard <command>
+
+Commands:
+  serve       run the server (default)
+  migrate     apply pending database migrations and exit
+  --help      show this help
+  --version   print the version
+
+Settings come from SWITCHBOARD_* environment variables (and PORT, HOST) or the file named by
+SWITCHBOARD_CONFIG_FILE; see docs/configuration.md.
+`;
+
+async function serve(): Promise<void> {
+  const settings = loadSettings();
+  const app = await createApp(settings);
+  const url = await app.start();
+  const shown = settings.publicUrl;
+  app.server.log.info({ url, database: settings.database.engine }, `Switchboard listening on ${url}`);
+  process.stdout.write(`\nSwitchboard is running at ${shown}\n  health: ${shown}/healthz   API reference: ${shown}/openapi.json\n\n`);
+  let signals = 0;
+  const stop = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) process.exit(130);
+    app.server.log.info({ signal }, 'shutting down');
+    app.shutdown().then(
+      () => {
+        app.server.log.info('shutdown complete');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        app.server.log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+async function migrate(): Promise<void> {
+  const settings = loadSettings();
+  const storage = openStorage(settings.database, 1);
+  try {
+    const applied = await migrateToLatest(storage.db);
+    process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n');
+  } finally {
+    await storage.close();
+  }
+}
+
+export async function runCli(args: string[]): Promise<number> {
+  const command = args[0] ?? 'serve';
+  try {
+    switch (command) {
+      case '--help':
+      case '-h':
+      case 'help':
+        process.stdout.write(HELP);
+        return 0;
+      case '--version':
+      case '-v':
+        process.stdout.write(`${VERSION}\n`);
+        return 0;
+      case 'serve':
+        await serve();
+        return 0;
+      case 'migrate':
+        await migrate();
+        return 0;
+      default:
+        process.stderr.write(`unknown command "${command}"\n\n${HELP}`);
+        return 2;
+    }
+  } catch (error) {
+    if (error instanceof SettingsError) {
+      process.stderr.write(`switchboard: ${error.message}\n`);
+      return 78;
+    }
+    process.stderr.write(`switchboard: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}

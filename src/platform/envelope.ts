@@ -1,0 +1,20 @@
+import type { ProblemDocument } from './problem.js';
+
+export interface Pagination {
+  limit: number;
+  next_cursor: string | null;
+  has_more: boolean;
+}
+
+/** The success envelope of API.md "Conventions". */
+export function ok<T>(data: T): { data: T; error: null; error_detail: null; success: true } {
+  return { data, error: null, error_detail: null, success: true };
+}
+
+export function page<T>(data: T[], pagination: Pagination) {
+  return { ...ok(data), pagination };
+}
+
+export function failure(problem: ProblemDocument) {
+  return { data: null, error: problem.detail, error_detail: problem, success: false as const };
+}

@@ -1,0 +1,52 @@
+import type { FastifyInstance } from 'fastify';
+import { AppError, ErrorCode } from './problem.js';
+
+export type ReadinessCheck = () => Promise<void>;
+
+export async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Liveness always answers; readiness runs each check with a time limit and is a 503, never a 500. */
+export function registerHealth(
+  app: FastifyInstance,
+  options: { version: string; checks: Record<string, ReadinessCheck>; timeoutMs: number; startedAt: number },
+): void {
+  app.get('/healthz', { schema: { tags: ['health'] } }, async () => ({
+    status: 'ok',
+    version: options.version,
+    uptime_seconds: Math.floor((Date.now() - options.startedAt) / 1000),
+  }));
+
+  app.get('/readyz', { schema: { tags: ['health'] } }, async () => {
+    const results: Record<string, { status: 'ok' | 'error' }> = {};
+    await Promise.all(
+      Object.entries(options.checks).map(async ([name, check]) => {
+        try {
+          await withTimeout(check(), options.timeoutMs, name);
+          results[name] = { status: 'ok' };
+        } catch (error) {
+          // The reason goes to the log only: it may name hosts and ports.
+          app.log.warn({ check: name, reason: error instanceof Error ? error.message : String(error) }, 'readiness check failed');
+          results[name] = { status: 'error' };
+        }
+      }),
+    );
+    const failed = Object.keys(results).filter((name) => results[name]?.status === 'error');
+    if (failed.length > 0) {
+      throw new AppError(503, ErrorCode.unavailable, `not ready: ${failed.join(', ')} unavailable`, {
+        retryAfter: 5,
+        extensions: { checks: results },
+      });
+    }
+    return { status: 'ready', checks: results, degraded: [] };
+  });
+}
