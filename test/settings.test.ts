@@ -1,0 +1,62 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadSettings, settingSpecs } from '../src/settings.js';
+
+describe('settings', () => {
+  it('have safe defaults', () => {
+    const s = loadSettings({});
+    expect(s.port).toBe(8080);
+    expect(s.database).toEqual({ engine: 'sqlite', file: join(process.cwd(), 'data', 'switchboard.db') });
+    expect(s.jwtSecret).toBeUndefined();
+    expect(s.metricsToken).toBeUndefined();
+    expect(s.corsOrigins).toEqual([]);
+    expect(Object.isFrozen(s)).toBe(true);
+  });
+
+  it.each([
+    ['PORT', 'abc', /PORT="abc": expected an integer from 0 to 65535/],
+    ['SWITCHBOARD_DATABASE_URL', 'mysql://x', /SWITCHBOARD_DATABASE_URL="mysql:\/\/x": expected postgres/],
+    ['SWITCHBOARD_JWT_SECRET', 'short', /SWITCHBOARD_JWT_SECRET=\(hidden\): expected at least 32 characters/],
+    ['SWITCHBOARD_CORS_ORIGINS', 'ops.example', /SWITCHBOARD_CORS_ORIGINS="ops.example": expected a comma-separated list/],
+    ['SWITCHBOARD_LOG_LEVEL', 'loud', /SWITCHBOARD_LOG_LEVEL="loud"/],
+    ['SWITCHBOARD_TRUST_PROXY', 'maybe', /expected true or false/],
+  ])('refuse %s=%s naming the variable', (name, value, message) => {
+    expect(() => loadSettings({ [name]: value })).toThrow(message);
+  });
+
+  it('never echo a rejected secret', () => {
+    expect(() => loadSettings({ SWITCHBOARD_METRICS_TOKEN: 'tiny-secret' })).toThrow(/^(?!.*tiny-secret)/);
+  });
+
+  it('refuse a wildcard origin with credentials', () => {
+    expect(() => loadSettings({ SWITCHBOARD_CORS_ORIGINS: '*' })).toThrow(/wildcard/);
+    expect(loadSettings({ SWITCHBOARD_CORS_ORIGINS: '*', SWITCHBOARD_CORS_CREDENTIALS: 'false' }).corsOrigins).toEqual(['*']);
+  });
+
+  it('read a YAML or JSON file, with the environment winning', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-settings-'));
+    const yaml = join(dir, 'switchboard.yaml');
+    writeFileSync(yaml, 'port: 9000\ncors_origins:\n  - https://ops.example\nlog_level: warn\n');
+    const s = loadSettings({ SWITCHBOARD_CONFIG_FILE: yaml, SWITCHBOARD_LOG_LEVEL: 'debug' });
+    expect(s.port).toBe(9000);
+    expect(s.corsOrigins).toEqual(['https://ops.example']);
+    expect(s.logLevel).toBe('debug');
+    const json = join(dir, 'switchboard.json');
+    writeFileSync(json, JSON.stringify({ port: 'x' }));
+    expect(() => loadSettings({ SWITCHBOARD_CONFIG_FILE: json })).toThrow(/"port" in .*switchboard.json="x"/);
+    writeFileSync(json, JSON.stringify({ prot: 1 }));
+    expect(() => loadSettings({ SWITCHBOARD_CONFIG_FILE: json })).toThrow(/unknown setting "prot"/);
+    expect(() => loadSettings({ SWITCHBOARD_CONFIG_FILE: join(dir, 'missing.yaml') })).toThrow(/cannot read/);
+  });
+
+  it('are all documented with their defaults in docs/configuration.md', () => {
+    const doc = readFileSync(join(process.cwd(), 'docs', 'configuration.md'), 'utf8');
+    for (const spec of Object.values(settingSpecs)) {
+      expect(doc).toContain(`\`${spec.env}\``);
+      expect(doc).toContain(`\`${spec.file}\``);
+      if (spec.default) expect(doc).toContain(`\`${spec.default}\``);
+    }
+  });
+});

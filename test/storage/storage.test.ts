@@ -1,0 +1,61 @@
+import { request } from 'undici';
+import { describe, expect, it } from 'vitest';
+import { resolveSigningSecret } from '../../src/instance/signing-secret.js';
+import { loadSettings } from '../../src/settings.js';
+import { openStorage } from '../../src/storage/database.js';
+import { migrateToLatest } from '../../src/storage/migrations.js';
+import { engine, freshDatabase, startTestApp } from '../fixture.js';
+
+function targetOf(url: string) {
+  return loadSettings({ SWITCHBOARD_DATABASE_URL: url }).database;
+}
+
+describe(`storage on ${engine}`, () => {
+  it('migrates once and reports nothing left to apply', async () => {
+    const database = await freshDatabase();
+    const storage = openStorage(targetOf(database.url));
+    try {
+      expect(storage.engine).toBe(engine);
+      expect(await migrateToLatest(storage.db)).toEqual(['0001_instance_secrets']);
+      expect(await migrateToLatest(storage.db)).toEqual([]);
+    } finally {
+      await storage.close();
+      await database.drop();
+    }
+  });
+
+  it('generates the signing secret once and shares it', async () => {
+    const database = await freshDatabase();
+    const a = openStorage(targetOf(database.url));
+    const b = openStorage(targetOf(database.url));
+    try {
+      await migrateToLatest(a.db);
+      const [first, second] = await Promise.all([resolveSigningSecret(a.db, undefined), resolveSigningSecret(b.db, undefined)]);
+      expect(first.length).toBe(32);
+      expect(second.equals(first)).toBe(true);
+      const configured = 'x'.repeat(40);
+      expect((await resolveSigningSecret(a.db, configured)).toString()).toBe(configured);
+    } finally {
+      await a.close();
+      await b.close();
+      await database.drop();
+    }
+  });
+
+  it('reports ready, then 503 (not 500) once the database is gone', async () => {
+    const t = await startTestApp();
+    try {
+      const ready = await request(`${t.url}/readyz`);
+      expect(ready.statusCode).toBe(200);
+      expect(await ready.body.json()).toMatchObject({ status: 'ready', checks: { database: { status: 'ok' } } });
+      await t.app.storage.close();
+      const down = await request(`${t.url}/readyz`);
+      expect(down.statusCode).toBe(503);
+      const body = (await down.body.json()) as { error_detail: { error_code: number; checks: unknown } };
+      expect(body.error_detail.error_code).toBe(8001);
+      expect(body.error_detail.checks).toEqual({ database: { status: 'error' } });
+    } finally {
+      await t.close();
+    }
+  });
+});
