@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { DestinationStream } from 'pino';
 import { resolveSigningSecret } from './instance/signing-secret.js';
 import { CursorCodec } from './platform/cursor.js';
-import { registerErrorHandling } from './platform/errors.js';
+import { registerErrorHandling, sendProblem, toAppError } from './platform/errors.js';
 import { registerHealth } from './platform/health.js';
 import { registerMetrics } from './platform/metrics.js';
 import { registerOpenApi } from './platform/openapi.js';
@@ -55,6 +55,8 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    // Errors raised before routing (a malformed URL, say) take the same path as every other error.
+    frameworkErrors: (error, request, reply) => sendProblem(request, reply, toAppError(error)),
     // Malformed HTTP that never reaches a route still gets a problem document.
     clientErrorHandler: (error: NodeJS.ErrnoException, socket: Socket) => {
       if (!socket.writable) return socket.destroy(error);
