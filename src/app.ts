@@ -95,6 +95,10 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
   if (overrides.routes) await server.register(overrides.routes, { prefix: '/api/v1' });
 
   let shuttingDown: Promise<void> | undefined;
+  // Responses finishing during shutdown close their keep-alive connection, so close() need not wait on it.
+  server.addHook('onSend', async (_request, reply) => {
+    if (shuttingDown) reply.header('connection', 'close');
+  });
   return {
     server,
     storage,

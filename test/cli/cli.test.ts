@@ -1,0 +1,134 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
+import { once } from 'node:events';
+import { request } from 'undici';
+import { describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.js';
+import { loadSettings } from '../../src/settings.js';
+import { freshDatabase } from '../fixture.js';
+
+const tsx = ['--import', 'tsx', 'src/main.ts'];
+
+function run(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [...tsx, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+}
+
+describe('switchboard command', () => {
+  it('prints its version and help', () => {
+    expect(run(['--version']).stdout.trim()).toBe('0.1.0');
+    const help = run(['--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('migrate');
+    expect(run(['frobnicate']).status).toBe(2);
+  });
+
+  it('stops on an invalid setting, naming it', () => {
+    const result = run(['serve'], { PORT: 'eighty' });
+    expect(result.status).toBe(78);
+    expect(result.stderr).toContain('PORT="eighty": expected an integer');
+  });
+
+  it('migrates a database', async () => {
+    const database = await freshDatabase();
+    try {
+      const env = { SWITCHBOARD_DATABASE_URL: database.url, SWITCHBOARD_DATA_DIR: database.dataDir };
+      expect(run(['migrate'], env).stdout).toContain('applied: 0001_instance_secrets');
+      expect(run(['migrate'], env).stdout).toContain('up to date');
+    } finally {
+      await database.drop();
+    }
+  });
+
+  it('shuts down cleanly on SIGTERM', async () => {
+    const database = await freshDatabase();
+    const child: ChildProcess = spawn(process.execPath, [...tsx, 'serve'], {
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SWITCHBOARD_DATABASE_URL: database.url, SWITCHBOARD_DATA_DIR: database.dataDir },
+    });
+    try {
+      let output = '';
+      child.stdout?.on('data', (chunk) => {
+        output += String(chunk);
+      });
+      while (!/Switchboard listening on (http:\/\/[\d.:]+)/.test(output)) await once(child.stdout!, 'data');
+      const url = /Switchboard listening on (http:\/\/[\d.:]+)/.exec(output)?.[1];
+      expect((await request(`${url}/healthz`)).statusCode).toBe(200);
+      child.kill('SIGTERM');
+      const [code] = await once(child, 'exit');
+      expect(code).toBe(0);
+      expect(output).toContain('shutdown complete');
+    } finally {
+      child.kill('SIGKILL');
+      await database.drop();
+    }
+  });
+});
+
+describe('graceful shutdown', () => {
+  async function appWithSlowRoute(graceMs: number, delayMs: number) {
+    const database = await freshDatabase();
+    const settings = loadSettings({
+      HOST: '127.0.0.1', PORT: '0', SWITCHBOARD_LOG_LEVEL: 'silent',
+      SWITCHBOARD_DATABASE_URL: database.url, SWITCHBOARD_DATA_DIR: database.dataDir,
+      SWITCHBOARD_SHUTDOWN_GRACE_MS: String(graceMs),
+    });
+    const app = await createApp(settings, {
+      routes: async (r) => {
+        r.get('/slow', async () => {
+          await new Promise((resolve) => setTimeout(resolve, delayMs));
+          return { done: true };
+        });
+      },
+    });
+    return { app, url: await app.start(), database };
+  }
+
+  it('finishes in-flight requests, refuses new ones, closes the database', async () => {
+    const { app, url, database } = await appWithSlowRoute(5000, 300);
+    const inFlight = request(`${url}/api/v1/slow`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const stopped = app.shutdown();
+    const res = await inFlight;
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.json()).toEqual({ done: true });
+    await stopped;
+    await expect(request(`${url}/healthz`)).rejects.toThrow();
+    await expect(app.storage.ping()).rejects.toThrow();
+    await database.drop();
+  });
+
+  it('cuts requests that outlive the grace period', async () => {
+    const { app, url, database } = await appWithSlowRoute(100, 5000);
+    const inFlight = request(`${url}/api/v1/slow`).then(() => 'answered', () => 'cut');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const started = Date.now();
+    await app.shutdown();
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect(await inFlight).toBe('cut');
+    await database.drop();
+  });
+});
+
+describe('malformed HTTP', () => {
+  it('gets a problem document, not a bare socket close', async () => {
+    const database = await freshDatabase();
+    const settings = loadSettings({ HOST: '127.0.0.1', PORT: '0', SWITCHBOARD_LOG_LEVEL: 'silent', SWITCHBOARD_DATABASE_URL: database.url, SWITCHBOARD_DATA_DIR: database.dataDir });
+    const app = await createApp(settings);
+    const url = new URL(await app.start());
+    try {
+      const socket = connect(Number(url.port), url.hostname);
+      await once(socket, 'connect');
+      socket.write('GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n');
+      let raw = '';
+      socket.on('data', (chunk) => {
+        raw += String(chunk);
+      });
+      await once(socket, 'close');
+      expect(raw).toMatch(/^HTTP\/1.1 400/);
+      const body = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4));
+      expect(body.error_detail.error_code).toBe(2001);
+    } finally {
+      await app.shutdown();
+      await database.drop();
+    }
+  });
+});
