@@ -3,16 +3,16 @@ import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { DestinationStream } from 'pino';
 import { resolveSigningSecret } from './instance/signing-secret.js';
 import { CursorCodec } from './platform/cursor.js';
+import { failure } from './platform/envelope.js';
 import { registerErrorHandling, sendProblem, toAppError } from './platform/errors.js';
 import { registerHealth } from './platform/health.js';
 import { registerMetrics } from './platform/metrics.js';
 import { registerOpenApi } from './platform/openapi.js';
-import { buildProblem, AppError, ErrorCode } from './platform/problem.js';
-import { failure } from './platform/envelope.js';
+import { AppError, buildProblem, ErrorCode } from './platform/problem.js';
 import { loggerOptions, registerRequestContext, requestIdOf } from './platform/request-context.js';
 import { registerSecurity } from './platform/security.js';
 import type { Settings } from './settings.js';
-import { type Storage, openStorage } from './storage/database.js';
+import { openStorage, type Storage } from './storage/database.js';
 import { migrateToLatest } from './storage/migrations.js';
 import { VERSION } from './version.js';
 
@@ -54,7 +54,9 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
     trustProxy: settings.trustProxy,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    ajv: {
+      customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true },
+    },
     // Errors raised before routing (a malformed URL, say) take the same path as every other error.
     frameworkErrors: (error, request, reply) => sendProblem(request, reply, toAppError(error)),
     // Malformed HTTP that never reaches a route still gets a problem document.
@@ -62,7 +64,11 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
       if (!socket.writable) return socket.destroy(error);
       const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
       const problem = buildProblem(
-        new AppError(tooLarge ? 431 : 400, ErrorCode.malformedRequest, tooLarge ? 'request headers are too large' : 'malformed HTTP request'),
+        new AppError(
+          tooLarge ? 431 : 400,
+          ErrorCode.malformedRequest,
+          tooLarge ? 'request headers are too large' : 'malformed HTTP request',
+        ),
         'none',
       );
       const body = JSON.stringify(failure(problem));
@@ -115,7 +121,10 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
     shutdown() {
       shuttingDown ??= (async () => {
         const deadline = setTimeout(() => {
-          server.log.warn({ grace_ms: settings.shutdownGraceMs }, 'grace period over; closing remaining connections');
+          server.log.warn(
+            { grace_ms: settings.shutdownGraceMs },
+            'grace period over; closing remaining connections',
+          );
           server.server.closeAllConnections();
         }, settings.shutdownGraceMs);
         try {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import pg from 'pg';
-import { type Switchboard, createApp } from '../src/app.js';
+import { createApp, type Switchboard } from '../src/app.js';
 import { loadSettings, type Settings } from '../src/settings.js';
 
 export const postgresUrl = process.env.SWITCHBOARD_TEST_DATABASE_URL;
@@ -15,7 +15,11 @@ export const engine = postgresUrl ? 'postgres' : 'sqlite';
 export async function freshDatabase(): Promise<{ url: string; dataDir: string; drop(): Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-test-'));
   if (!postgresUrl) {
-    return { url: `sqlite:${join(dataDir, 'switchboard.db')}`, dataDir, drop: async () => rmSync(dataDir, { recursive: true, force: true }) };
+    return {
+      url: `sqlite:${join(dataDir, 'switchboard.db')}`,
+      dataDir,
+      drop: async () => rmSync(dataDir, { recursive: true, force: true }),
+    };
   }
   const schema = `sb_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: postgresUrl });
@@ -98,6 +102,11 @@ export const problemShape = {
   isEnvelope(value: unknown): boolean {
     if (value === null || typeof value !== 'object') return false;
     const e = value as Record<string, unknown>;
-    return e.data === null && e.success === false && typeof e.error === 'string' && problemShape.isProblem(e.error_detail);
+    return (
+      e.data === null &&
+      e.success === false &&
+      typeof e.error === 'string' &&
+      problemShape.isProblem(e.error_detail)
+    );
   },
 };

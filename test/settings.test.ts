@@ -19,7 +19,11 @@ describe('settings', () => {
     ['PORT', 'abc', /PORT="abc": expected an integer from 0 to 65535/],
     ['SWITCHBOARD_DATABASE_URL', 'mysql://x', /SWITCHBOARD_DATABASE_URL="mysql:\/\/x": expected postgres/],
     ['SWITCHBOARD_JWT_SECRET', 'short', /SWITCHBOARD_JWT_SECRET=\(hidden\): expected at least 32 characters/],
-    ['SWITCHBOARD_CORS_ORIGINS', 'ops.example', /SWITCHBOARD_CORS_ORIGINS="ops.example": expected a comma-separated list/],
+    [
+      'SWITCHBOARD_CORS_ORIGINS',
+      'ops.example',
+      /SWITCHBOARD_CORS_ORIGINS="ops.example": expected a comma-separated list/,
+    ],
     ['SWITCHBOARD_LOG_LEVEL', 'loud', /SWITCHBOARD_LOG_LEVEL="loud"/],
     ['SWITCHBOARD_TRUST_PROXY', 'maybe', /expected true or false/],
   ])('refuse %s=%s naming the variable', (name, value, message) => {
@@ -32,7 +36,9 @@ describe('settings', () => {
 
   it('refuse a wildcard origin with credentials', () => {
     expect(() => loadSettings({ SWITCHBOARD_CORS_ORIGINS: '*' })).toThrow(/wildcard/);
-    expect(loadSettings({ SWITCHBOARD_CORS_ORIGINS: '*', SWITCHBOARD_CORS_CREDENTIALS: 'false' }).corsOrigins).toEqual(['*']);
+    expect(
+      loadSettings({ SWITCHBOARD_CORS_ORIGINS: '*', SWITCHBOARD_CORS_CREDENTIALS: 'false' }).corsOrigins,
+    ).toEqual(['*']);
   });
 
   it('read a YAML or JSON file, with the environment winning', () => {

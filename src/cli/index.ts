@@ -1,5 +1,5 @@
 import { createApp } from '../app.js';
-import { SettingsError, loadSettings } from '../settings.js';
+import { loadSettings, SettingsError } from '../settings.js';
 import { openStorage } from '../storage/database.js';
 import { migrateToLatest } from '../storage/migrations.js';
 import { VERSION } from '../version.js';
@@ -24,7 +24,9 @@ async function serve(): Promise<void> {
   const url = await app.start();
   const shown = settings.publicUrl;
   app.server.log.info({ url, database: settings.database.engine }, `Switchboard listening on ${url}`);
-  process.stdout.write(`\nSwitchboard is running at ${shown}\n  health: ${shown}/healthz   API reference: ${shown}/openapi.json\n\n`);
+  process.stdout.write(
+    `\nSwitchboard is running at ${shown}\n  health: ${shown}/healthz   API reference: ${shown}/openapi.json\n\n`,
+  );
   let signals = 0;
   const stop = (signal: NodeJS.Signals) => {
     signals += 1;

@@ -38,16 +38,23 @@ export class CursorCodec {
 
   /** Throws a 422 for a malformed, tampered, foreign-key-signed, other-list or expired cursor. */
   decode(cursor: string, scope: string): CursorPayload {
-    if (cursor.length > MAX_CURSOR_LENGTH) throw invalid(`cursor is longer than ${MAX_CURSOR_LENGTH} characters`);
+    if (cursor.length > MAX_CURSOR_LENGTH)
+      throw invalid(`cursor is longer than ${MAX_CURSOR_LENGTH} characters`);
     const [body, mac, extra] = cursor.split('.');
-    if (!body || !mac || extra !== undefined) throw invalid('cursor is malformed; use next_cursor exactly as returned');
+    if (!body || !mac || extra !== undefined)
+      throw invalid('cursor is malformed; use next_cursor exactly as returned');
     const expected = Buffer.from(this.sign(body));
     const given = Buffer.from(mac);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       throw invalid('cursor signature is not valid; use next_cursor exactly as returned');
     }
-    const payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as { s: string; p: CursorPosition; t: number };
-    if (payload.s !== scope) throw invalid('cursor belongs to another list or other filters; start again without it');
+    const payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as {
+      s: string;
+      p: CursorPosition;
+      t: number;
+    };
+    if (payload.s !== scope)
+      throw invalid('cursor belongs to another list or other filters; start again without it');
     if (this.now() - payload.t > MAX_AGE_MS) throw invalid('cursor has expired; start again without it');
     return { scope: payload.s, position: payload.p, issuedAt: payload.t };
   }
@@ -56,7 +63,8 @@ export class CursorCodec {
   decodeOffset(cursor: string, scope: string, total: number): number {
     const { position } = this.decode(cursor, scope);
     if (!('offset' in position)) throw invalid('cursor is of another kind for this list');
-    if (position.offset > total) throw invalid('cursor points past the end of the list; start again without it');
+    if (position.offset > total)
+      throw invalid('cursor points past the end of the list; start again without it');
     return position.offset;
   }
 

@@ -3,7 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import FindMyWay from 'find-my-way';
 import Negotiator from 'negotiator';
 import { failure } from './envelope.js';
-import { AppError, type FieldError, buildProblem, ErrorCode } from './problem.js';
+import { AppError, buildProblem, ErrorCode, type FieldError } from './problem.js';
 
 const PROBLEM_TYPE = 'application/problem+json';
 
@@ -29,13 +29,22 @@ export function toAppError(error: FastifyError): AppError {
   if (error instanceof AppError) return error;
   if (error.validation) {
     const errors = validationErrors(error);
-    return new AppError(422, ErrorCode.invalidBody, `${errors.length} field(s) are invalid: ${errors.map((e) => `${e.pointer || '/'} ${e.message}`).join('; ')}`, { errors });
+    return new AppError(
+      422,
+      ErrorCode.invalidBody,
+      `${errors.length} field(s) are invalid: ${errors.map((e) => `${e.pointer || '/'} ${e.message}`).join('; ')}`,
+      { errors },
+    );
   }
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new AppError(413, ErrorCode.payloadTooLarge, 'request body is larger than the server accepts');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new AppError(415, ErrorCode.unsupportedMediaType, 'unsupported Content-Type; send application/json');
+      return new AppError(
+        415,
+        ErrorCode.unsupportedMediaType,
+        'unsupported Content-Type; send application/json',
+      );
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new AppError(400, ErrorCode.malformedRequest, 'body is empty but Content-Type says JSON');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
@@ -48,7 +57,8 @@ export function toAppError(error: FastifyError): AppError {
     return new AppError(400, ErrorCode.malformedRequest, 'body is not valid JSON');
   }
   const status = error.statusCode ?? 500;
-  if (status >= 400 && status < 500) return new AppError(status, ErrorCode.malformedRequest, 'the request is malformed');
+  if (status >= 400 && status < 500)
+    return new AppError(status, ErrorCode.malformedRequest, 'the request is malformed');
   return new AppError(500, ErrorCode.internal, 'internal error; quote the instance id when reporting it');
 }
 
@@ -91,8 +101,21 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const methods = url ? methodsByPath.get(url) : undefined;
     if (methods && !methods.has(request.method)) {
       const allow = [...methods].sort().join(', ');
-      return sendProblem(request, reply, new AppError(405, ErrorCode.methodNotAllowed, `method ${request.method} is not allowed here; allowed: ${allow}`, { headers: { allow } }));
+      return sendProblem(
+        request,
+        reply,
+        new AppError(
+          405,
+          ErrorCode.methodNotAllowed,
+          `method ${request.method} is not allowed here; allowed: ${allow}`,
+          { headers: { allow } },
+        ),
+      );
     }
-    return sendProblem(request, reply, new AppError(404, ErrorCode.unknownRoute, `no route ${request.method} ${path}`));
+    return sendProblem(
+      request,
+      reply,
+      new AppError(404, ErrorCode.unknownRoute, `no route ${request.method} ${path}`),
+    );
   });
 }

@@ -35,7 +35,10 @@ export function registerHealth(
           results[name] = { status: 'ok' };
         } catch (error) {
           // The reason goes to the log only: it may name hosts and ports.
-          app.log.warn({ check: name, reason: error instanceof Error ? error.message : String(error) }, 'readiness check failed');
+          app.log.warn(
+            { check: name, reason: error instanceof Error ? error.message : String(error) },
+            'readiness check failed',
+          );
           results[name] = { status: 'error' };
         }
       }),

@@ -11,7 +11,8 @@ export function requestIdOf(request: IncomingMessage): string {
   return typeof given === 'string' && CLIENT_REQUEST_ID.test(given) ? given : randomUUID();
 }
 
-const SECRET_QUERY = /([?&](?:token|ticket|access_token|refresh_token|api_key|password|setup_token)=)[^&#]*/gi;
+const SECRET_QUERY =
+  /([?&](?:token|ticket|access_token|refresh_token|api_key|password|setup_token)=)[^&#]*/gi;
 
 export function redactUrl(url: string): string {
   return url.replace(SECRET_QUERY, '$1[REDACTED]');

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { connect } from 'node:net';
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
@@ -10,7 +10,10 @@ import { freshDatabase } from '../fixture.js';
 const tsx = ['--import', 'tsx', 'src/main.ts'];
 
 function run(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [...tsx, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  return spawnSync(process.execPath, [...tsx, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
 }
 
 describe('switchboard command', () => {
@@ -42,14 +45,22 @@ describe('switchboard command', () => {
   it('shuts down cleanly on SIGTERM', async () => {
     const database = await freshDatabase();
     const child: ChildProcess = spawn(process.execPath, [...tsx, 'serve'], {
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SWITCHBOARD_DATABASE_URL: database.url, SWITCHBOARD_DATA_DIR: database.dataDir },
+      env: {
+        ...process.env,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        SWITCHBOARD_DATABASE_URL: database.url,
+        SWITCHBOARD_DATA_DIR: database.dataDir,
+      },
     });
     try {
+      const stdout = child.stdout;
+      if (!stdout) throw new Error('no stdout');
       let output = '';
-      child.stdout?.on('data', (chunk) => {
+      stdout.on('data', (chunk) => {
         output += String(chunk);
       });
-      while (!/Switchboard listening on (http:\/\/[\d.:]+)/.test(output)) await once(child.stdout!, 'data');
+      while (!/Switchboard listening on (http:\/\/[\d.:]+)/.test(output)) await once(stdout, 'data');
       const url = /Switchboard listening on (http:\/\/[\d.:]+)/.exec(output)?.[1];
       expect((await request(`${url}/healthz`)).statusCode).toBe(200);
       child.kill('SIGTERM');
@@ -67,8 +78,11 @@ describe('graceful shutdown', () => {
   async function appWithSlowRoute(graceMs: number, delayMs: number) {
     const database = await freshDatabase();
     const settings = loadSettings({
-      HOST: '127.0.0.1', PORT: '0', SWITCHBOARD_LOG_LEVEL: 'silent',
-      SWITCHBOARD_DATABASE_URL: database.url, SWITCHBOARD_DATA_DIR: database.dataDir,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      SWITCHBOARD_LOG_LEVEL: 'silent',
+      SWITCHBOARD_DATABASE_URL: database.url,
+      SWITCHBOARD_DATA_DIR: database.dataDir,
       SWITCHBOARD_SHUTDOWN_GRACE_MS: String(graceMs),
     });
     const app = await createApp(settings, {
@@ -98,7 +112,10 @@ describe('graceful shutdown', () => {
 
   it('cuts requests that outlive the grace period', async () => {
     const { app, url, database } = await appWithSlowRoute(100, 5000);
-    const inFlight = request(`${url}/api/v1/slow`).then(() => 'answered', () => 'cut');
+    const inFlight = request(`${url}/api/v1/slow`).then(
+      () => 'answered',
+      () => 'cut',
+    );
     await new Promise((resolve) => setTimeout(resolve, 50));
     const started = Date.now();
     await app.shutdown();
@@ -111,7 +128,13 @@ describe('graceful shutdown', () => {
 describe('malformed HTTP', () => {
   it('gets a problem document, not a bare socket close', async () => {
     const database = await freshDatabase();
-    const settings = loadSettings({ HOST: '127.0.0.1', PORT: '0', SWITCHBOARD_LOG_LEVEL: 'silent', SWITCHBOARD_DATABASE_URL: database.url, SWITCHBOARD_DATA_DIR: database.dataDir });
+    const settings = loadSettings({
+      HOST: '127.0.0.1',
+      PORT: '0',
+      SWITCHBOARD_LOG_LEVEL: 'silent',
+      SWITCHBOARD_DATABASE_URL: database.url,
+      SWITCHBOARD_DATA_DIR: database.dataDir,
+    });
     const app = await createApp(settings);
     const url = new URL(await app.start());
     try {

@@ -44,7 +44,9 @@ describe('signed cursors', () => {
   });
 
   it('refuse arbitrary strings with a 422, never another error', () => {
-    fc.assert(fc.property(fc.string({ maxLength: 600 }), (s) => void rejects(() => codec.decode(s, 'audit'))));
+    fc.assert(
+      fc.property(fc.string({ maxLength: 600 }), (s) => void rejects(() => codec.decode(s, 'audit'))),
+    );
   });
 
   it('refuse a cursor signed with another key', () => {
@@ -58,7 +60,9 @@ describe('signed cursors', () => {
   });
 
   it('refuse a cursor past the end, and an expired one', () => {
-    expect(rejects(() => codec.decodeOffset(codec.encode('audit', { offset: 11 }), 'audit', 10)).message).toMatch(/past the end/);
+    expect(
+      rejects(() => codec.decodeOffset(codec.encode('audit', { offset: 11 }), 'audit', 10)).message,
+    ).toMatch(/past the end/);
     expect(codec.decodeOffset(codec.encode('audit', { offset: 10 }), 'audit', 10)).toBe(10);
     let now = 0;
     const clocked = new CursorCodec(key, () => now);
@@ -68,6 +72,9 @@ describe('signed cursors', () => {
   });
 
   it('stay within 512 characters for ordinary keys', () => {
-    expect(codec.encode('audit', { after: ['2026-11-22T05:30:48.123Z', 'f8f34b40-cf89-4219-a471-9011e091fbaf'] }).length).toBeLessThanOrEqual(512);
+    expect(
+      codec.encode('audit', { after: ['2026-11-22T05:30:48.123Z', 'f8f34b40-cf89-4219-a471-9011e091fbaf'] })
+        .length,
+    ).toBeLessThanOrEqual(512);
   });
 });

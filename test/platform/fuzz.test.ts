@@ -15,7 +15,22 @@ afterAll(async () => {
 });
 
 const segment = fc.oneof(
-  fc.constantFrom('api', 'v1', 'healthz', 'readyz', 'openapi.json', 'metrics', '..', '.', '%', '%zz', '%00', '%2e%2e', 'docs', 'auth'),
+  fc.constantFrom(
+    'api',
+    'v1',
+    'healthz',
+    'readyz',
+    'openapi.json',
+    'metrics',
+    '..',
+    '.',
+    '%',
+    '%zz',
+    '%00',
+    '%2e%2e',
+    'docs',
+    'auth',
+  ),
   fc.string({ maxLength: 12 }).map((s) => encodeURIComponent(s)),
 );
 const path = fc
@@ -25,10 +40,28 @@ const headerValue = fc.string({ maxLength: 40 }).map((s) => s.replace(/[^\x20-\x
 const request = fc.record({
   method: fc.constantFrom('GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'),
   path,
-  contentType: fc.option(fc.oneof(fc.constantFrom('application/json', 'application/merge-patch+json', 'text/plain', 'multipart/form-data', 'application/json; charset=latin1'), headerValue)),
-  accept: fc.option(fc.oneof(fc.constantFrom('application/problem+json', 'application/json', '*/*', 'text/html'), headerValue)),
+  contentType: fc.option(
+    fc.oneof(
+      fc.constantFrom(
+        'application/json',
+        'application/merge-patch+json',
+        'text/plain',
+        'multipart/form-data',
+        'application/json; charset=latin1',
+      ),
+      headerValue,
+    ),
+  ),
+  accept: fc.option(
+    fc.oneof(
+      fc.constantFrom('application/problem+json', 'application/json', '*/*', 'text/html'),
+      headerValue,
+    ),
+  ),
   origin: fc.option(headerValue),
-  body: fc.option(fc.oneof(fc.json(), fc.string({ maxLength: 200 }), fc.string({ minLength: 5000, maxLength: 6000 }))),
+  body: fc.option(
+    fc.oneof(fc.json(), fc.string({ maxLength: 200 }), fc.string({ minLength: 5000, maxLength: 6000 })),
+  ),
 });
 
 describe('random requests', () => {
@@ -40,7 +73,12 @@ describe('random requests', () => {
         if (r.accept !== null) headers.accept = r.accept;
         if (r.origin !== null) headers.origin = r.origin;
         const hasBody = r.body !== null && !['GET', 'HEAD'].includes(r.method);
-        const res = await pool.request({ method: r.method as 'GET', path: r.path, headers, body: hasBody ? (r.body ?? undefined) : undefined });
+        const res = await pool.request({
+          method: r.method as 'GET',
+          path: r.path,
+          headers,
+          body: hasBody ? (r.body ?? undefined) : undefined,
+        });
         const text = await res.body.text();
         expect(res.statusCode, `${r.method} ${r.path}`).toBeLessThan(500);
         if (res.statusCode >= 400 && r.method !== 'HEAD') {

@@ -12,8 +12,15 @@ describe('health and metrics', () => {
     const t = await startTestApp();
     try {
       const health = await request(`${t.url}/healthz`);
-      expect(await health.body.json()).toMatchObject({ status: 'ok', version: '0.1.0', uptime_seconds: expect.any(Number) });
-      const spec = (await (await request(`${t.url}/openapi.json`)).body.json()) as { openapi: string; paths: Record<string, unknown> };
+      expect(await health.body.json()).toMatchObject({
+        status: 'ok',
+        version: '0.1.0',
+        uptime_seconds: expect.any(Number),
+      });
+      const spec = (await (await request(`${t.url}/openapi.json`)).body.json()) as {
+        openapi: string;
+        paths: Record<string, unknown>;
+      };
       expect(spec.openapi).toBe('3.1.0');
       expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/healthz', '/readyz']));
       const metrics = await request(`${t.url}/metrics`);
@@ -36,7 +43,9 @@ describe('health and metrics', () => {
       const text = await res.body.text();
       expect(res.statusCode).toBe(200);
       expect(text).toContain('process_cpu_user_seconds_total');
-      expect(text).toMatch(/http_request_duration_seconds_count\{method="GET",route="\/healthz",status_code="200"\} 1/);
+      expect(text).toMatch(
+        /http_request_duration_seconds_count\{method="GET",route="\/healthz",status_code="200"\} 1/,
+      );
     } finally {
       await t.close();
     }

@@ -11,7 +11,11 @@ const routes: FastifyPluginAsync = async (app) => {
     {
       schema: {
         body: Type.Object(
-          { name: Type.String({ minLength: 1 }), count: Type.Integer({ minimum: 0 }), tags: Type.Array(Type.String()) },
+          {
+            name: Type.String({ minLength: 1 }),
+            count: Type.Integer({ minimum: 0 }),
+            tags: Type.Array(Type.String()),
+          },
           { additionalProperties: false },
         ),
       },
@@ -37,9 +41,18 @@ async function call(path: string, init: Parameters<typeof request>[1] = {}) {
 
 describe('conventions', () => {
   it('wraps success in the envelope', async () => {
-    const res = await call('/api/v1/echo', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'a', count: 1, tags: [] }) });
+    const res = await call('/api/v1/echo', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'a', count: 1, tags: [] }),
+    });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ data: { name: 'a', count: 1, tags: [] }, error: null, error_detail: null, success: true });
+    expect(res.body).toEqual({
+      data: { name: 'a', count: 1, tags: [] },
+      error: null,
+      error_detail: null,
+      success: true,
+    });
   });
 
   it('answers an unknown route with 404 code 3002 and the request id as instance', async () => {
@@ -59,13 +72,21 @@ describe('conventions', () => {
   });
 
   it('answers malformed JSON with 400 code 2001', async () => {
-    const res = await call('/api/v1/echo', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":' });
+    const res = await call('/api/v1/echo', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"name":',
+    });
     expect(res.status).toBe(400);
     expect(res.body.error_detail.error_code).toBe(2001);
   });
 
   it('lists every failing field with its JSON pointer on 422', async () => {
-    const res = await call('/api/v1/echo', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: '', tags: [{}], extra: true }) });
+    const res = await call('/api/v1/echo', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: '', tags: [{}], extra: true }),
+    });
     expect(res.status).toBe(422);
     expect(res.body.error_detail.error_code).toBe(2000);
     const pointers = res.body.error_detail.errors.map((e: { pointer: string }) => e.pointer).sort();
@@ -73,19 +94,29 @@ describe('conventions', () => {
   });
 
   it('refuses a body over the limit with 413 code 2002', async () => {
-    const res = await call('/api/v1/echo', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'x'.repeat(2_000_000) }) });
+    const res = await call('/api/v1/echo', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'x'.repeat(2_000_000) }),
+    });
     expect(res.status).toBe(413);
     expect(res.body.error_detail.error_code).toBe(2002);
   });
 
   it('refuses an unsupported content type with 415 code 2004', async () => {
-    const res = await call('/api/v1/echo', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: 'a,b' });
+    const res = await call('/api/v1/echo', {
+      method: 'POST',
+      headers: { 'content-type': 'text/csv' },
+      body: 'a,b',
+    });
     expect(res.status).toBe(415);
     expect(res.body.error_detail.error_code).toBe(2004);
   });
 
   it('sends a bare RFC 9457 document when the client prefers problem+json', async () => {
-    const res = await call('/api/v1/nothing-here', { headers: { accept: 'application/problem+json, application/json;q=0.5' } });
+    const res = await call('/api/v1/nothing-here', {
+      headers: { accept: 'application/problem+json, application/json;q=0.5' },
+    });
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(problemShape.isProblem(res.body)).toBe(true);
     expect(res.body.status).toBe(404);
@@ -148,13 +179,18 @@ describe('CORS with an origin list', () => {
 
 describe('logs', () => {
   it('record method, route, status and duration without credentials', async () => {
-    await call('/api/v1/nothing-here?token=s3cret-token', { headers: { authorization: 'Bearer s3cret-bearer', cookie: 'session=s3cret-cookie' } });
+    await call('/api/v1/nothing-here?token=s3cret-token', {
+      headers: { authorization: 'Bearer s3cret-bearer', cookie: 'session=s3cret-cookie' },
+    });
     await call('/api/v1/boom', { headers: { authorization: 'Bearer s3cret-bearer' } });
     const completed = t.logs.filter((l) => l.msg === 'request completed');
     const entry = completed.find((l) => String(l.url).startsWith('/api/v1/nothing-here'));
     expect(entry).toMatchObject({ method: 'GET', status: 404 });
     expect(typeof entry?.duration_ms).toBe('number');
-    expect(completed.find((l) => l.url === '/api/v1/boom')).toMatchObject({ route: '/api/v1/boom', status: 500 });
+    expect(completed.find((l) => l.url === '/api/v1/boom')).toMatchObject({
+      route: '/api/v1/boom',
+      status: 500,
+    });
     const all = JSON.stringify(t.logs);
     expect(all).not.toContain('s3cret');
   });

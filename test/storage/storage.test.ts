@@ -30,7 +30,10 @@ describe(`storage on ${engine}`, () => {
     const b = openStorage(targetOf(database.url));
     try {
       await migrateToLatest(a.db);
-      const [first, second] = await Promise.all([resolveSigningSecret(a.db, undefined), resolveSigningSecret(b.db, undefined)]);
+      const [first, second] = await Promise.all([
+        resolveSigningSecret(a.db, undefined),
+        resolveSigningSecret(b.db, undefined),
+      ]);
       expect(first.length).toBe(32);
       expect(second.equals(first)).toBe(true);
       const configured = 'x'.repeat(40);
@@ -47,7 +50,10 @@ describe(`storage on ${engine}`, () => {
     try {
       const ready = await request(`${t.url}/readyz`);
       expect(ready.statusCode).toBe(200);
-      expect(await ready.body.json()).toMatchObject({ status: 'ready', checks: { database: { status: 'ok' } } });
+      expect(await ready.body.json()).toMatchObject({
+        status: 'ready',
+        checks: { database: { status: 'ok' } },
+      });
       await t.app.storage.close();
       const down = await request(`${t.url}/readyz`);
       expect(down.statusCode).toBe(503);
