@@ -80,7 +80,7 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
 
   let cursorCodec: CursorCodec | undefined;
   server.addHook('onReady', async () => {
-    await migrateToLatest(storage.db);
+    await migrateToLatest(storage);
     cursorCodec = new CursorCodec(await resolveSigningSecret(storage.db, settings.jwtSecret));
   });
   server.addHook('onClose', async () => {

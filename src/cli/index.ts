@@ -51,7 +51,7 @@ async function migrate(): Promise<void> {
   const settings = loadSettings();
   const storage = openStorage(settings.database, 1);
   try {
-    const applied = await migrateToLatest(storage.db);
+    const applied = await migrateToLatest(storage);
     process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n');
   } finally {
     await storage.close();

@@ -1,4 +1,5 @@
-import { type Kysely, type Migration, type MigrationResultSet, Migrator } from 'kysely';
+import { type Kysely, type Migration, type MigrationResultSet, Migrator, sql } from 'kysely';
+import type { Storage } from './database.js';
 
 /** Versioned migrations, in order. Imported statically so they work from src/ and dist/ alike. */
 const migrations: Record<string, Migration> = {
@@ -17,9 +18,19 @@ const migrations: Record<string, Migration> = {
   },
 };
 
-// biome-ignore lint/suspicious/noExplicitAny: migrations run before any table type holds
-export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+export async function migrateToLatest(storage: Pick<Storage, 'db' | 'engine'>): Promise<string[]> {
+  const { db } = storage;
+  // Kysely looks for its bookkeeping tables in every schema unless told which one; name ours so that
+  // databases holding several Switchboard schemas (one per test run, say) keep their histories apart.
+  const migrationTableSchema =
+    storage.engine === 'postgres'
+      ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
+      : undefined;
+  const migrator = new Migrator({
+    db,
+    migrationTableSchema,
+    provider: { getMigrations: async () => migrations },
+  });
   const result: MigrationResultSet = await migrator.migrateToLatest();
   if (result.error) {
     const failed = result.results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';

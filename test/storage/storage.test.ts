@@ -16,8 +16,8 @@ describe(`storage on ${engine}`, () => {
     const storage = openStorage(targetOf(database.url));
     try {
       expect(storage.engine).toBe(engine);
-      expect(await migrateToLatest(storage.db)).toEqual(['0001_instance_secrets']);
-      expect(await migrateToLatest(storage.db)).toEqual([]);
+      expect(await migrateToLatest(storage)).toEqual(['0001_instance_secrets']);
+      expect(await migrateToLatest(storage)).toEqual([]);
     } finally {
       await storage.close();
       await database.drop();
@@ -29,7 +29,7 @@ describe(`storage on ${engine}`, () => {
     const a = openStorage(targetOf(database.url));
     const b = openStorage(targetOf(database.url));
     try {
-      await migrateToLatest(a.db);
+      await migrateToLatest(a);
       const [first, second] = await Promise.all([
         resolveSigningSecret(a.db, undefined),
         resolveSigningSecret(b.db, undefined),
