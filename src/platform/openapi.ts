@@ -1,7 +1,24 @@
+import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 
-/** OpenAPI 3.1 generated from the route schemas, served at /openapi.json. */
+/** Swagger UI loads only its own same-origin files: no inline script, no third-party host. */
+export const DOCS_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const errorsReference = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
+
+/** OpenAPI 3.1 generated from the route schemas at /openapi.json, interactive docs at /docs. */
 export async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
   await app.register(swagger, {
     openapi: {
@@ -9,5 +26,14 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
       info: { title: 'Switchboard API', version, description: 'Backend for live operations dashboards.' },
     },
   });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: DOCS_CSP,
+    uiConfig: { validatorUrl: null },
+  });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // The `type` of every problem document points here.
+  app.get('/docs/errors', { schema: { hide: true } }, async (_request, reply) =>
+    reply.type('text/markdown; charset=utf-8').send(errorsReference),
+  );
 }

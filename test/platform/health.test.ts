@@ -1,6 +1,8 @@
+import SwaggerParser from '@apidevtools/swagger-parser';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { withTimeout } from '../../src/platform/health.js';
+import { DOCS_CSP } from '../../src/platform/openapi.js';
 import { startTestApp } from '../fixture.js';
 
 describe('health and metrics', () => {
@@ -46,6 +48,37 @@ describe('health and metrics', () => {
       expect(text).toMatch(
         /http_request_duration_seconds_count\{method="GET",route="\/healthz",status_code="200"\} 1/,
       );
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('API documentation', () => {
+  it('is a valid OpenAPI 3.1 document, with interactive docs under a CSP that admits only their own files', async () => {
+    const t = await startTestApp();
+    try {
+      const spec = (await (await request(`${t.url}/openapi.json`)).body.json()) as Parameters<
+        typeof SwaggerParser.validate
+      >[0];
+      await expect(SwaggerParser.validate(structuredClone(spec))).resolves.toBeTruthy();
+      const page = await request(`${t.url}/docs/`);
+      const html = await page.body.text();
+      expect(page.statusCode).toBe(200);
+      const csp = String(page.headers['content-security-policy']);
+      expect(csp).toBe(DOCS_CSP);
+      expect(html).not.toMatch(/<script>(?!\s*<\/script>)/);
+      for (const src of html.matchAll(/(?:src|href)="([^"]+)"/g)) {
+        expect(src[1], 'same-origin asset').not.toMatch(/^(https?:)?\/\//);
+        const asset = await request(new URL(src[1] ?? '', `${t.url}/docs/`).toString());
+        await asset.body.text();
+        expect(asset.statusCode, src[1]).toBe(200);
+      }
+      const api = await request(`${t.url}/healthz`);
+      await api.body.text();
+      expect(String(api.headers['content-security-policy'])).toContain("default-src 'none'");
+      const errors = await request(`${t.url}/docs/errors`);
+      expect(await errors.body.text()).toContain('| 3002 | 404 |');
     } finally {
       await t.close();
     }
