@@ -25,7 +25,10 @@ async function serve(): Promise<void> {
   const shown = settings.publicUrl;
   app.server.log.info({ url, database: settings.database.engine }, `Switchboard listening on ${url}`);
   process.stdout.write(
-    `\nSwitchboard is running at ${shown}\n  health: ${shown}/healthz   API reference: ${shown}/openapi.json\n\n`,
+    `\nSwitchboard is running at ${shown}\n` +
+      `  First, check it answers: ${shown}/healthz\n` +
+      `  Then browse the API: ${shown}/docs (OpenAPI document: ${shown}/openapi.json)\n` +
+      '  Settings: docs/configuration.md. Stop with Ctrl+C.\n\n',
   );
   let signals = 0;
   const stop = (signal: NodeJS.Signals) => {

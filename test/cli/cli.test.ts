@@ -3,9 +3,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
-import { loadSettings } from '../../src/settings.js';
-import { freshDatabase } from '../fixture.js';
+import { freshDatabase, startTestApp } from '../fixture.js';
 
 const tsx = ['--import', 'tsx', 'src/main.ts'];
 
@@ -75,17 +73,9 @@ describe('switchboard command', () => {
 });
 
 describe('graceful shutdown', () => {
-  async function appWithSlowRoute(graceMs: number, delayMs: number) {
-    const database = await freshDatabase();
-    const settings = loadSettings({
-      HOST: '127.0.0.1',
-      PORT: '0',
-      SWITCHBOARD_LOG_LEVEL: 'silent',
-      SWITCHBOARD_DATABASE_URL: database.url,
-      SWITCHBOARD_DATA_DIR: database.dataDir,
-      SWITCHBOARD_SHUTDOWN_GRACE_MS: String(graceMs),
-    });
-    const app = await createApp(settings, {
+  function appWithSlowRoute(graceMs: number, delayMs: number) {
+    return startTestApp({
+      env: { SWITCHBOARD_SHUTDOWN_GRACE_MS: String(graceMs), SWITCHBOARD_LOG_LEVEL: 'silent' },
       routes: async (r) => {
         r.get('/slow', async () => {
           await new Promise((resolve) => setTimeout(resolve, delayMs));
@@ -93,50 +83,41 @@ describe('graceful shutdown', () => {
         });
       },
     });
-    return { app, url: await app.start(), database };
   }
 
   it('finishes in-flight requests, refuses new ones, closes the database', async () => {
-    const { app, url, database } = await appWithSlowRoute(5000, 300);
-    const inFlight = request(`${url}/api/v1/slow`);
+    const t = await appWithSlowRoute(5000, 300);
+    const inFlight = request(`${t.url}/api/v1/slow`);
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const stopped = app.shutdown();
+    const stopped = t.app.shutdown();
     const res = await inFlight;
     expect(res.statusCode).toBe(200);
     expect(await res.body.json()).toEqual({ done: true });
     await stopped;
-    await expect(request(`${url}/healthz`)).rejects.toThrow();
-    await expect(app.storage.ping()).rejects.toThrow();
-    await database.drop();
+    await expect(request(`${t.url}/healthz`)).rejects.toThrow();
+    await expect(t.app.storage.ping()).rejects.toThrow();
+    await t.close();
   });
 
   it('cuts requests that outlive the grace period', async () => {
-    const { app, url, database } = await appWithSlowRoute(100, 5000);
-    const inFlight = request(`${url}/api/v1/slow`).then(
+    const t = await appWithSlowRoute(100, 5000);
+    const inFlight = request(`${t.url}/api/v1/slow`).then(
       () => 'answered',
       () => 'cut',
     );
     await new Promise((resolve) => setTimeout(resolve, 50));
     const started = Date.now();
-    await app.shutdown();
+    await t.app.shutdown();
     expect(Date.now() - started).toBeLessThan(4000);
     expect(await inFlight).toBe('cut');
-    await database.drop();
+    await t.close();
   });
 });
 
 describe('malformed HTTP', () => {
   it('gets a problem document, not a bare socket close', async () => {
-    const database = await freshDatabase();
-    const settings = loadSettings({
-      HOST: '127.0.0.1',
-      PORT: '0',
-      SWITCHBOARD_LOG_LEVEL: 'silent',
-      SWITCHBOARD_DATABASE_URL: database.url,
-      SWITCHBOARD_DATA_DIR: database.dataDir,
-    });
-    const app = await createApp(settings);
-    const url = new URL(await app.start());
+    const t = await startTestApp({ env: { SWITCHBOARD_LOG_LEVEL: 'silent' } });
+    const url = new URL(t.url);
     try {
       const socket = connect(Number(url.port), url.hostname);
       await once(socket, 'connect');
@@ -150,8 +131,7 @@ describe('malformed HTTP', () => {
       const body = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4));
       expect(body.error_detail.error_code).toBe(2001);
     } finally {
-      await app.shutdown();
-      await database.drop();
+      await t.close();
     }
   });
 });
