@@ -246,12 +246,12 @@ export function loadSettings(env: Record<string, Raw> = process.env): Settings {
           : String(fromFile));
     if (raw === undefined) continue;
     const value = spec.parse(raw);
-    if (value === undefined && !(raw === '' && spec.default === '')) {
+    if (value === undefined) {
       const shown =
         spec.env.includes('SECRET') || spec.env.includes('TOKEN') ? '(hidden)' : JSON.stringify(raw);
       throw new SettingsError(`Invalid setting ${source ?? spec.env}=${shown}: expected ${spec.accepts}`);
     }
-    parsed[key] = value ?? [];
+    parsed[key] = value;
   }
   const p = parsed as Parsed;
   const corsOrigins = p.corsOrigins ?? [];

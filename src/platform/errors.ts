@@ -12,7 +12,7 @@ function pointerOf(error: ErrorObject): string {
   const params = error.params as Record<string, unknown>;
   if (error.keyword === 'required') return `${base}/${String(params.missingProperty)}`;
   if (error.keyword === 'additionalProperties') return `${base}/${String(params.additionalProperty)}`;
-  return base === '' ? '' : base;
+  return base;
 }
 
 function validationErrors(error: FastifyError): FieldError[] {
