@@ -65,3 +65,19 @@ describe(`storage on ${engine}`, () => {
     }
   });
 });
+
+describe('cursors across instances', () => {
+  it('are accepted by every instance sharing the secret, and by no other', async () => {
+    const secret = { SWITCHBOARD_JWT_SECRET: 'k'.repeat(48) };
+    const a = await startTestApp({ env: secret });
+    const b = await startTestApp({ env: secret });
+    const other = await startTestApp();
+    try {
+      const cursor = a.app.cursors().encode('audit', { offset: 50 });
+      expect(b.app.cursors().decode(cursor, 'audit').position).toEqual({ offset: 50 });
+      expect(() => other.app.cursors().decode(cursor, 'audit')).toThrow(/signature/);
+    } finally {
+      await Promise.all([a.close(), b.close(), other.close()]);
+    }
+  });
+});
