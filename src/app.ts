@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { DestinationStream } from 'pino';
-import { resolveSigningSecret } from './instance/signing-secret.js';
+import { resolveSigningSecret } from './instance/service.js';
+import { InstanceStore } from './instance/store.js';
 import { CursorCodec } from './platform/cursor.js';
 import { failure } from './platform/envelope.js';
 import { registerErrorHandling, sendProblem, toAppError } from './platform/errors.js';
@@ -81,7 +82,9 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
   let cursorCodec: CursorCodec | undefined;
   server.addHook('onReady', async () => {
     await migrateToLatest(storage);
-    cursorCodec = new CursorCodec(await resolveSigningSecret(storage.db, settings.jwtSecret));
+    cursorCodec = new CursorCodec(
+      await resolveSigningSecret(new InstanceStore(storage.db), settings.jwtSecret),
+    );
   });
   server.addHook('onClose', async () => {
     await storage.close();

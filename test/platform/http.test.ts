@@ -39,13 +39,14 @@ async function call(path: string, init: Parameters<typeof request>[1] = {}) {
   return { status: res.statusCode, headers: res.headers, body: text ? JSON.parse(text) : null };
 }
 
+/** POST to the test route with a JSON content type; `body` is sent as given. */
+function postJson(body: string) {
+  return call('/api/v1/echo', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+}
+
 describe('conventions', () => {
   it('wraps success in the envelope', async () => {
-    const res = await call('/api/v1/echo', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'a', count: 1, tags: [] }),
-    });
+    const res = await postJson(JSON.stringify({ name: 'a', count: 1, tags: [] }));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       data: { name: 'a', count: 1, tags: [] },
@@ -72,21 +73,13 @@ describe('conventions', () => {
   });
 
   it('answers malformed JSON with 400 code 2001', async () => {
-    const res = await call('/api/v1/echo', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: '{"name":',
-    });
+    const res = await postJson('{"name":');
     expect(res.status).toBe(400);
     expect(res.body.error_detail.error_code).toBe(2001);
   });
 
   it('lists every failing field with its JSON pointer on 422', async () => {
-    const res = await call('/api/v1/echo', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: '', tags: [{}], extra: true }),
-    });
+    const res = await postJson(JSON.stringify({ name: '', tags: [{}], extra: true }));
     expect(res.status).toBe(422);
     expect(res.body.error_detail.error_code).toBe(2000);
     const pointers = res.body.error_detail.errors.map((e: { pointer: string }) => e.pointer).sort();
@@ -94,11 +87,7 @@ describe('conventions', () => {
   });
 
   it('refuses a body over the limit with 413 code 2002', async () => {
-    const res = await call('/api/v1/echo', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'x'.repeat(2_000_000) }),
-    });
+    const res = await postJson(JSON.stringify({ name: 'x'.repeat(2_000_000) }));
     expect(res.status).toBe(413);
     expect(res.body.error_detail.error_code).toBe(2002);
   });

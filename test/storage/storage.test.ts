@@ -1,6 +1,7 @@
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { resolveSigningSecret } from '../../src/instance/signing-secret.js';
+import { resolveSigningSecret } from '../../src/instance/service.js';
+import { InstanceStore } from '../../src/instance/store.js';
 import { loadSettings } from '../../src/settings.js';
 import { openStorage } from '../../src/storage/database.js';
 import { migrateToLatest } from '../../src/storage/migrations.js';
@@ -31,13 +32,13 @@ describe(`storage on ${engine}`, () => {
     try {
       await migrateToLatest(a);
       const [first, second] = await Promise.all([
-        resolveSigningSecret(a.db, undefined),
-        resolveSigningSecret(b.db, undefined),
+        resolveSigningSecret(new InstanceStore(a.db), undefined),
+        resolveSigningSecret(new InstanceStore(b.db), undefined),
       ]);
       expect(first.length).toBe(32);
       expect(second.equals(first)).toBe(true);
       const configured = 'x'.repeat(40);
-      expect((await resolveSigningSecret(a.db, configured)).toString()).toBe(configured);
+      expect((await resolveSigningSecret(new InstanceStore(a.db), configured)).toString()).toBe(configured);
     } finally {
       await a.close();
       await b.close();
