@@ -1,6 +1,15 @@
 import type { Socket } from 'node:net';
+import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { DestinationStream } from 'pino';
+import { auditRoutes } from './audit/routes.js';
+import { AuditService } from './audit/service.js';
+import { AuthEvents } from './auth/events.js';
+import { registerAuth } from './auth/index.js';
+import { type AuthKeys, deriveAuthKeys } from './auth/keys.js';
+import { PasswordHasher } from './auth/passwords.js';
+import { Auth } from './auth/service.js';
+import type { TicketStore } from './auth/tickets.js';
 import { resolveSigningSecret } from './instance/service.js';
 import { InstanceStore } from './instance/store.js';
 import { CursorCodec } from './platform/cursor.js';
@@ -22,13 +31,20 @@ export interface AppOverrides {
   logStream?: DestinationStream;
   /** An already opened storage, e.g. shared by a test. */
   storage?: Storage;
-  /** Extra routes registered under /api/v1 after the platform. */
+  /** Extra routes registered under /api/v1 after the features (they pass authentication too). */
   routes?: FastifyPluginAsync;
+  /** The clock every expiry is measured against (tests move it; default Date.now). */
+  now?: () => number;
+  /** Where connect tickets live (default: this process's memory). */
+  ticketStore?: TicketStore;
 }
 
 export interface Switchboard {
   readonly server: FastifyInstance;
   readonly storage: Storage;
+  /** Identity services: users, sessions, API keys, tickets. */
+  readonly auth: Auth;
+  readonly audit: AuditService;
   /** Ready after start(): derived from the signing secret. */
   readonly cursors: () => CursorCodec;
   /** Migrates, resolves the signing secret, and listens. Returns the URL. */
@@ -79,14 +95,47 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
     },
   });
 
+  const now = overrides.now ?? Date.now;
+  const audit = new AuditService(storage.db, now);
   let cursorCodec: CursorCodec | undefined;
+  let authKeys: AuthKeys | undefined;
+  const auth = new Auth(
+    {
+      db: storage.db,
+      engine: storage.engine,
+      settings,
+      keys: () => {
+        if (!authKeys) throw new Error('auth keys are available once the app is ready');
+        return authKeys;
+      },
+      audit,
+      hasher: new PasswordHasher(),
+      events: new AuthEvents(),
+      now,
+    },
+    overrides.ticketStore,
+  );
+  const cursors = () => {
+    if (!cursorCodec) throw new Error('cursors are available once the app is ready');
+    return cursorCodec;
+  };
+
   server.addHook('onReady', async () => {
     await migrateToLatest(storage);
-    cursorCodec = new CursorCodec(
-      await resolveSigningSecret(new InstanceStore(storage.db), settings.jwtSecret),
-    );
+    const secret = await resolveSigningSecret(new InstanceStore(storage.db), settings.jwtSecret);
+    cursorCodec = new CursorCodec(secret);
+    authKeys = deriveAuthKeys(secret);
+    await auth.setup.prepare(server.log);
+    auth.startMaintenance(server.log);
+    if (!settings.cookieSecure) {
+      server.log.warn(
+        { public_url: settings.publicUrl },
+        'SWITCHBOARD_PUBLIC_URL is plain HTTP on the network: cookies are sent without Secure; serve HTTPS in production',
+      );
+    }
   });
   server.addHook('onClose', async () => {
+    auth.stopMaintenance();
     await storage.close();
   });
 
@@ -101,7 +150,15 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
     startedAt: Date.now(),
   });
   registerMetrics(server, settings.metricsToken);
-  if (overrides.routes) await server.register(overrides.routes, { prefix: '/api/v1' });
+  await server.register(cookie);
+  await server.register(
+    async (api) => {
+      await registerAuth(api, { auth, cursors, settings });
+      await api.register(auditRoutes, { prefix: '/audit', audit, cursors });
+      if (overrides.routes) await api.register(overrides.routes);
+    },
+    { prefix: '/api/v1' },
+  );
 
   let shuttingDown: Promise<void> | undefined;
   // Responses finishing during shutdown close their keep-alive connection, so close() need not wait on it.
@@ -111,10 +168,9 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
   return {
     server,
     storage,
-    cursors: () => {
-      if (!cursorCodec) throw new Error('cursors are available once the app is ready');
-      return cursorCodec;
-    },
+    auth,
+    audit,
+    cursors,
     async ready() {
       await server.ready();
     },

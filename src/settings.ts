@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { formatDuration, parseDuration } from './platform/duration.js';
 
 export type DatabaseTarget = { engine: 'sqlite'; file: string } | { engine: 'postgres'; url: string };
 
@@ -20,6 +21,20 @@ export interface Settings {
   readonly shutdownGraceMs: number;
   readonly readinessTimeoutMs: number;
   readonly trustProxy: boolean;
+  /** Cookies carry Secure unless the public URL is plain HTTP on a host other than localhost. */
+  readonly cookieSecure: boolean;
+  readonly setupToken: string | undefined;
+  readonly adminUsername: string;
+  readonly adminPasswordFile: string | undefined;
+  readonly jwtAlgorithm: 'HS256' | 'HS384' | 'HS512';
+  readonly accessTokenTtlMs: number;
+  readonly refreshTokenTtlMs: number;
+  readonly sessionMaxAgeMs: number;
+  readonly sessionIdleTimeoutMs: number;
+  readonly maxSessionsPerUser: number;
+  readonly lockoutThreshold: number;
+  readonly lockoutWindowMs: number;
+  readonly lockoutDurationMs: number;
 }
 
 /** A setting that cannot be used as given; the message names it and says what it accepts. */
@@ -31,6 +46,8 @@ export class SettingsError extends Error {
 }
 
 type Raw = string | undefined;
+/** Usernames are stored lower-case, so "Alice" and "alice" are one account and one lockout counter. */
+export const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 interface SettingSpec<T> {
   env: string;
   file: string;
@@ -38,6 +55,8 @@ interface SettingSpec<T> {
   accepts: string;
   parse: (value: string) => T | undefined;
   doc: string;
+  /** Never echoed in messages or logs. */
+  secret?: boolean;
 }
 
 const integer =
@@ -49,6 +68,16 @@ const integer =
   };
 const boolean = (v: string): boolean | undefined =>
   ({ true: true, '1': true, yes: true, false: false, '0': false, no: false })[v.trim().toLowerCase()];
+const duration =
+  (min: string, max: string) =>
+  (v: string): number | undefined => {
+    const ms = parseDuration(v);
+    return ms !== undefined && ms >= (parseDuration(min) ?? 0) && ms <= (parseDuration(max) ?? 0)
+      ? ms
+      : undefined;
+  };
+const durationAccepts = (min: string, max: string) =>
+  `a duration with a unit (ms, s, m, h, d) from ${min} to ${max}`;
 const text = (v: string): string | undefined => (v.trim() === '' ? undefined : v.trim());
 const httpUrl = (v: string): string | undefined => {
   try {
@@ -118,6 +147,7 @@ export const settingSpecs = {
     accepts: 'at least 32 characters',
     parse: (v: string) => (v.length >= 32 ? v : undefined),
     doc: 'Signing secret shared by all instances. Unset: the one stored in the database, generated (32 random bytes) on first start.',
+    secret: true,
   },
   corsOrigins: {
     env: 'SWITCHBOARD_CORS_ORIGINS',
@@ -149,6 +179,7 @@ export const settingSpecs = {
     accepts: 'at least 16 characters',
     parse: (v: string) => (v.length >= 16 ? v : undefined),
     doc: 'Bearer token for GET /metrics. Unset: /metrics is off (404).',
+    secret: true,
   },
   logLevel: {
     env: 'SWITCHBOARD_LOG_LEVEL',
@@ -190,6 +221,104 @@ export const settingSpecs = {
     accepts: 'true or false',
     parse: boolean,
     doc: 'Take the client address from X-Forwarded-For (only behind a proxy you run).',
+  },
+  setupToken: {
+    env: 'SWITCHBOARD_SETUP_TOKEN',
+    file: 'setup_token',
+    default: undefined,
+    accepts: 'at least 16 characters',
+    parse: (v: string) => (v.length >= 16 ? v : undefined),
+    doc: 'Token that POST /auth/setup requires to create the first admin. Unset: generated at first start, printed and written to <data dir>/setup-token.',
+    secret: true,
+  },
+  adminUsername: {
+    env: 'SWITCHBOARD_ADMIN_USERNAME',
+    file: 'admin_username',
+    default: 'admin',
+    accepts: 'a username (letters, digits, . _ @ -)',
+    parse: (v: string) => (USERNAME.test(v.trim()) ? v.trim().toLowerCase() : undefined),
+    doc: 'Username of the admin created from SWITCHBOARD_ADMIN_PASSWORD_FILE.',
+  },
+  adminPasswordFile: {
+    env: 'SWITCHBOARD_ADMIN_PASSWORD_FILE',
+    file: 'admin_password_file',
+    default: undefined,
+    accepts: 'a file path',
+    parse: text,
+    doc: "File holding the first admin's password: on a start with no admin, that admin is created unattended.",
+  },
+  jwtAlgorithm: {
+    env: 'SWITCHBOARD_JWT_ALGORITHM',
+    file: 'jwt_algorithm',
+    default: 'HS256',
+    accepts: 'HS256, HS384 or HS512',
+    parse: (v: string) =>
+      ['HS256', 'HS384', 'HS512'].includes(v) ? (v as 'HS256' | 'HS384' | 'HS512') : undefined,
+    doc: 'The one algorithm access tokens are signed and verified with; tokens with any other are refused.',
+  },
+  accessTokenTtl: {
+    env: 'SWITCHBOARD_ACCESS_TOKEN_TTL',
+    file: 'access_token_ttl',
+    default: '15m',
+    accepts: durationAccepts('30s', '24h'),
+    parse: duration('30s', '24h'),
+    doc: 'Lifetime of an access token (the session cookie and bearer JWT).',
+  },
+  refreshTokenTtl: {
+    env: 'SWITCHBOARD_REFRESH_TOKEN_TTL',
+    file: 'refresh_token_ttl',
+    default: '7d',
+    accepts: durationAccepts('1m', '365d'),
+    parse: duration('1m', '365d'),
+    doc: "Lifetime of a refresh token; never beyond the session's own end.",
+  },
+  sessionMaxAge: {
+    env: 'SWITCHBOARD_SESSION_MAX_AGE',
+    file: 'session_max_age',
+    default: '30d',
+    accepts: durationAccepts('1m', '365d'),
+    parse: duration('1m', '365d'),
+    doc: 'Absolute lifetime of a session, however active.',
+  },
+  sessionIdleTimeout: {
+    env: 'SWITCHBOARD_SESSION_IDLE_TIMEOUT',
+    file: 'session_idle_timeout',
+    default: '24h',
+    accepts: durationAccepts('1m', '365d'),
+    parse: duration('1m', '365d'),
+    doc: 'A session unused for this long ends.',
+  },
+  maxSessionsPerUser: {
+    env: 'SWITCHBOARD_MAX_SESSIONS_PER_USER',
+    file: 'max_sessions_per_user',
+    default: '10',
+    accepts: 'an integer from 1 to 1000',
+    parse: integer(1, 1000),
+    doc: 'Sessions a user may hold at once; a new sign-in past it revokes the oldest.',
+  },
+  lockoutThreshold: {
+    env: 'SWITCHBOARD_LOCKOUT_THRESHOLD',
+    file: 'lockout_threshold',
+    default: '10',
+    accepts: 'an integer from 1 to 1000',
+    parse: integer(1, 1000),
+    doc: 'Failed sign-ins for one username within the lockout window that lock it.',
+  },
+  lockoutWindow: {
+    env: 'SWITCHBOARD_LOCKOUT_WINDOW',
+    file: 'lockout_window',
+    default: '15m',
+    accepts: durationAccepts('1s', '1d'),
+    parse: duration('1s', '1d'),
+    doc: 'Window in which failed sign-ins are counted.',
+  },
+  lockoutDuration: {
+    env: 'SWITCHBOARD_LOCKOUT_DURATION',
+    file: 'lockout_duration',
+    default: '15m',
+    accepts: durationAccepts('1s', '1d'),
+    parse: duration('1s', '1d'),
+    doc: 'How long a locked username stays locked, even with the right password.',
   },
 } satisfies Record<string, SettingSpec<unknown>>;
 
@@ -247,8 +376,7 @@ export function loadSettings(env: Record<string, Raw> = process.env): Settings {
     if (raw === undefined) continue;
     const value = spec.parse(raw);
     if (value === undefined) {
-      const shown =
-        spec.env.includes('SECRET') || spec.env.includes('TOKEN') ? '(hidden)' : JSON.stringify(raw);
+      const shown = spec.secret ? '(hidden)' : JSON.stringify(raw);
       throw new SettingsError(`Invalid setting ${source ?? spec.env}=${shown}: expected ${spec.accepts}`);
     }
     parsed[key] = value;
@@ -272,13 +400,21 @@ export function loadSettings(env: Record<string, Raw> = process.env): Settings {
           }
         : { engine: 'postgres', url };
   const port = p.port ?? 8080;
+  const publicUrl = p.publicUrl ?? `http://localhost:${port}`;
+  const accessTokenTtlMs = p.accessTokenTtl ?? 900_000;
+  const refreshTokenTtlMs = p.refreshTokenTtl ?? 7 * 86_400_000;
+  if (accessTokenTtlMs > refreshTokenTtlMs) {
+    throw new SettingsError(
+      `Invalid setting SWITCHBOARD_ACCESS_TOKEN_TTL=${formatDuration(accessTokenTtlMs)}: it must not exceed SWITCHBOARD_REFRESH_TOKEN_TTL (${formatDuration(refreshTokenTtlMs)})`,
+    );
+  }
   return Object.freeze({
     host: p.host ?? '0.0.0.0',
     port,
     dataDir,
     database,
     databasePoolSize: p.databasePoolSize ?? 10,
-    publicUrl: p.publicUrl ?? `http://localhost:${port}`,
+    publicUrl,
     jwtSecret: p.jwtSecret,
     corsOrigins: Object.freeze([...corsOrigins]),
     corsCredentials: p.corsCredentials ?? true,
@@ -288,5 +424,24 @@ export function loadSettings(env: Record<string, Raw> = process.env): Settings {
     shutdownGraceMs: p.shutdownGraceMs ?? 10_000,
     readinessTimeoutMs: p.readinessTimeoutMs ?? 2000,
     trustProxy: p.trustProxy ?? false,
+    cookieSecure: !isPlainHttpOnNetwork(publicUrl),
+    setupToken: p.setupToken,
+    adminUsername: p.adminUsername ?? 'admin',
+    adminPasswordFile: p.adminPasswordFile,
+    jwtAlgorithm: p.jwtAlgorithm ?? 'HS256',
+    accessTokenTtlMs,
+    refreshTokenTtlMs,
+    sessionMaxAgeMs: p.sessionMaxAge ?? 30 * 86_400_000,
+    sessionIdleTimeoutMs: p.sessionIdleTimeout ?? 86_400_000,
+    maxSessionsPerUser: p.maxSessionsPerUser ?? 10,
+    lockoutThreshold: p.lockoutThreshold ?? 10,
+    lockoutWindowMs: p.lockoutWindow ?? 900_000,
+    lockoutDurationMs: p.lockoutDuration ?? 900_000,
   });
+}
+
+/** Browsers treat localhost as a secure context, so only plain HTTP to another host needs cookies without Secure. */
+export function isPlainHttpOnNetwork(publicUrl: string): boolean {
+  const url = new URL(publicUrl);
+  return url.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
 }

@@ -6,7 +6,10 @@ import { Writable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import pg from 'pg';
 import { createApp, type Switchboard } from '../src/app.js';
+import type { Role } from '../src/auth/roles.js';
+import type { UserRecord } from '../src/auth/users-store.js';
 import { loadSettings, type Settings } from '../src/settings.js';
+import { Client } from './client.js';
 
 export const postgresUrl = process.env.SWITCHBOARD_TEST_DATABASE_URL;
 export const engine = postgresUrl ? 'postgres' : 'sqlite';
@@ -45,13 +48,46 @@ export interface TestApp {
   app: Switchboard;
   settings: Settings;
   url: string;
+  /** The origin cookie-authenticated writes must come from. */
+  origin: string;
   logs: Record<string, unknown>[];
+  /** A client with an empty cookie jar. */
+  client(): Client;
+  /** A local user made through the service (no must_change_password unless asked). */
+  createUser(options?: TestUserOptions): Promise<TestUser>;
+  /** Signs in through POST /auth/login; the client holds the session cookies. */
+  signIn(user: Pick<TestUser, 'username' | 'password'>): Promise<SignedIn>;
   close(): Promise<void>;
 }
 
+export interface TestUserOptions {
+  username?: string;
+  password?: string;
+  role?: Role;
+  groups?: string[];
+  mustChangePassword?: boolean;
+}
+
+export interface TestUser {
+  record: UserRecord;
+  username: string;
+  password: string;
+}
+
+export interface SignedIn {
+  client: Client;
+  accessToken: string;
+  refreshToken: string;
+  /** Parsed JSON; tests inspect it field by field. */
+  body: any;
+}
+
+let userCount = 0;
+export const TEST_PASSWORD = 'test-password-Kq7#vLx2';
+
 /** Builds and starts an app on a fresh database, listening on a loopback port. */
 export async function startTestApp(
-  options: { env?: Record<string, string>; routes?: FastifyPluginAsync } = {},
+  options: { env?: Record<string, string>; routes?: FastifyPluginAsync; now?: () => number } = {},
 ): Promise<TestApp> {
   const database = await freshDatabase();
   const settings = loadSettings({
@@ -69,13 +105,53 @@ export async function startTestApp(
       done();
     },
   });
-  const app = await createApp(settings, { logStream, routes: options.routes });
-  const url = await app.start();
+  const app = await createApp(settings, { logStream, routes: options.routes, now: options.now });
+  let url: string;
+  try {
+    url = await app.start();
+  } catch (error) {
+    await app.shutdown().catch(() => {});
+    await database.drop();
+    throw error;
+  }
+  const origin = new URL(settings.publicUrl).origin;
+  const client = () => new Client(url, origin);
   return {
     app,
     settings,
     url,
+    origin,
     logs,
+    client,
+    async createUser(user = {}) {
+      userCount += 1;
+      const username = user.username ?? `user${userCount}-${randomBytes(3).toString('hex')}`;
+      const password = user.password ?? TEST_PASSWORD;
+      const record = await app.auth.users.create(
+        {
+          username,
+          password,
+          role: user.role ?? 'viewer',
+          groups: user.groups,
+          mustChangePassword: user.mustChangePassword ?? false,
+        },
+        { actor: { id: null, username: 'test' }, ip: null, userAgent: null },
+      );
+      return { record, username, password };
+    },
+    async signIn(user) {
+      const c = client();
+      const res = await c.call('/api/v1/auth/login', {
+        json: { username: user.username, password: user.password },
+      });
+      if (res.status !== 200) throw new Error(`sign-in failed: ${res.status} ${JSON.stringify(res.body)}`);
+      return {
+        client: c,
+        accessToken: res.body.data.access_token,
+        refreshToken: res.body.data.refresh_token,
+        body: res.body,
+      };
+    },
     async close() {
       await app.shutdown();
       await database.drop();

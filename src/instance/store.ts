@@ -22,4 +22,8 @@ export class InstanceStore {
       .executeTakeFirst();
     return row?.value;
   }
+
+  async deleteSecret(name: string): Promise<void> {
+    await this.db.deleteFrom('instance_secrets').where('name', '=', name).execute();
+  }
 }

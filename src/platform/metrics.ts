@@ -1,12 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { AppError, ErrorCode } from './problem.js';
-
-function sameSecret(a: string, b: string): boolean {
-  // Hashing first gives equal lengths, so the comparison time says nothing about the token.
-  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
-}
+import { sameSecret } from './secrets.js';
 
 /** Prometheus exposition at /metrics behind a bearer token; absent when no token is configured. */
 export function registerMetrics(app: FastifyInstance, token: string | undefined): void {

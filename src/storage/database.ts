@@ -6,9 +6,11 @@ import pg from 'pg';
 import type { DatabaseTarget } from '../settings.js';
 import type { Database } from './schema.js';
 
+export type Engine = DatabaseTarget['engine'];
+
 export interface Storage {
   readonly db: Kysely<Database>;
-  readonly engine: DatabaseTarget['engine'];
+  readonly engine: Engine;
   /** A round trip to the database; rejects when it is unreachable. */
   ping(): Promise<void>;
   close(): Promise<void>;

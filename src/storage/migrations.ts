@@ -1,22 +1,25 @@
 import { type Kysely, type Migration, type MigrationResultSet, Migrator, sql } from 'kysely';
-import type { Storage } from './database.js';
+import type { Engine, Storage } from './database.js';
+import * as instanceSecrets from './migrations/0001_instance_secrets.js';
+import * as identity from './migrations/0002_identity.js';
+import * as audit from './migrations/0003_audit.js';
+
+type Up = (db: Kysely<unknown>, engine: Engine) => Promise<void>;
 
 /** Versioned migrations, in order. Imported statically so they work from src/ and dist/ alike. */
-const migrations: Record<string, Migration> = {
-  '0001_instance_secrets': {
-    async up(db: Kysely<unknown>) {
-      await db.schema
-        .createTable('instance_secrets')
-        .addColumn('name', 'varchar(64)', (c) => c.primaryKey())
-        .addColumn('value', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
-        .execute();
-    },
-    async down(db: Kysely<unknown>) {
-      await db.schema.dropTable('instance_secrets').execute();
-    },
-  },
+const steps: Record<string, Up> = {
+  '0001_instance_secrets': instanceSecrets.up,
+  '0002_identity': identity.up,
+  '0003_audit': audit.up,
 };
+
+export const MIGRATION_NAMES: readonly string[] = Object.keys(steps);
+
+function migrationsFor(engine: Engine): Record<string, Migration> {
+  return Object.fromEntries(
+    Object.entries(steps).map(([name, up]) => [name, { up: (db: Kysely<unknown>) => up(db, engine) }]),
+  );
+}
 
 export async function migrateToLatest(storage: Pick<Storage, 'db' | 'engine'>): Promise<string[]> {
   const { db } = storage;
@@ -29,7 +32,7 @@ export async function migrateToLatest(storage: Pick<Storage, 'db' | 'engine'>): 
   const migrator = new Migrator({
     db,
     migrationTableSchema,
-    provider: { getMigrations: async () => migrations },
+    provider: { getMigrations: async () => migrationsFor(storage.engine) },
   });
   const result: MigrationResultSet = await migrator.migrateToLatest();
   if (result.error) {

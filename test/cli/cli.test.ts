@@ -77,7 +77,7 @@ describe('graceful shutdown', () => {
     return startTestApp({
       env: { SWITCHBOARD_SHUTDOWN_GRACE_MS: String(graceMs), SWITCHBOARD_LOG_LEVEL: 'silent' },
       routes: async (r) => {
-        r.get('/slow', async () => {
+        r.get('/slow', { config: { access: { public: true } } }, async () => {
           await new Promise((resolve) => setTimeout(resolve, delayMs));
           return { done: true };
         });

@@ -9,6 +9,7 @@ const routes: FastifyPluginAsync = async (app) => {
   app.post(
     '/echo',
     {
+      config: { access: { public: true } },
       schema: {
         body: Type.Object(
           {
@@ -22,7 +23,7 @@ const routes: FastifyPluginAsync = async (app) => {
     },
     async (req) => ok(req.body),
   );
-  app.get('/boom', async () => {
+  app.get('/boom', { config: { access: { public: true } } }, async () => {
     throw new Error('secret internal detail: password=hunter2');
   });
 };

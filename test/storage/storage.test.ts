@@ -4,7 +4,7 @@ import { resolveSigningSecret } from '../../src/instance/service.js';
 import { InstanceStore } from '../../src/instance/store.js';
 import { loadSettings } from '../../src/settings.js';
 import { openStorage } from '../../src/storage/database.js';
-import { migrateToLatest } from '../../src/storage/migrations.js';
+import { MIGRATION_NAMES, migrateToLatest } from '../../src/storage/migrations.js';
 import { engine, freshDatabase, startTestApp } from '../fixture.js';
 
 function targetOf(url: string) {
@@ -17,7 +17,7 @@ describe(`storage on ${engine}`, () => {
     const storage = openStorage(targetOf(database.url));
     try {
       expect(storage.engine).toBe(engine);
-      expect(await migrateToLatest(storage)).toEqual(['0001_instance_secrets']);
+      expect(await migrateToLatest(storage)).toEqual([...MIGRATION_NAMES]);
       expect(await migrateToLatest(storage)).toEqual([]);
     } finally {
       await storage.close();

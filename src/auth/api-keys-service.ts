@@ -1,0 +1,126 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { AuditContext } from '../audit/service.js';
+import { AppError, ErrorCode } from '../platform/problem.js';
+import { invalidToken } from './access-tokens.js';
+import { type ApiKeyRecord, ApiKeysStore } from './api-keys-store.js';
+import { type AuthDeps, iso } from './context.js';
+import { digest } from './keys.js';
+import type { Principal } from './principal.js';
+import { lowerRole, type Role, roleLevel } from './roles.js';
+import { UsersStore } from './users-store.js';
+import { invalidField, notFound } from './validation.js';
+
+/** Keys start with this, so secret scanners and people can tell them apart from other tokens. */
+export const API_KEY_PREFIX = 'sbk_';
+
+export interface NewApiKey {
+  name: string;
+  role: Role;
+  expiresAt?: string | null;
+  scopes?: readonly string[];
+}
+
+/** Long-lived credentials for machines, stored only as an HMAC, shown once. */
+export class ApiKeysService {
+  constructor(private readonly deps: AuthDeps) {}
+
+  async create(
+    owner: Principal,
+    input: NewApiKey,
+    context: AuditContext,
+  ): Promise<{ record: ApiKeyRecord; key: string }> {
+    if (roleLevel(input.role) > roleLevel(owner.role)) {
+      throw new AppError(403, ErrorCode.forbidden, `a key cannot have a role above your own (${owner.role})`);
+    }
+    const now = this.deps.now();
+    if (input.expiresAt && Date.parse(input.expiresAt) <= now) {
+      throw invalidField('/expires_at', 'must be in the future');
+    }
+    const name = input.name.trim();
+    const key = `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
+    const record: ApiKeyRecord = {
+      id: randomUUID(),
+      userId: owner.userId,
+      name,
+      role: input.role,
+      scopes: [...new Set(input.scopes ?? [])].sort(),
+      prefix: key.slice(0, API_KEY_PREFIX.length + 6),
+      createdAt: iso(now),
+      expiresAt: input.expiresAt ? iso(Date.parse(input.expiresAt)) : null,
+      lastUsedAt: null,
+      revokedAt: null,
+    };
+    await this.deps.db.transaction().execute(async (trx) => {
+      const store = new ApiKeysStore(trx);
+      if (await store.nameTaken(owner.userId, name)) {
+        throw new AppError(409, ErrorCode.duplicate, `you already have a key named "${name}"`);
+      }
+      await store.insert(record, digest(this.deps.keys().apiKey, key));
+      await this.deps.audit.record(
+        context,
+        {
+          type: 'auth.api_key_created',
+          outcome: 'success',
+          target: { type: 'api_key', id: record.id },
+          detail: { name, role: record.role, scopes: record.scopes, expires_at: record.expiresAt },
+        },
+        trx,
+      );
+    });
+    return { record, key };
+  }
+
+  async list(
+    userId: string | undefined,
+    after: { createdAt: string; id: string } | undefined,
+    limit: number,
+  ): Promise<ApiKeyRecord[]> {
+    return new ApiKeysStore(this.deps.db).list(userId, after, limit);
+  }
+
+  /** The owner or an admin may revoke; anyone else is told the key does not exist. */
+  async revoke(actor: Principal, id: string, context: AuditContext): Promise<void> {
+    const store = new ApiKeysStore(this.deps.db);
+    const record = await store.find(id);
+    if (!record || record.revokedAt !== null || (record.userId !== actor.userId && actor.role !== 'admin')) {
+      throw notFound(`API key ${id}`);
+    }
+    await store.revoke(id, iso(this.deps.now()));
+    await this.deps.audit.record(context, {
+      type: 'auth.api_key_revoked',
+      outcome: 'success',
+      target: { type: 'api_key', id },
+      detail: { name: record.name, owner_id: record.userId },
+    });
+  }
+
+  /** Revoked, expired, unknown keys and keys of disabled owners are all the same 401. */
+  async authenticate(key: string): Promise<Principal> {
+    const now = this.deps.now();
+    const store = new ApiKeysStore(this.deps.db);
+    const record = await store.findByHash(digest(this.deps.keys().apiKey, key));
+    if (!record || record.revokedAt !== null) throw invalidToken('API key is not valid');
+    if (record.expiresAt !== null && Date.parse(record.expiresAt) <= now)
+      throw invalidToken('API key has expired');
+    const owner = await new UsersStore(this.deps.db, this.deps.engine).findById(record.userId);
+    if (!owner || owner.disabled) throw invalidToken('API key is not valid');
+    if (record.lastUsedAt === null || now - Date.parse(record.lastUsedAt) > 60_000) {
+      await store.touch(record.id, iso(now));
+    }
+    return {
+      userId: owner.id,
+      username: owner.username,
+      fullName: owner.fullName,
+      // A key never acts above its owner as the owner is now.
+      role: lowerRole(record.role, owner.role),
+      groups: owner.groups,
+      mustChangePassword: false,
+      authMethod: 'api_key',
+      credential: 'api_key',
+      sessionId: null,
+      apiKeyId: record.id,
+      scopes: record.scopes,
+      expiresAt: record.expiresAt === null ? null : Date.parse(record.expiresAt),
+    };
+  }
+}

@@ -1,0 +1,29 @@
+import type { Kysely } from 'kysely';
+import type { AuditService } from '../audit/service.js';
+import type { Settings } from '../settings.js';
+import type { Engine } from '../storage/database.js';
+import type { Database } from '../storage/schema.js';
+import type { AuthEvents } from './events.js';
+import type { AuthKeys } from './keys.js';
+import type { PasswordHasher } from './passwords.js';
+
+/** What every auth service is built from. */
+export interface AuthDeps {
+  readonly db: Kysely<Database>;
+  readonly engine: Engine;
+  readonly settings: Settings;
+  /** Available once the signing secret is resolved (after migrations). */
+  readonly keys: () => AuthKeys;
+  readonly audit: AuditService;
+  readonly hasher: PasswordHasher;
+  readonly events: AuthEvents;
+  readonly now: () => number;
+}
+
+/** Where a request came from, for sessions and the audit log. */
+export interface ClientMeta {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export const iso = (ms: number) => new Date(ms).toISOString();

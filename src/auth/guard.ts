@@ -1,0 +1,143 @@
+import type {} from '@fastify/cookie';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, ErrorCode } from '../platform/problem.js';
+import { sameSecret } from '../platform/secrets.js';
+import { type AccessRule, admits } from './access.js';
+import type { Principal } from './principal.js';
+import { bearerOf } from './request.js';
+import type { Auth } from './service.js';
+
+/** What a route demands of its caller, declared in its `config.access`. Without it: any signed-in user. */
+export interface RouteAccess {
+  /** No credentials needed (a valid one is still recognised). */
+  public?: boolean;
+  rule?: AccessRule;
+  /** Answer 404 rather than 403 where a 403 would reveal that something exists. */
+  hideAs404?: boolean;
+  /** Reachable by a user who must change their password first. */
+  duringPasswordChange?: boolean;
+  /** Needs a signed-in session: API keys are refused. */
+  sessionOnly?: boolean;
+  /** Cookie-authenticated writes here need no CSRF token (login, setup, refresh, logout). */
+  csrfExempt?: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: RouteAccess;
+  }
+  interface FastifyRequest {
+    /** The authenticated caller, or null. */
+    principal: Principal | null;
+    /** Why the credential that was presented did not authenticate, if one was and it did not. */
+    authFailure: AppError | null;
+  }
+}
+
+export const SESSION_COOKIE = 'session';
+export const CSRF_COOKIE = 'csrf_token';
+export const REFRESH_COOKIE = 'refresh_token';
+export const CSRF_HEADER = 'x-csrf-token';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+function csrfRejected(detail: string): AppError {
+  return new AppError(403, ErrorCode.csrfRejected, detail);
+}
+
+/**
+ * The two request hooks every API route passes: `authenticate` works out who is calling (session cookie
+ * first, else a bearer JWT or API key) and `authorize` applies CSRF, Origin and the route's access rule.
+ * They are separate so the per-user rate limiter can sit between them.
+ */
+export function authHooks(auth: Auth, allowedOrigins: ReadonlySet<string>) {
+  const { sessions } = auth;
+
+  async function resolve(request: FastifyRequest): Promise<Principal | null> {
+    const cookie = request.cookies[SESSION_COOKIE];
+    const bearer = bearerOf(request);
+    if (cookie) {
+      try {
+        return await sessions.authenticateAccessToken(cookie, 'cookie');
+      } catch (error) {
+        if (!bearer) throw error;
+      }
+    }
+    return bearer ? auth.authenticateBearer(bearer) : null;
+  }
+
+  async function authenticate(request: FastifyRequest): Promise<void> {
+    request.principal = null;
+    request.authFailure = null;
+    try {
+      request.principal = await resolve(request);
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      request.authFailure = error;
+    }
+  }
+
+  function originAllowed(request: FastifyRequest): boolean {
+    const origin = request.headers.origin;
+    if (typeof origin === 'string') return allowedOrigins.has(origin);
+    const referer = request.headers.referer;
+    if (typeof referer !== 'string') return false;
+    try {
+      return allowedOrigins.has(new URL(referer).origin);
+    } catch {
+      return false;
+    }
+  }
+
+  function checkCsrf(request: FastifyRequest, principal: Principal): void {
+    const header = request.headers[CSRF_HEADER];
+    const cookie = request.cookies[CSRF_COOKIE];
+    if (typeof header !== 'string' || !cookie) {
+      throw csrfRejected(`send the ${CSRF_COOKIE} cookie's value in the X-CSRF-Token header`);
+    }
+    if (!sameSecret(header, cookie) || !sessions.csrfTokenMatches(principal.sessionId ?? '', cookie)) {
+      throw csrfRejected('X-CSRF-Token does not match this session; reload to get a fresh token');
+    }
+    if (!originAllowed(request)) {
+      throw csrfRejected('the request comes from an origin that is not allowed (check Origin or Referer)');
+    }
+  }
+
+  async function authorize(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+    const access = request.routeOptions.config.access ?? {};
+    const principal = request.principal;
+    if (principal?.credential === 'cookie' && !SAFE_METHODS.has(request.method) && !access.csrfExempt) {
+      checkCsrf(request, principal);
+    }
+    if (access.public) return;
+    if (!principal) {
+      throw (
+        request.authFailure ??
+        new AppError(
+          401,
+          ErrorCode.noCredentials,
+          'sign in first: send the session cookie or a bearer token',
+          {
+            headers: { 'www-authenticate': 'Bearer realm="switchboard"' },
+          },
+        )
+      );
+    }
+    if (principal.mustChangePassword && !access.duringPasswordChange) {
+      throw new AppError(
+        403,
+        ErrorCode.passwordChangeRequired,
+        'change your password first (POST /api/v1/auth/password)',
+      );
+    }
+    if (access.sessionOnly && principal.sessionId === null) {
+      throw new AppError(403, ErrorCode.forbidden, 'this needs a signed-in session; API keys cannot do it');
+    }
+    if (access.rule && !admits(principal, access.rule)) {
+      if (access.hideAs404) throw new AppError(404, ErrorCode.notFound, 'not found');
+      throw new AppError(403, ErrorCode.forbidden, 'you do not have access to this');
+    }
+  }
+
+  return { authenticate, authorize };
+}

@@ -1,0 +1,384 @@
+import formbody from '@fastify/formbody';
+import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { CursorCodec } from '../platform/cursor.js';
+import { ok } from '../platform/envelope.js';
+import { Envelope, keysetPage, PageEnvelope, PageQuery } from '../platform/pagination.js';
+import { AppError, ErrorCode } from '../platform/problem.js';
+import { clearSessionCookies, setSessionCookies } from './cookies.js';
+import { REFRESH_COOKIE, SESSION_COOKIE } from './guard.js';
+import { apiKeyItem, meOf, sessionItem, tokenResponse } from './present.js';
+import { auditContext, bearerOf, clientMeta } from './request.js';
+import { ROLES, roleLevel } from './roles.js';
+import {
+  ApiKeyBody,
+  ApiKeyItem,
+  CreatedApiKey,
+  IdParams,
+  LoginBody,
+  Me,
+  PasswordChangeBody,
+  RefreshBody,
+  RolesList,
+  ScopeQuery,
+  SessionItem,
+  SetupBody,
+  Ticket,
+  TokenResponse,
+  Validation,
+} from './schemas.js';
+import type { Auth } from './service.js';
+import type { IssuedSession } from './sessions-service.js';
+import { notFound } from './validation.js';
+
+export interface AuthRoutesOptions {
+  auth: Auth;
+  cursors: () => CursorCodec;
+  cookieSecure: boolean;
+}
+
+const PUBLIC_WRITE = { public: true, csrfExempt: true } as const;
+const tags = ['auth'];
+
+function adminScope(request: FastifyRequest, scope: 'own' | 'all' | undefined): boolean {
+  if (scope !== 'all') return false;
+  if (request.principal?.role !== 'admin') {
+    throw new AppError(403, ErrorCode.forbidden, 'scope=all is for admins');
+  }
+  return true;
+}
+
+/** The routes under /auth of API.md. */
+export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
+  app,
+  { auth, cursors, cookieSecure },
+) => {
+  await app.register(formbody, { bodyLimit: 16_384 });
+  const now = auth.deps.now;
+
+  function signedIn(reply: FastifyReply, issued: IssuedSession) {
+    setSessionCookies(reply, issued, cookieSecure, now());
+    return ok(tokenResponse(issued, now()));
+  }
+
+  app.post(
+    '/setup',
+    {
+      config: { access: PUBLIC_WRITE },
+      schema: {
+        tags,
+        summary: 'Create the first admin (needs the setup token)',
+        body: SetupBody,
+        headers: Type.Object({ 'x-setup-token': Type.Optional(Type.String({ maxLength: 256 })) }),
+        response: { 201: Envelope(TokenResponse) },
+      },
+    },
+    async (request, reply) => {
+      const { body } = request;
+      const issued = await auth.setup.setup(
+        {
+          username: body.username,
+          password: body.password,
+          fullName: body.full_name,
+          token: body.setup_token ?? request.headers['x-setup-token'],
+        },
+        clientMeta(request),
+      );
+      reply.code(201);
+      return signedIn(reply, issued);
+    },
+  );
+
+  app.post(
+    '/login',
+    {
+      config: { access: PUBLIC_WRITE },
+      schema: {
+        tags,
+        summary: 'Sign in with a username and password (JSON or form)',
+        body: LoginBody,
+        response: { 200: Envelope(TokenResponse) },
+      },
+    },
+    async (request, reply) => {
+      const issued = await auth.login.login(
+        request.body.username,
+        request.body.password,
+        clientMeta(request),
+      );
+      // Whatever session the client held before is ended, never carried over into the new one.
+      const previous = request.principal?.sessionId;
+      if (previous) await auth.sessions.revoke(previous, 'replaced');
+      return signedIn(reply, issued);
+    },
+  );
+
+  app.post(
+    '/refresh',
+    {
+      config: { access: PUBLIC_WRITE },
+      schema: {
+        tags,
+        summary: 'Rotate the refresh token (cookie or body) for a new access token',
+        body: RefreshBody,
+        response: { 200: Envelope(TokenResponse) },
+      },
+    },
+    async (request, reply) => {
+      const token = request.body?.refresh_token ?? request.cookies[REFRESH_COOKIE];
+      if (!token) {
+        throw new AppError(
+          401,
+          ErrorCode.refreshInvalid,
+          'no refresh token: send the refresh_token cookie or body field',
+        );
+      }
+      return signedIn(reply, await auth.sessions.refresh(token, clientMeta(request)));
+    },
+  );
+
+  app.post(
+    '/logout',
+    {
+      config: { access: PUBLIC_WRITE },
+      schema: { tags, summary: 'End the session and clear its cookies (always 204)' },
+    },
+    async (request, reply) => {
+      const token = request.cookies[SESSION_COOKIE] ?? bearerOf(request);
+      const sessionId =
+        request.principal?.sessionId ?? (token ? await auth.sessions.sessionIdOf(token) : undefined);
+      if (sessionId) {
+        await auth.sessions.revoke(sessionId, 'logout', auditContext(request), 'auth.logout');
+      }
+      clearSessionCookies(reply, cookieSecure);
+      return reply.code(204).send();
+    },
+  );
+
+  app.get(
+    '/me',
+    {
+      config: { access: { duringPasswordChange: true } },
+      schema: { tags, summary: 'Who is signed in', response: { 200: Envelope(Me) } },
+    },
+    async (request) => ok(meOf(request.principal!)),
+  );
+
+  app.get(
+    '/validate',
+    {
+      config: { access: { public: true, duringPasswordChange: true } },
+      schema: {
+        tags,
+        summary: 'Check a token (header, cookie or ?token=)',
+        querystring: Type.Object({ token: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })) }),
+        response: { 200: Envelope(Validation) },
+      },
+    },
+    async (request) => {
+      const principal = request.query.token
+        ? await auth.authenticateBearer(request.query.token)
+        : request.principal;
+      if (!principal) {
+        throw (
+          request.authFailure ??
+          new AppError(
+            401,
+            ErrorCode.noCredentials,
+            'no token: send one in Authorization, the cookie or ?token=',
+          )
+        );
+      }
+      const expiresAt = principal.expiresAt === null ? null : new Date(principal.expiresAt).toISOString();
+      return ok({ valid: true as const, user: meOf(principal), expires_at: expiresAt });
+    },
+  );
+
+  app.post(
+    '/password',
+    {
+      config: { access: { duringPasswordChange: true, sessionOnly: true } },
+      schema: {
+        tags,
+        summary: 'Change your password; ends every other session',
+        body: PasswordChangeBody,
+        response: { 200: Envelope(TokenResponse) },
+      },
+    },
+    async (request, reply) => {
+      const principal = request.principal!;
+      const issued = await auth.login.changePassword(
+        principal,
+        request.body.current_password,
+        request.body.new_password,
+        clientMeta(request),
+      );
+      if (principal.credential === 'cookie') setSessionCookies(reply, issued, cookieSecure, now());
+      return ok(tokenResponse(issued, now()));
+    },
+  );
+
+  app.get(
+    '/sessions',
+    {
+      schema: {
+        tags,
+        summary: "Your live sessions (admins: ?scope=all for everyone's)",
+        querystring: Type.Composite([PageQuery, ScopeQuery]),
+        response: { 200: PageEnvelope(SessionItem) },
+      },
+    },
+    async (request) => {
+      const principal = request.principal!;
+      const all = adminScope(request, request.query.scope);
+      const userId = all ? undefined : principal.userId;
+      return keysetPage({
+        query: request.query,
+        codec: cursors(),
+        scope: `sessions:${userId ?? '*'}`,
+        fetch: (after, limit) =>
+          auth.sessions.listLive(
+            userId,
+            after && { createdAt: String(after[0]), id: String(after[1]) },
+            limit,
+          ),
+        keyOf: (s) => [s.createdAt, s.id],
+        present: (s) => sessionItem(s, principal.sessionId),
+      });
+    },
+  );
+
+  app.delete(
+    '/sessions',
+    {
+      config: { access: { sessionOnly: true } },
+      schema: {
+        tags,
+        summary: 'End every session of yours but this one',
+        response: { 200: Envelope(Type.Object({ revoked: Type.Integer() })) },
+      },
+    },
+    async (request) => {
+      const principal = request.principal!;
+      const revoked = await auth.sessions.revokeAllOfUser(
+        principal.userId,
+        'revoked_by_user',
+        principal.sessionId ?? undefined,
+      );
+      await auth.deps.audit.record(auditContext(request), {
+        type: 'auth.session_revoked',
+        outcome: 'success',
+        target: { type: 'user', id: principal.userId },
+        detail: { reason: 'revoked_by_user', sessions_revoked: revoked },
+      });
+      return ok({ revoked });
+    },
+  );
+
+  app.delete(
+    '/sessions/:id',
+    { schema: { tags, summary: "End one session (yours; admins: anyone's)", params: IdParams } },
+    async (request, reply) => {
+      const principal = request.principal!;
+      const session = await auth.sessions.find(request.params.id);
+      const mayRevoke = session && (session.userId === principal.userId || principal.role === 'admin');
+      if (!mayRevoke || !(await auth.sessions.revoke(session.id, 'revoked_by_user', auditContext(request)))) {
+        throw notFound(`session ${request.params.id}`);
+      }
+      return reply.code(204).send();
+    },
+  );
+
+  app.get(
+    '/api-keys',
+    {
+      schema: {
+        tags,
+        summary:
+          "Your API keys (admins: ?scope=all for everyone's); the keys themselves are never shown again",
+        querystring: Type.Composite([PageQuery, ScopeQuery]),
+        response: { 200: PageEnvelope(ApiKeyItem) },
+      },
+    },
+    async (request) => {
+      const all = adminScope(request, request.query.scope);
+      const userId = all ? undefined : request.principal!.userId;
+      return keysetPage({
+        query: request.query,
+        codec: cursors(),
+        scope: `api-keys:${userId ?? '*'}`,
+        fetch: (after, limit) =>
+          auth.apiKeys.list(userId, after && { createdAt: String(after[0]), id: String(after[1]) }, limit),
+        keyOf: (k) => [k.createdAt, k.id],
+        present: apiKeyItem,
+      });
+    },
+  );
+
+  app.post(
+    '/api-keys',
+    {
+      config: { access: { sessionOnly: true } },
+      schema: {
+        tags,
+        summary: 'Create an API key (role at most your own); the key is in this response only',
+        body: ApiKeyBody,
+        response: { 201: Envelope(CreatedApiKey) },
+      },
+    },
+    async (request, reply) => {
+      const { body } = request;
+      const { record, key } = await auth.apiKeys.create(
+        request.principal!,
+        { name: body.name, role: body.role, expiresAt: body.expires_at, scopes: body.scopes },
+        auditContext(request),
+      );
+      reply.code(201);
+      return ok({ ...apiKeyItem(record), key });
+    },
+  );
+
+  app.delete(
+    '/api-keys/:id',
+    {
+      config: { access: { sessionOnly: true } },
+      schema: { tags, summary: "Revoke an API key (yours; admins: anyone's)", params: IdParams },
+    },
+    async (request, reply) => {
+      await auth.apiKeys.revoke(request.principal!, request.params.id, auditContext(request));
+      return reply.code(204).send();
+    },
+  );
+
+  app.post(
+    '/ws-ticket',
+    {
+      config: { access: { sessionOnly: true } },
+      schema: {
+        tags,
+        summary: 'A single-use ticket to open a live stream',
+        response: { 200: Envelope(Ticket) },
+      },
+    },
+    async (request) => {
+      const issued = await auth.tickets.issue(request.principal!);
+      return ok({ ticket: issued.ticket, expires_in: Math.round((issued.expiresAt - now()) / 1000) });
+    },
+  );
+
+  app.get(
+    '/roles',
+    {
+      schema: {
+        tags,
+        summary: 'Roles and known groups, for share dialogs',
+        response: { 200: Envelope(RolesList) },
+      },
+    },
+    async () =>
+      ok({
+        roles: ROLES.map((name) => ({ name, level: roleLevel(name) })),
+        groups: await auth.users.knownGroups(),
+      }),
+  );
+};

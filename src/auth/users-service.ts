@@ -1,0 +1,243 @@
+import { randomUUID } from 'node:crypto';
+import type { AuditContext } from '../audit/service.js';
+import { AppError, ErrorCode } from '../platform/problem.js';
+import { type AuthDeps, iso } from './context.js';
+import { passwordProblem } from './password-policy.js';
+import type { Role } from './roles.js';
+import { SessionsStore } from './sessions-store.js';
+import { type UserFilter, type UserRecord, UsersStore } from './users-store.js';
+import { invalidField, notFound } from './validation.js';
+
+export interface NewUser {
+  username: string;
+  password: string;
+  fullName?: string | null;
+  role: Role;
+  groups?: readonly string[];
+  mustChangePassword?: boolean;
+}
+
+export interface UserUpdate {
+  fullName?: string | null;
+  role?: Role;
+  groups?: readonly string[];
+  disabled?: boolean;
+  /** A new password set by an admin; the user must change it at next sign-in unless told otherwise. */
+  password?: string;
+  mustChangePassword?: boolean;
+}
+
+function lastAdmin(what: string): AppError {
+  return new AppError(
+    409,
+    ErrorCode.conflict,
+    `cannot ${what} the last admin; make another user admin first`,
+  );
+}
+
+/** Local accounts and the rules around them: password policy, unique usernames, always one admin. */
+export class UsersService {
+  constructor(private readonly deps: AuthDeps) {}
+
+  private store(executor = this.deps.db): UsersStore {
+    return new UsersStore(executor, this.deps.engine);
+  }
+
+  async create(input: NewUser, context: AuditContext): Promise<UserRecord> {
+    const user = await this.prepare(input);
+    await this.deps.db.transaction().execute(async (trx) => {
+      if (await this.store(trx).usernameTaken(user.username)) {
+        throw new AppError(409, ErrorCode.duplicate, `username "${user.username}" is taken`);
+      }
+      await this.store(trx).insert(user);
+      await this.deps.audit.record(
+        context,
+        {
+          type: 'user.created',
+          outcome: 'success',
+          target: { type: 'user', id: user.id },
+          detail: { username: user.username, role: user.role, groups: user.groups },
+        },
+        trx,
+      );
+    });
+    return { ...user, lastLoginAt: null };
+  }
+
+  /**
+   * Creates the first admin only while no admin exists. Of concurrent callers exactly one wins (they race
+   * for one primary key); the others, and every caller once an admin exists, get undefined.
+   */
+  async createFirstAdmin(
+    input: Omit<NewUser, 'role'>,
+    context: AuditContext,
+    type: string,
+  ): Promise<UserRecord | undefined> {
+    if (await this.adminExists()) return undefined;
+    const user = await this.prepare({ ...input, role: 'admin', mustChangePassword: false });
+    const created = await this.deps.db.transaction().execute(async (trx) => {
+      const store = this.store(trx);
+      if ((await store.enabledAdminIds(true)).length > 0) return false;
+      if (!(await store.claimFirstAdmin(user.id, user.createdAt))) return false;
+      if (await store.usernameTaken(user.username)) {
+        throw new AppError(409, ErrorCode.duplicate, `username "${user.username}" is taken`);
+      }
+      await store.insert(user);
+      await this.deps.audit.record(
+        { ...context, actor: context.actor ?? { id: user.id, username: user.username } },
+        {
+          type,
+          outcome: 'success',
+          target: { type: 'user', id: user.id },
+          detail: { username: user.username },
+        },
+        trx,
+      );
+      return true;
+    });
+    return created ? { ...user, lastLoginAt: null } : undefined;
+  }
+
+  async adminExists(): Promise<boolean> {
+    return (await this.store().enabledAdminIds()).length > 0;
+  }
+
+  async get(id: string): Promise<UserRecord> {
+    const user = await this.store().findById(id);
+    if (!user) throw notFound(`user ${id}`);
+    return user;
+  }
+
+  async findByUsername(username: string): Promise<UserRecord | undefined> {
+    return this.store().findByUsername(username.trim().toLowerCase());
+  }
+
+  async list(filter: UserFilter, after: string | undefined, limit: number): Promise<UserRecord[]> {
+    return this.store().list(filter, after, limit);
+  }
+
+  async update(id: string, update: UserUpdate, context: AuditContext): Promise<UserRecord> {
+    const current = await this.get(id);
+    if (update.password !== undefined) {
+      const problem = passwordProblem(update.password, current.username);
+      if (problem) throw invalidField('/password', problem);
+    }
+    const passwordHash =
+      update.password === undefined ? undefined : await this.deps.hasher.hash(update.password);
+    const now = iso(this.deps.now());
+    const ended = await this.deps.db.transaction().execute(async (trx) => {
+      const store = this.store(trx);
+      const user = await store.findById(id);
+      if (!user) throw notFound(`user ${id}`);
+      const losesAdmin =
+        user.role === 'admin' &&
+        !user.disabled &&
+        ((update.role !== undefined && update.role !== 'admin') || update.disabled === true);
+      if (losesAdmin) {
+        const admins = await store.enabledAdminIds(true);
+        if (admins.length <= 1) throw lastAdmin(update.disabled ? 'disable' : 'demote');
+      }
+      await store.update(id, {
+        fullName: update.fullName,
+        role: update.role,
+        disabled: update.disabled,
+        passwordHash,
+        mustChangePassword: update.mustChangePassword ?? (passwordHash !== undefined ? true : undefined),
+        updatedAt: now,
+      });
+      if (update.groups !== undefined) await store.setGroups(id, update.groups);
+      const endsSessions = update.disabled === true || passwordHash !== undefined;
+      const revoked = endsSessions
+        ? await new SessionsStore(trx).revokeAllOfUser(
+            id,
+            now,
+            update.disabled ? 'user_disabled' : 'password_reset',
+          )
+        : [];
+      await this.deps.audit.record(
+        context,
+        {
+          type: passwordHash !== undefined ? 'user.password_reset' : 'user.updated',
+          outcome: 'success',
+          target: { type: 'user', id },
+          detail: {
+            username: user.username,
+            changed: Object.keys(update).filter((k) => update[k as keyof UserUpdate] !== undefined),
+            ...(update.role !== undefined ? { role: { from: user.role, to: update.role } } : {}),
+            ...(update.groups !== undefined ? { groups: update.groups } : {}),
+            ...(update.disabled !== undefined ? { disabled: update.disabled } : {}),
+            ...(revoked.length > 0 ? { sessions_revoked: revoked.length } : {}),
+          },
+        },
+        trx,
+      );
+      return revoked;
+    });
+    this.announce(id, update, ended);
+    return this.get(id);
+  }
+
+  async delete(id: string, context: AuditContext): Promise<void> {
+    const now = iso(this.deps.now());
+    const ended = await this.deps.db.transaction().execute(async (trx) => {
+      const store = this.store(trx);
+      const user = await store.findById(id);
+      if (!user) throw notFound(`user ${id}`);
+      if (user.role === 'admin' && !user.disabled) {
+        const admins = await store.enabledAdminIds(true);
+        if (admins.length <= 1) throw lastAdmin('delete');
+      }
+      const revoked = await new SessionsStore(trx).revokeAllOfUser(id, now, 'user_deleted');
+      await store.delete(id);
+      await this.deps.audit.record(
+        context,
+        {
+          type: 'user.deleted',
+          outcome: 'success',
+          target: { type: 'user', id },
+          detail: { username: user.username },
+        },
+        trx,
+      );
+      return revoked;
+    });
+    for (const sessionId of ended)
+      this.deps.events.emit('session.ended', { sessionId, userId: id, reason: 'user_deleted' });
+    this.deps.events.emit('user.changed', { userId: id, change: 'deleted' });
+  }
+
+  async knownGroups(): Promise<string[]> {
+    return this.store().knownGroups();
+  }
+
+  /** Validates and hashes; throws a 422 naming the field. */
+  private async prepare(input: NewUser): Promise<Omit<UserRecord, 'lastLoginAt'>> {
+    const username = input.username.trim().toLowerCase();
+    const problem = passwordProblem(input.password, username);
+    if (problem) throw invalidField('/password', problem);
+    const now = iso(this.deps.now());
+    return {
+      id: randomUUID(),
+      username,
+      fullName: input.fullName ?? null,
+      role: input.role,
+      passwordHash: await this.deps.hasher.hash(input.password),
+      authSource: 'local',
+      disabled: false,
+      mustChangePassword: input.mustChangePassword ?? true,
+      groups: [...new Set(input.groups ?? [])].sort(),
+      createdAt: now,
+      updatedAt: now,
+    };
+  }
+
+  private announce(userId: string, update: UserUpdate, endedSessions: string[]): void {
+    const reason = update.disabled ? 'user_disabled' : 'password_reset';
+    for (const sessionId of endedSessions)
+      this.deps.events.emit('session.ended', { sessionId, userId, reason });
+    if (update.role !== undefined) this.deps.events.emit('user.changed', { userId, change: 'role' });
+    if (update.groups !== undefined) this.deps.events.emit('user.changed', { userId, change: 'groups' });
+    if (update.disabled !== undefined) this.deps.events.emit('user.changed', { userId, change: 'disabled' });
+    if (update.password !== undefined) this.deps.events.emit('user.changed', { userId, change: 'password' });
+  }
+}

@@ -1,0 +1,80 @@
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import type { CursorCodec, CursorPosition } from './cursor.js';
+import { MAX_CURSOR_LENGTH } from './cursor.js';
+import { type Pagination, page } from './envelope.js';
+import { AppError, ErrorCode } from './problem.js';
+
+/** `limit` and `cursor` as every list takes them (API.md "Conventions"). */
+export const PageQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50, description: 'Items per page (1..200).' }),
+  cursor: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: MAX_CURSOR_LENGTH,
+      description: 'next_cursor of the previous page.',
+    }),
+  ),
+});
+export type PageQuery = Static<typeof PageQuery>;
+
+export const PaginationSchema = Type.Object({
+  limit: Type.Integer(),
+  next_cursor: Type.Union([Type.String(), Type.Null()]),
+  has_more: Type.Boolean(),
+});
+
+/** The success envelope around `data`, for response schemas. */
+export function Envelope<T extends TSchema>(data: T) {
+  return Type.Object({
+    data,
+    error: Type.Null(),
+    error_detail: Type.Null(),
+    success: Type.Literal(true),
+  });
+}
+
+export function PageEnvelope<T extends TSchema>(item: T) {
+  return Type.Object({
+    data: Type.Array(item),
+    error: Type.Null(),
+    error_detail: Type.Null(),
+    success: Type.Literal(true),
+    pagination: PaginationSchema,
+  });
+}
+
+/**
+ * Keyset pagination: `fetch` is asked for one row more than the page so `has_more` needs no count, and
+ * the cursor records the last row's sort key, signed and bound to `scope` (the list and its filters).
+ */
+export async function keysetPage<Row, Item>(options: {
+  query: PageQuery;
+  codec: CursorCodec;
+  scope: string;
+  fetch: (after: (string | number)[] | undefined, limit: number) => Promise<Row[]>;
+  keyOf: (row: Row) => (string | number)[];
+  present: (row: Row) => Item;
+}): Promise<{ data: Item[]; error: null; error_detail: null; success: true; pagination: Pagination }> {
+  const { query, codec, scope } = options;
+  let after: (string | number)[] | undefined;
+  if (query.cursor !== undefined) {
+    const { position } = codec.decode(query.cursor, scope);
+    if (!('after' in position)) {
+      throw new AppError(422, ErrorCode.invalidBody, 'cursor is of another kind for this list', {
+        errors: [{ pointer: '/cursor', message: 'is of another kind for this list' }],
+      });
+    }
+    after = position.after;
+  }
+  const rows = await options.fetch(after, query.limit + 1);
+  const hasMore = rows.length > query.limit;
+  const shown = rows.slice(0, query.limit);
+  const last = shown.at(-1);
+  const position: CursorPosition | undefined =
+    hasMore && last !== undefined ? { after: options.keyOf(last) } : undefined;
+  return page(shown.map(options.present), {
+    limit: query.limit,
+    next_cursor: position ? codec.encode(scope, position) : null,
+    has_more: hasMore,
+  });
+}
