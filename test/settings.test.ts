@@ -30,9 +30,52 @@ describe('settings', () => {
     expect(() => loadSettings({ [name]: value })).toThrow(message);
   });
 
+  it('have the identity defaults of API.md', () => {
+    const s = loadSettings({});
+    expect(s.jwtAlgorithm).toBe('HS256');
+    expect(s.accessTokenTtlMs).toBe(15 * 60_000);
+    expect(s.refreshTokenTtlMs).toBe(7 * 86_400_000);
+    expect(s.sessionMaxAgeMs).toBe(30 * 86_400_000);
+    expect(s.sessionIdleTimeoutMs).toBe(86_400_000);
+    expect(s.maxSessionsPerUser).toBe(10);
+    expect([s.lockoutThreshold, s.lockoutWindowMs, s.lockoutDurationMs]).toEqual([10, 900_000, 900_000]);
+    expect(s.setupToken).toBeUndefined();
+    expect(s.adminUsername).toBe('admin');
+  });
+
+  it.each([
+    ['SWITCHBOARD_ACCESS_TOKEN_TTL', '15', /expected a duration with a unit \(ms, s, m, h, d\) from 30s to 24h/],
+    ['SWITCHBOARD_ACCESS_TOKEN_TTL', '1s', /ACCESS_TOKEN_TTL="1s"/],
+    ['SWITCHBOARD_SESSION_IDLE_TIMEOUT', 'forever', /SESSION_IDLE_TIMEOUT="forever"/],
+    ['SWITCHBOARD_LOCKOUT_THRESHOLD', '0', /LOCKOUT_THRESHOLD="0": expected an integer from 1 to 1000/],
+    ['SWITCHBOARD_JWT_ALGORITHM', 'none', /JWT_ALGORITHM="none": expected HS256, HS384 or HS512/],
+    ['SWITCHBOARD_JWT_ALGORITHM', 'RS256', /expected HS256, HS384 or HS512/],
+    ['SWITCHBOARD_ADMIN_USERNAME', 'no spaces', /ADMIN_USERNAME="no spaces"/],
+  ])('refuse %s=%s', (name, value, message) => {
+    expect(() => loadSettings({ [name]: value })).toThrow(message);
+  });
+
+  it('refuse an access token that outlives its refresh token, naming both', () => {
+    expect(() =>
+      loadSettings({ SWITCHBOARD_ACCESS_TOKEN_TTL: '2h', SWITCHBOARD_REFRESH_TOKEN_TTL: '1h' }),
+    ).toThrow('SWITCHBOARD_ACCESS_TOKEN_TTL=2h: it must not exceed SWITCHBOARD_REFRESH_TOKEN_TTL (1h)');
+  });
+
+  it('drop Secure cookies only for plain HTTP on the network', () => {
+    const secure = (url: string) => loadSettings({ SWITCHBOARD_PUBLIC_URL: url }).cookieSecure;
+    expect(secure('https://ops.example')).toBe(true);
+    expect(secure('http://localhost:8080')).toBe(true);
+    expect(secure('http://127.0.0.1:8080')).toBe(true);
+    expect(secure('http://10.0.0.5:8080')).toBe(false);
+    expect(secure('http://ops.lan')).toBe(false);
+  });
+
   it('never echo a rejected secret', () => {
     expect(() => loadSettings({ SWITCHBOARD_METRICS_TOKEN: 'tiny-secret' })).toThrow(
       'Invalid setting SWITCHBOARD_METRICS_TOKEN=(hidden): expected at least 16 characters',
+    );
+    expect(() => loadSettings({ SWITCHBOARD_SETUP_TOKEN: 'short-secret' })).toThrow(
+      'Invalid setting SWITCHBOARD_SETUP_TOKEN=(hidden): expected at least 16 characters',
     );
   });
 

@@ -62,7 +62,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{
   cursors: () => CursorCodec;
 }> = async (app, { audit, cursors }) => {
   app.get(
-    '/',
+    '',
     {
       config: { access: { rule: { minRole: 'admin' } } },
       schema: {

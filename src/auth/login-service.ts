@@ -1,7 +1,7 @@
 import type { AuditContext } from '../audit/service.js';
 import { AppError, ErrorCode } from '../platform/problem.js';
 import { type AuthDeps, type ClientMeta, iso } from './context.js';
-import { LockoutStore } from './lockout-store.js';
+import { type LockoutKey, LockoutStore } from './lockout-store.js';
 import { passwordProblem } from './password-policy.js';
 import type { Principal } from './principal.js';
 import type { IssuedSession, SessionsService } from './sessions-service.js';
@@ -37,7 +37,8 @@ export class LoginService {
     const username = usernameInput.trim().toLowerCase();
     const now = this.deps.now();
     const lockout = new LockoutStore(this.deps.db);
-    const lockedUntil = await lockout.lockedUntil(username);
+    const key = { username, ip: client.ip };
+    const lockedUntil = await lockout.lockedUntil(key);
     if (lockedUntil && Date.parse(lockedUntil) > now) {
       await this.audit(client, username, null, 'failure', { reason: 'locked' });
       throw locked(Date.parse(lockedUntil) - now);
@@ -49,10 +50,11 @@ export class LoginService {
     if (!user || !matches || user.disabled) {
       const reason = !user ? 'unknown_user' : !matches ? 'wrong_password' : 'disabled';
       await this.audit(client, username, user?.id ?? null, 'failure', { reason });
-      await this.countFailure(username, client);
+      await this.countFailure(key, client);
       throw new AppError(401, ErrorCode.unauthorized, WRONG_CREDENTIALS);
     }
-    await lockout.clear(username);
+    // Only this address's count: a success here must not wipe what an attacker elsewhere has run up.
+    await lockout.clearKey(key);
     const issued = await this.sessions.start(user, 'password', client);
     await this.audit(client, username, user.id, 'success', { session_id: issued.sessionId });
     return issued;
@@ -73,14 +75,15 @@ export class LoginService {
       throw new AppError(403, ErrorCode.forbidden, 'changing a password needs a signed-in session');
     const now = this.deps.now();
     const lockout = new LockoutStore(this.deps.db);
-    const lockedUntil = await lockout.lockedUntil(principal.username);
+    const key = { username: principal.username, ip: client.ip };
+    const lockedUntil = await lockout.lockedUntil(key);
     if (lockedUntil && Date.parse(lockedUntil) > now) throw locked(Date.parse(lockedUntil) - now);
     const users = new UsersStore(this.deps.db, this.deps.engine);
     const user = await users.findById(principal.userId);
     if (!user?.passwordHash)
       throw new AppError(409, ErrorCode.conflict, 'this account has no local password');
     if (!(await this.deps.hasher.verify(user.passwordHash, currentPassword))) {
-      await this.countFailure(user.username, client);
+      await this.countFailure(key, client);
       throw invalidField('/current_password', 'is not your current password');
     }
     const problem = passwordProblem(newPassword, user.username);
@@ -113,7 +116,7 @@ export class LoginService {
       );
       return revoked;
     });
-    await lockout.clear(user.username);
+    await lockout.clearKey(key);
     for (const id of ended)
       this.deps.events.emit('session.ended', { sessionId: id, userId: user.id, reason: 'password_changed' });
     this.deps.events.emit('user.changed', { userId: user.id, change: 'password' });
@@ -124,10 +127,10 @@ export class LoginService {
     );
   }
 
-  /** Forgets a username's failures and lock (`switchboard user unlock`). */
+  /** Forgets a username's failures and locks from every address (`switchboard user unlock`). */
   async unlock(username: string, context: AuditContext): Promise<boolean> {
     const normalized = username.trim().toLowerCase();
-    const cleared = await new LockoutStore(this.deps.db).clear(normalized);
+    const cleared = await new LockoutStore(this.deps.db).clearUsername(normalized);
     await this.deps.audit.record(context, {
       type: 'user.unlocked',
       outcome: 'success',
@@ -142,15 +145,17 @@ export class LoginService {
     await new LockoutStore(this.deps.db).prune(iso(now - this.deps.settings.lockoutWindowMs), iso(now));
   }
 
-  private async countFailure(username: string, client: ClientMeta): Promise<void> {
+  private async countFailure(key: LockoutKey, client: ClientMeta): Promise<void> {
     const { lockoutThreshold, lockoutWindowMs, lockoutDurationMs } = this.deps.settings;
     const now = this.deps.now();
     const lockout = new LockoutStore(this.deps.db);
-    const failures = await lockout.recordFailure(username, client.ip, iso(now), iso(now - lockoutWindowMs));
+    const failures = await lockout.recordFailure(key, iso(now), iso(now - lockoutWindowMs));
     if (failures < lockoutThreshold) return;
-    await lockout.lock(username, iso(now + lockoutDurationMs));
+    await lockout.lock(key, iso(now + lockoutDurationMs));
+    const { username } = key;
+    // The actor is whoever tried that username, as on the auth.login failures that led here.
     await this.deps.audit.record(
-      { actor: null, ...client },
+      { actor: { id: null, username }, ...client },
       {
         type: 'auth.lockout',
         outcome: 'success',

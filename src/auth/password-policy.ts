@@ -21,9 +21,11 @@ export function passwordProblem(password: string, username?: string): string | u
   if (length > PASSWORD_MAX_LENGTH) return `must be at most ${PASSWORD_MAX_LENGTH} characters long`;
   const lower = password.toLowerCase();
   const list = commonPasswords();
+  // A listed password followed by nothing but digits or symbols: "monkey1234567", but also "abc123" or
+  // "123456" padded so ("abc1234567890", "123456000000"), whose padding starts inside the listed word.
   const stem = lower.replace(/[\d\W_]+$/u, '');
-  if (list.has(lower) || (stem.length >= 4 && list.has(stem))) {
-    return 'is one of the most common passwords; choose one that is not';
+  for (let end = lower.length; end >= stem.length; end--) {
+    if (list.has(lower.slice(0, end))) return 'is one of the most common passwords; choose one that is not';
   }
   if (new Set(password).size === 1) return 'repeats a single character; choose a less guessable one';
   if (username && username.length >= 3 && lower.includes(username.toLowerCase())) {

@@ -24,9 +24,9 @@ export function tokenResponse(issued: IssuedSession, now: number) {
   return {
     access_token: issued.accessToken,
     token_type: 'bearer' as const,
-    expires_in: Math.max(0, Math.round((issued.accessExpiresAt - now) / 1000)),
+    expires_in: Math.max(0, Math.ceil((issued.accessExpiresAt - now) / 1000)),
     refresh_token: issued.refreshToken,
-    refresh_expires_in: Math.max(0, Math.round((issued.refreshExpiresAt - now) / 1000)),
+    refresh_expires_in: Math.max(0, Math.ceil((issued.refreshExpiresAt - now) / 1000)),
     user: {
       id: user.id,
       username: user.username,

@@ -16,7 +16,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ auth: Auth; cursors: () =>
   { auth, cursors },
 ) => {
   app.get(
-    '/',
+    '',
     {
       config: admins,
       schema: {
@@ -40,7 +40,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ auth: Auth; cursors: () =>
   );
 
   app.post(
-    '/',
+    '',
     {
       config: admins,
       schema: {

@@ -16,14 +16,24 @@ export const DOCS_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+/** The two kinds of OpenAPI security scheme Switchboard uses. */
+export type SecurityScheme =
+  | { type: 'http'; scheme: 'bearer'; description?: string }
+  | { type: 'apiKey'; in: 'cookie' | 'header' | 'query'; name: string; description?: string };
+
 const errorsReference = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
 
 /** OpenAPI 3.1 generated from the route schemas at /openapi.json, interactive docs at /docs. */
-export async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
+export async function registerOpenApi(
+  app: FastifyInstance,
+  version: string,
+  securitySchemes: Record<string, SecurityScheme> = {},
+): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Switchboard API', version, description: 'Backend for live operations dashboards.' },
+      components: { securitySchemes },
     },
   });
   await app.register(swaggerUi, {

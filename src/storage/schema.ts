@@ -73,12 +73,13 @@ export interface ApiKeysTable {
 
 export interface LoginFailuresTable {
   username: string;
-  ip: string | null;
+  ip: string;
   at: string;
 }
 
 export interface LoginLockoutsTable {
   username: string;
+  ip: string;
   locked_until: string;
 }
 

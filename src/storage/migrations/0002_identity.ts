@@ -75,23 +75,26 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .execute();
   await db.schema.createIndex('api_keys_user').on('api_keys').columns(['user_id', 'created_at']).execute();
 
-  // Failures are kept per attempt (with the client address) so the window slides; pruned as they age out.
+  // Failures are counted per username and client address, one row per attempt so the window slides;
+  // pruned as they age out. `ip` is '' when there is no address.
   await db.schema
     .createTable('login_failures')
     .addColumn('username', 'varchar(64)', (c) => c.notNull())
-    .addColumn('ip', 'varchar(64)')
+    .addColumn('ip', 'varchar(64)', (c) => c.notNull())
     .addColumn('at', 'varchar(32)', (c) => c.notNull())
     .execute();
   await db.schema
-    .createIndex('login_failures_username')
+    .createIndex('login_failures_key')
     .on('login_failures')
-    .columns(['username', 'at'])
+    .columns(['username', 'ip', 'at'])
     .execute();
   await db.schema.createIndex('login_failures_at').on('login_failures').column('at').execute();
 
   await db.schema
     .createTable('login_lockouts')
-    .addColumn('username', 'varchar(64)', (c) => c.primaryKey())
+    .addColumn('username', 'varchar(64)', (c) => c.notNull())
+    .addColumn('ip', 'varchar(64)', (c) => c.notNull())
     .addColumn('locked_until', 'varchar(32)', (c) => c.notNull())
+    .addPrimaryKeyConstraint('login_lockouts_pk', ['username', 'ip'])
     .execute();
 }
