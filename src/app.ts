@@ -3,15 +3,11 @@ import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { auditRoutes } from './audit/routes.js';
-import { AuditService } from './audit/service.js';
-import { AuthEvents } from './auth/events.js';
-import { registerAuth } from './auth/index.js';
-import { type AuthKeys, deriveAuthKeys } from './auth/keys.js';
-import { PasswordHasher } from './auth/passwords.js';
-import { Auth } from './auth/service.js';
+import type { AuditService } from './audit/service.js';
+import { registerAuth, SECURITY_SCHEMES } from './auth/index.js';
+import { assembleAuth } from './auth/open.js';
+import type { Auth } from './auth/service.js';
 import type { TicketStore } from './auth/tickets.js';
-import { resolveSigningSecret } from './instance/service.js';
-import { InstanceStore } from './instance/store.js';
 import { CursorCodec } from './platform/cursor.js';
 import { failure } from './platform/envelope.js';
 import { registerErrorHandling, sendProblem, toAppError } from './platform/errors.js';
@@ -23,7 +19,6 @@ import { loggerOptions, registerRequestContext, requestIdOf } from './platform/r
 import { registerSecurity } from './platform/security.js';
 import type { Settings } from './settings.js';
 import { openStorage, type Storage } from './storage/database.js';
-import { migrateToLatest } from './storage/migrations.js';
 import { VERSION } from './version.js';
 
 export interface AppOverrides {
@@ -95,36 +90,19 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
     },
   });
 
-  const now = overrides.now ?? Date.now;
-  const audit = new AuditService(storage.db, now);
+  const { auth, audit, open } = assembleAuth(settings, storage, {
+    now: overrides.now,
+    ticketStore: overrides.ticketStore,
+  });
   let cursorCodec: CursorCodec | undefined;
-  let authKeys: AuthKeys | undefined;
-  const auth = new Auth(
-    {
-      db: storage.db,
-      engine: storage.engine,
-      settings,
-      keys: () => {
-        if (!authKeys) throw new Error('auth keys are available once the app is ready');
-        return authKeys;
-      },
-      audit,
-      hasher: new PasswordHasher(),
-      events: new AuthEvents(),
-      now,
-    },
-    overrides.ticketStore,
-  );
   const cursors = () => {
     if (!cursorCodec) throw new Error('cursors are available once the app is ready');
     return cursorCodec;
   };
 
   server.addHook('onReady', async () => {
-    await migrateToLatest(storage);
-    const secret = await resolveSigningSecret(new InstanceStore(storage.db), settings.jwtSecret);
+    const secret = await open();
     cursorCodec = new CursorCodec(secret);
-    authKeys = deriveAuthKeys(secret);
     await auth.setup.prepare(server.log);
     auth.startMaintenance(server.log);
     if (!settings.cookieSecure) {
@@ -142,7 +120,7 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
   registerErrorHandling(server);
   registerRequestContext(server);
   await registerSecurity(server, settings);
-  await registerOpenApi(server, VERSION);
+  await registerOpenApi(server, VERSION, SECURITY_SCHEMES);
   registerHealth(server, {
     version: VERSION,
     checks: { database: () => storage.ping() },

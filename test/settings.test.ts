@@ -44,7 +44,11 @@ describe('settings', () => {
   });
 
   it.each([
-    ['SWITCHBOARD_ACCESS_TOKEN_TTL', '15', /expected a duration with a unit \(ms, s, m, h, d\) from 30s to 24h/],
+    [
+      'SWITCHBOARD_ACCESS_TOKEN_TTL',
+      '15',
+      /expected a duration with a unit \(ms, s, m, h, d\) from 30s to 24h/,
+    ],
     ['SWITCHBOARD_ACCESS_TOKEN_TTL', '1s', /ACCESS_TOKEN_TTL="1s"/],
     ['SWITCHBOARD_SESSION_IDLE_TIMEOUT', 'forever', /SESSION_IDLE_TIMEOUT="forever"/],
     ['SWITCHBOARD_LOCKOUT_THRESHOLD', '0', /LOCKOUT_THRESHOLD="0": expected an integer from 1 to 1000/],

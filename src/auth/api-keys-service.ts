@@ -37,6 +37,7 @@ export class ApiKeysService {
       throw invalidField('/expires_at', 'must be in the future');
     }
     const name = input.name.trim();
+    if (!name) throw invalidField('/name', 'must not be blank');
     const key = `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
     const record: ApiKeyRecord = {
       id: randomUUID(),

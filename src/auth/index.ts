@@ -9,7 +9,12 @@ import { usersRoutes } from './users-routes.js';
 
 /** How clients authenticate, for the OpenAPI document. */
 export const SECURITY_SCHEMES: Record<string, SecurityScheme> = {
-  session: { type: 'apiKey', in: 'cookie', name: 'session', description: 'Session cookie set by sign-in; writes also need X-CSRF-Token.' },
+  session: {
+    type: 'apiKey',
+    in: 'cookie',
+    name: 'session',
+    description: 'Session cookie set by sign-in; writes also need X-CSRF-Token.',
+  },
   bearer: { type: 'http', scheme: 'bearer', description: 'An access token (JWT) or an API key (sbk_…).' },
 };
 

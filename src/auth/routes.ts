@@ -230,6 +230,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
     },
     async (request) => {
       const principal = request.principal!;
+      if (request.query.scope === 'all' && principal.sessionId === null) {
+        throw new AppError(403, ErrorCode.forbidden, "API keys cannot list other users' sessions");
+      }
       const all = adminScope(request, request.query.scope);
       const userId = all ? undefined : principal.userId;
       return keysetPage({

@@ -35,6 +35,17 @@ export class SetupService {
     return join(this.deps.settings.dataDir, 'setup-token');
   }
 
+  /** Where the setup token is while setup is pending: the file, or the variable; undefined once done. */
+  get pendingTokenSource(): string | undefined {
+    if (this.token === undefined) return undefined;
+    return this.deps.settings.setupToken ? 'SWITCHBOARD_SETUP_TOKEN' : this.tokenFile;
+  }
+
+  /** Deletes a setup token that an admin made elsewhere (the command line) has left without purpose. */
+  async retireTokenIfDone(): Promise<void> {
+    if (await this.users.adminExists()) await this.forgetToken();
+  }
+
   /** At start, after migrations. Throws with a message for the operator when the password file is unusable. */
   async prepare(log: FastifyBaseLogger): Promise<void> {
     const { adminPasswordFile, adminUsername } = this.deps.settings;

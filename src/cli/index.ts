@@ -1,8 +1,8 @@
-import { createApp } from '../app.js';
 import { loadSettings, SettingsError } from '../settings.js';
 import { openStorage } from '../storage/database.js';
 import { migrateToLatest } from '../storage/migrations.js';
 import { VERSION } from '../version.js';
+import { runUserCommand } from './user.js';
 
 const HELP = `switchboard ${VERSION}: backend for live operations dashboards
 
@@ -11,6 +11,8 @@ Usage: switchboard <command>
 Commands:
   serve       run the server (default)
   migrate     apply pending database migrations and exit
+  user        manage local accounts: add, list, set-role, disable, enable, reset-password, unlock
+              (switchboard user --help)
   --help      show this help
   --version   print the version
 
@@ -20,6 +22,8 @@ SWITCHBOARD_CONFIG_FILE; see docs/configuration.md.
 
 async function serve(): Promise<void> {
   const settings = loadSettings();
+  // Loaded here so that the other commands do not pay for the whole server.
+  const { createApp } = await import('../app.js');
   const app = await createApp(settings);
   const url = await app.start();
   const shown = settings.publicUrl;
@@ -28,7 +32,8 @@ async function serve(): Promise<void> {
     `\nSwitchboard is running at ${shown}\n` +
       `  First, check it answers: ${shown}/healthz\n` +
       `  Then browse the API: ${shown}/docs (OpenAPI document: ${shown}/openapi.json)\n` +
-      '  Settings: docs/configuration.md. Stop with Ctrl+C.\n\n',
+      '  Settings: docs/configuration.md. Stop with Ctrl+C.\n\n' +
+      firstRunHint(shown, app.auth.setup.pendingTokenSource),
   );
   let signals = 0;
   const stop = (signal: NodeJS.Signals) => {
@@ -48,6 +53,18 @@ async function serve(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+}
+
+function firstRunHint(url: string, tokenSource: string | undefined): string {
+  if (tokenSource === undefined) return '';
+  return (
+    'No admin yet. Create the first one with the setup token (' +
+    (tokenSource.startsWith('SWITCHBOARD_') ? `the value of ${tokenSource}` : `in ${tokenSource}`) +
+    '):\n' +
+    `  curl -X POST ${url}/api/v1/auth/setup -H 'content-type: application/json' \\\n` +
+    `    -d '{"username": "admin", "password": "<12 characters or more>", "setup_token": "<the token>"}'\n` +
+    '  or on this machine: npx switchboard user add <username> --role admin\n\n'
+  );
 }
 
 async function migrate(): Promise<void> {
@@ -80,6 +97,8 @@ export async function runCli(args: string[]): Promise<number> {
       case 'migrate':
         await migrate();
         return 0;
+      case 'user':
+        return await runUserCommand(args.slice(1));
       default:
         process.stderr.write(`unknown command "${command}"\n\n${HELP}`);
         return 2;

@@ -52,7 +52,8 @@ describe('access rules', () => {
     fc.assert(
       fc.property(subject, rule, group, (s, r, extra) => {
         const withoutNoneOf: AccessRule = { ...r, groups: { ...r.groups, noneOf: [] } };
-        if (admits(s, withoutNoneOf)) expect(admits({ ...s, groups: [...s.groups, extra] }, withoutNoneOf)).toBe(true);
+        if (admits(s, withoutNoneOf))
+          expect(admits({ ...s, groups: [...s.groups, extra] }, withoutNoneOf)).toBe(true);
       }),
     );
   });
@@ -63,6 +64,8 @@ describe('access rules', () => {
     expect(admits(ops, { minRole: 'viewer', groups: { oneOf: ['ops', 'sre'] } })).toBe(true);
     expect(admits(ops, { groups: { allOf: ['ops', 'sre'] } })).toBe(false);
     expect(admits(ops, { groups: { noneOf: ['contractors'] } })).toBe(true);
-    expect(admits({ ...ops, groups: ['ops', 'contractors'] }, { groups: { noneOf: ['contractors'] } })).toBe(false);
+    expect(admits({ ...ops, groups: ['ops', 'contractors'] }, { groups: { noneOf: ['contractors'] } })).toBe(
+      false,
+    );
   });
 });

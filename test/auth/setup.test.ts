@@ -108,6 +108,22 @@ describe('first-run setup', () => {
     }
   });
 
+  it('retires the generated token once an admin is made elsewhere (the command line)', async () => {
+    const t = await startTestApp();
+    try {
+      const file = join(t.settings.dataDir, 'setup-token');
+      expect(t.app.auth.setup.pendingTokenSource).toBe(file);
+      await t.app.auth.setup.retireTokenIfDone();
+      expect(existsSync(file)).toBe(true);
+      await t.createUser({ role: 'admin' });
+      await t.app.auth.setup.retireTokenIfDone();
+      expect(existsSync(file)).toBe(false);
+      expect(t.app.auth.setup.pendingTokenSource).toBeUndefined();
+    } finally {
+      await t.close();
+    }
+  });
+
   it('creates the admin unattended from SWITCHBOARD_ADMIN_PASSWORD_FILE, and refuses an unusable file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sb-admin-'));
     const file = join(dir, 'admin-password');

@@ -61,6 +61,9 @@ describe('switchboard command', () => {
       while (!/Switchboard listening on (http:\/\/[\d.:]+)/.test(output)) await once(stdout, 'data');
       const url = /Switchboard listening on (http:\/\/[\d.:]+)/.exec(output)?.[1];
       expect((await request(`${url}/healthz`)).statusCode).toBe(200);
+      expect(output).toContain(
+        `No admin yet. Create the first one with the setup token (in ${database.dataDir}/setup-token)`,
+      );
       child.kill('SIGTERM');
       const [code] = await once(child, 'exit');
       expect(code).toBe(0);

@@ -19,18 +19,26 @@ describe('durations', () => {
 
   it('read back what they format', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 10_000_000 }), fc.constantFrom(...Object.values(UNIT_MS)), (n, unit) => {
-        const ms = n * unit;
-        expect(parseDuration(formatDuration(ms))).toBe(ms);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 10_000_000 }),
+        fc.constantFrom(...Object.values(UNIT_MS)),
+        (n, unit) => {
+          const ms = n * unit;
+          expect(parseDuration(formatDuration(ms))).toBe(ms);
+        },
+      ),
     );
   });
 
   it('give a count times its unit for every well-formed string', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 999_999_999 }), fc.constantFrom(...Object.keys(UNIT_MS)), (n, unit) => {
-        expect(parseDuration(`${n}${unit}`)).toBe(n * UNIT_MS[unit as keyof typeof UNIT_MS]);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 999_999_999 }),
+        fc.constantFrom(...Object.keys(UNIT_MS)),
+        (n, unit) => {
+          expect(parseDuration(`${n}${unit}`)).toBe(n * UNIT_MS[unit as keyof typeof UNIT_MS]);
+        },
+      ),
     );
   });
 

@@ -1,0 +1,402 @@
+import { randomBytes } from 'node:crypto';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { CLI_CONTEXT } from '../audit/service.js';
+import { openAuth } from '../auth/open.js';
+import { passwordProblem } from '../auth/password-policy.js';
+import { userItem } from '../auth/present.js';
+import { isRole, ROLES, type Role } from '../auth/roles.js';
+import type { Auth } from '../auth/service.js';
+import type { UserRecord } from '../auth/users-store.js';
+import { AppError } from '../platform/problem.js';
+import { loadSettings, USERNAME } from '../settings.js';
+import { openStorage } from '../storage/database.js';
+
+export const USER_HELP = `Usage: switchboard user <command> [options]
+
+Manages local accounts in the database the settings name (the same SWITCHBOARD_* variables as serve).
+Changes take effect on the next request of a running server; the audit log names the actor "cli".
+
+Commands:
+  add <username> [--role viewer|editor|admin] [--full-name NAME] [--groups a,b] [--password-stdin]
+                      create a user (role viewer unless --role says otherwise)
+  list [--role R] [--json]
+                      users by username; --json prints the objects GET /api/v1/users returns
+  set-role <username> <role>
+                      change the role (never demotes the last admin)
+  disable <username>  refuse the user's sign-ins and end their sessions (never the last admin)
+  enable <username>   let a disabled user sign in again
+  reset-password <username> [--password-stdin]
+                      set a new password and end the user's sessions
+  unlock <username>   forget the user's failed sign-ins and lift a lockout
+  --help              show this help
+
+Passwords are never taken from the command line, where ps would show them:
+  --password-stdin    read the password from the first line of standard input, e.g.
+                        printf '%s\\n' "$PASSWORD" | switchboard user add alice --password-stdin
+                      The operator chose it, so the user keeps it: no change is asked for at sign-in.
+  (without it)        a strong random password is generated and printed once; the user must choose
+                      their own at first sign-in.
+  Passwords need 12 to 128 characters, must not be a common password or contain the username.
+
+Exit status: 0 done; 1 refused (no such user, username taken, weak password, last admin);
+2 bad usage; 78 an invalid setting.
+`;
+
+type Values = Record<string, string | boolean | undefined>;
+
+/** What a command will do once the database is open; its arguments are already checked. */
+interface Plan {
+  passwordStdin: boolean;
+  run(auth: Auth, password: string | undefined): Promise<void>;
+}
+
+interface Command {
+  usage: string;
+  options: NonNullable<ParseArgsConfig['options']>;
+  /** Names of the positional arguments, all required. */
+  positionals: string[];
+  plan(positionals: string[], values: Values): Plan;
+}
+
+/** Bad usage: exit 2 with the command's usage line. */
+class UsageError extends Error {}
+
+/** A refusal the operator can act on: exit 1 with the message. */
+class Refusal extends Error {}
+
+const GROUP = /^[A-Za-z0-9][A-Za-z0-9 ._:/-]{0,63}$/;
+const FULL_NAME_MAX = 200;
+const help = { help: { type: 'boolean', short: 'h' } } as const;
+const passwordStdin = { 'password-stdin': { type: 'boolean' } } as const;
+
+const out = (text: string) => process.stdout.write(text);
+
+function role(value: string, what: string): Role {
+  if (!isRole(value)) throw new UsageError(`${what} "${value}" is not one of ${ROLES.join(', ')}`);
+  return value;
+}
+
+async function userNamed(auth: Auth, username: string): Promise<UserRecord> {
+  const user = await auth.users.findByUsername(username);
+  if (!user) throw new Refusal(`no user named ${username}`);
+  return user;
+}
+
+/** 18 random bytes as base64url (24 characters), drawn again in the rare case the policy refuses it. */
+function generatePassword(username: string): string {
+  for (;;) {
+    const password = randomBytes(18).toString('base64url');
+    if (!passwordProblem(password, username)) return password;
+  }
+}
+
+function showGenerated(username: string, password: string): void {
+  out(`password: ${password}\n`);
+  out(`(shown only now; ${username} must choose a new password at first sign-in)\n`);
+}
+
+const table = (rows: string[][]) => {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0))) ?? [];
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+};
+
+const COMMANDS: Record<string, Command> = {
+  add: {
+    usage:
+      'switchboard user add <username> [--role viewer|editor|admin] [--full-name NAME] [--groups a,b] [--password-stdin]',
+    options: {
+      role: { type: 'string' },
+      'full-name': { type: 'string' },
+      groups: { type: 'string' },
+      ...passwordStdin,
+    },
+    positionals: ['username'],
+    plan([username = ''], values) {
+      if (!USERNAME.test(username))
+        throw new UsageError(
+          `username "${username}" must be 1 to 64 letters, digits, . _ @ or -, starting with a letter or digit`,
+        );
+      const chosenRole = role(String(values.role ?? 'viewer'), 'role');
+      const fullName = values['full-name'] === undefined ? null : String(values['full-name']);
+      if (fullName !== null && fullName.length > FULL_NAME_MAX)
+        throw new UsageError(`--full-name must be at most ${FULL_NAME_MAX} characters`);
+      const groups =
+        values.groups === undefined
+          ? []
+          : String(values.groups)
+              .split(',')
+              .map((g) => g.trim())
+              .filter(Boolean);
+      for (const group of groups)
+        if (!GROUP.test(group))
+          throw new UsageError(
+            `group "${group}" must be 1 to 64 letters, digits, spaces or . _ : / -, starting with a letter or digit`,
+          );
+      const fromStdin = values['password-stdin'] === true;
+      return {
+        passwordStdin: fromStdin,
+        async run(auth, given) {
+          const password = given ?? generatePassword(username.toLowerCase());
+          const user = await auth.users.create(
+            { username, password, fullName, role: chosenRole, groups, mustChangePassword: !fromStdin },
+            CLI_CONTEXT,
+          );
+          out(`created user ${user.username} (${user.role})\n`);
+          if (!fromStdin) showGenerated(user.username, password);
+        },
+      };
+    },
+  },
+
+  list: {
+    usage: 'switchboard user list [--role viewer|editor|admin] [--json]',
+    options: { role: { type: 'string' }, json: { type: 'boolean' } },
+    positionals: [],
+    plan(_positionals, values) {
+      const filter = values.role === undefined ? {} : { role: role(String(values.role), 'role') };
+      return {
+        passwordStdin: false,
+        async run(auth) {
+          const users: UserRecord[] = [];
+          for (;;) {
+            const page = await auth.users.list(filter, users.at(-1)?.username, 500);
+            users.push(...page);
+            if (page.length < 500) break;
+          }
+          if (values.json) {
+            out(`${JSON.stringify(users.map(userItem), null, 2)}\n`);
+            return;
+          }
+          if (users.length === 0) {
+            out('no users\n');
+            return;
+          }
+          const status = (u: UserRecord) =>
+            u.disabled ? 'disabled' : u.mustChangePassword ? 'must-change-password' : 'active';
+          const rows = users.map((u) => [
+            u.username,
+            u.role,
+            status(u),
+            u.groups.join(',') || '-',
+            u.lastLoginAt ?? 'never',
+            u.fullName ?? '',
+          ]);
+          out(`${table([['USERNAME', 'ROLE', 'STATUS', 'GROUPS', 'LAST SIGN-IN', 'FULL NAME'], ...rows])}\n`);
+        },
+      };
+    },
+  },
+
+  'set-role': {
+    usage: 'switchboard user set-role <username> <viewer|editor|admin>',
+    options: {},
+    positionals: ['username', 'role'],
+    plan([username = '', roleName = '']) {
+      const newRole = role(roleName, 'role');
+      return {
+        passwordStdin: false,
+        async run(auth) {
+          const user = await userNamed(auth, username);
+          if (user.role === newRole) {
+            out(`${user.username} is already ${newRole}\n`);
+            return;
+          }
+          await auth.users.update(user.id, { role: newRole }, CLI_CONTEXT);
+          out(`${user.username} is now ${newRole} (was ${user.role})\n`);
+        },
+      };
+    },
+  },
+
+  disable: {
+    usage: 'switchboard user disable <username>',
+    options: {},
+    positionals: ['username'],
+    plan([username = '']) {
+      return {
+        passwordStdin: false,
+        async run(auth) {
+          const user = await userNamed(auth, username);
+          if (user.disabled) {
+            out(`${user.username} is already disabled\n`);
+            return;
+          }
+          await auth.users.update(user.id, { disabled: true }, CLI_CONTEXT);
+          out(`disabled ${user.username}; their sessions have ended\n`);
+        },
+      };
+    },
+  },
+
+  enable: {
+    usage: 'switchboard user enable <username>',
+    options: {},
+    positionals: ['username'],
+    plan([username = '']) {
+      return {
+        passwordStdin: false,
+        async run(auth) {
+          const user = await userNamed(auth, username);
+          if (!user.disabled) {
+            out(`${user.username} is not disabled\n`);
+            return;
+          }
+          await auth.users.update(user.id, { disabled: false }, CLI_CONTEXT);
+          out(`enabled ${user.username}\n`);
+        },
+      };
+    },
+  },
+
+  'reset-password': {
+    usage: 'switchboard user reset-password <username> [--password-stdin]',
+    options: { ...passwordStdin },
+    positionals: ['username'],
+    plan([username = ''], values) {
+      const fromStdin = values['password-stdin'] === true;
+      return {
+        passwordStdin: fromStdin,
+        async run(auth, given) {
+          const user = await userNamed(auth, username);
+          const password = given ?? generatePassword(user.username);
+          await auth.users.update(user.id, { password, mustChangePassword: !fromStdin }, CLI_CONTEXT);
+          out(`reset the password of ${user.username}; their sessions have ended\n`);
+          if (!fromStdin) showGenerated(user.username, password);
+        },
+      };
+    },
+  },
+
+  unlock: {
+    usage: 'switchboard user unlock <username>',
+    options: {},
+    positionals: ['username'],
+    plan([username = '']) {
+      return {
+        passwordStdin: false,
+        async run(auth) {
+          const user = await userNamed(auth, username);
+          const cleared = await auth.login.unlock(user.username, CLI_CONTEXT);
+          out(
+            cleared
+              ? `unlocked ${user.username}\n`
+              : `${user.username} had no failed sign-ins or lockout to clear\n`,
+          );
+        },
+      };
+    },
+  },
+};
+
+/** Checks the arguments of one command; throws UsageError. Undefined when --help was asked for. */
+function planOf(command: Command, args: string[]): Plan | undefined {
+  if (args.some((a) => /^(--password|-p)(=|$)/.test(a)))
+    throw new UsageError(
+      'a password is never taken from the command line (ps would show it); pipe it in with --password-stdin',
+    );
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args,
+      options: { ...command.options, ...help },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    // Node's message goes on to explain `--`; its first sentence says what is wrong.
+    const message = error instanceof Error ? error.message : String(error);
+    throw new UsageError(message.replace(/(\.|argument missing).*$/s, '$1'));
+  }
+  const values = parsed.values as Values;
+  if (values.help) return undefined;
+  const { positionals } = parsed;
+  if (positionals.length < command.positionals.length)
+    throw new UsageError(`missing <${command.positionals[positionals.length]}>`);
+  if (positionals.length > command.positionals.length)
+    throw new UsageError(`unexpected argument "${positionals[command.positionals.length]}"`);
+  return command.plan(positionals, values);
+}
+
+/** The first line of standard input, without its line ending. */
+async function readPasswordLine(): Promise<string> {
+  const stdin = process.stdin;
+  if (stdin.isTTY) process.stderr.write('Password (shown as you type; end with Enter): ');
+  stdin.setEncoding('utf8');
+  let text = '';
+  for await (const chunk of stdin) {
+    text += chunk;
+    if (text.includes('\n')) break;
+  }
+  stdin.destroy();
+  const line = text.split('\n')[0] ?? '';
+  return line.endsWith('\r') ? line.slice(0, -1) : line;
+}
+
+/** An AppError from a service, in words for the terminal: "/password must…" becomes "the password must…". */
+function describe(error: AppError): string {
+  const fields = error.options.errors;
+  if (fields?.length)
+    return fields
+      .map((f) => `the ${f.pointer.replace(/^\//, '').replace(/_/g, ' ')} ${f.message}`)
+      .join('; ');
+  return error.message;
+}
+
+/** `switchboard user …`; returns the exit status. A SettingsError is left to the caller (exit 78). */
+export async function runUserCommand(args: string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === '--help' || name === '-h' || name === 'help') {
+    out(USER_HELP);
+    return 0;
+  }
+  const command = name === undefined ? undefined : COMMANDS[name];
+  let plan: Plan | undefined;
+  try {
+    if (!command)
+      throw new UsageError(name === undefined ? 'missing command' : `unknown command "user ${name}"`);
+    plan = planOf(command, rest);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    const usage = command ? `usage: ${command.usage}\n` : `\n${USER_HELP}`;
+    process.stderr.write(`switchboard user: ${error.message}\n${usage}`);
+    if (command) process.stderr.write('(switchboard user --help tells more)\n');
+    return 2;
+  }
+  if (!plan) {
+    out(USER_HELP);
+    return 0;
+  }
+  const settings = loadSettings();
+  let password: string | undefined;
+  if (plan.passwordStdin) {
+    password = await readPasswordLine();
+    if (password === '') {
+      process.stderr.write('switchboard user: --password-stdin: standard input holds no password\n');
+      return 2;
+    }
+  }
+  const storage = openStorage(settings.database, 2);
+  try {
+    const { auth } = await openAuth(settings, storage);
+    await plan.run(auth, password);
+    await auth.setup.retireTokenIfDone();
+    return 0;
+  } catch (error) {
+    if (error instanceof Refusal || error instanceof AppError) {
+      process.stderr.write(
+        `switchboard user: ${error instanceof AppError ? describe(error) : error.message}\n`,
+      );
+      return 1;
+    }
+    throw error;
+  } finally {
+    await storage.close();
+  }
+}
