@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import type { ApiKeysTable, Database } from '../storage/schema.js';
 import type { Role } from './roles.js';
 
@@ -92,15 +92,8 @@ export class ApiKeysStore {
       .orderBy('id', 'desc')
       .limit(limit);
     if (userId) query = query.where('user_id', '=', userId);
-    if (after) {
-      const { createdAt, id } = after;
-      query = query.where((eb) =>
-        eb.or([
-          eb('created_at', '<', createdAt),
-          eb.and([eb('created_at', '=', createdAt), eb('id', '<', id)]),
-        ]),
-      );
-    }
+    // Row-value comparison, newest first: both engines support it and use the (…, created_at) index.
+    if (after) query = query.where(sql<boolean>`(created_at, id) < (${after.createdAt}, ${after.id})`);
     return (await query.execute()).map(toRecord);
   }
 

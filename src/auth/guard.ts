@@ -41,6 +41,12 @@ export const CSRF_HEADER = 'x-csrf-token';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+export function noCredentials(detail: string): AppError {
+  return new AppError(401, ErrorCode.noCredentials, detail, {
+    headers: { 'www-authenticate': 'Bearer realm="switchboard"' },
+  });
+}
+
 function csrfRejected(detail: string): AppError {
   return new AppError(403, ErrorCode.csrfRejected, detail);
 }
@@ -111,17 +117,7 @@ export function authHooks(auth: Auth, allowedOrigins: ReadonlySet<string>) {
     }
     if (access.public) return;
     if (!principal) {
-      throw (
-        request.authFailure ??
-        new AppError(
-          401,
-          ErrorCode.noCredentials,
-          'sign in first: send the session cookie or a bearer token',
-          {
-            headers: { 'www-authenticate': 'Bearer realm="switchboard"' },
-          },
-        )
-      );
+      throw request.authFailure ?? noCredentials('sign in first: send the session cookie or a bearer token');
     }
     if (principal.mustChangePassword && !access.duringPasswordChange) {
       throw new AppError(

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { Algorithm, hash, verify } from '@node-rs/argon2';
 
 /** OWASP's Argon2id baseline: 19 MiB, two passes, one lane. */
@@ -5,14 +6,15 @@ const PARAMETERS = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost
 
 /**
  * Argon2id hashing on libuv's thread pool, never on the event loop. At most `concurrency` hashes run at
- * once, so a burst of sign-ins queues here instead of taking every core from the requests around it.
+ * once (by default one fewer than the cores, at least one), so a burst of sign-ins queues here instead of
+ * taking every core from the event loop and the requests it serves.
  */
 export class PasswordHasher {
   private readonly dummy: Promise<string>;
   private running = 0;
   private readonly waiting: (() => void)[] = [];
 
-  constructor(private readonly concurrency = 2) {
+  constructor(private readonly concurrency = Math.max(1, availableParallelism() - 1)) {
     this.dummy = this.hash('switchboard-dummy-password');
   }
 

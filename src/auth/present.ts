@@ -5,18 +5,26 @@ import type { IssuedSession } from './sessions-service.js';
 import type { SessionRecord } from './sessions-store.js';
 import type { UserRecord } from './users-store.js';
 
+type Identified = Pick<UserRecord, 'username' | 'fullName' | 'role' | 'mustChangePassword'> & {
+  groups: readonly string[];
+};
+
+/** The fields /auth/me and /users share. */
+function identity(id: string, user: Identified) {
+  return {
+    id,
+    username: user.username,
+    full_name: user.fullName,
+    role: user.role,
+    role_level: roleLevel(user.role),
+    groups: [...user.groups],
+    must_change_password: user.mustChangePassword,
+  };
+}
+
 /** API shapes of auth records: snake_case, and nothing secret (the response schemas enforce it too). */
 export function meOf(principal: Principal) {
-  return {
-    id: principal.userId,
-    username: principal.username,
-    full_name: principal.fullName,
-    role: principal.role,
-    role_level: roleLevel(principal.role),
-    groups: [...principal.groups],
-    auth_method: principal.authMethod,
-    must_change_password: principal.mustChangePassword,
-  };
+  return { ...identity(principal.userId, principal), auth_method: principal.authMethod };
 }
 
 export function tokenResponse(issued: IssuedSession, now: number) {
@@ -27,29 +35,14 @@ export function tokenResponse(issued: IssuedSession, now: number) {
     expires_in: Math.max(0, Math.ceil((issued.accessExpiresAt - now) / 1000)),
     refresh_token: issued.refreshToken,
     refresh_expires_in: Math.max(0, Math.ceil((issued.refreshExpiresAt - now) / 1000)),
-    user: {
-      id: user.id,
-      username: user.username,
-      full_name: user.fullName,
-      role: user.role,
-      role_level: roleLevel(user.role),
-      groups: user.groups,
-      auth_method: issued.authMethod,
-      must_change_password: user.mustChangePassword,
-    },
+    user: { ...identity(user.id, user), auth_method: issued.authMethod },
   };
 }
 
 export function userItem(user: UserRecord) {
   return {
-    id: user.id,
-    username: user.username,
-    full_name: user.fullName,
-    role: user.role,
-    role_level: roleLevel(user.role),
-    groups: user.groups,
+    ...identity(user.id, user),
     disabled: user.disabled,
-    must_change_password: user.mustChangePassword,
     auth_source: user.authSource,
     created_at: user.createdAt,
     updated_at: user.updatedAt,

@@ -6,7 +6,7 @@ import { ok } from '../platform/envelope.js';
 import { Envelope, keysetPage, PageEnvelope, PageQuery } from '../platform/pagination.js';
 import { AppError, ErrorCode } from '../platform/problem.js';
 import { clearSessionCookies, setSessionCookies } from './cookies.js';
-import { REFRESH_COOKIE, SESSION_COOKIE } from './guard.js';
+import { noCredentials, REFRESH_COOKIE, SESSION_COOKIE } from './guard.js';
 import { apiKeyItem, meOf, sessionItem, tokenResponse } from './present.js';
 import { auditContext, bearerOf, clientMeta } from './request.js';
 import { ROLES, roleLevel } from './roles.js';
@@ -181,12 +181,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         : request.principal;
       if (!principal) {
         throw (
-          request.authFailure ??
-          new AppError(
-            401,
-            ErrorCode.noCredentials,
-            'no token: send one in Authorization, the cookie or ?token=',
-          )
+          request.authFailure ?? noCredentials('no token: send one in Authorization, the cookie or ?token=')
         );
       }
       const expiresAt = principal.expiresAt === null ? null : new Date(principal.expiresAt).toISOString();

@@ -50,15 +50,20 @@ export const PasswordChangeBody = Type.Object(
 );
 export type PasswordChangeBody = Static<typeof PasswordChangeBody>;
 
-export const Me = Type.Object({
+/** Who someone is, as both /auth/me and /users show it. */
+const Identity = {
   id: Type.String(),
   username: Type.String(),
   full_name: Type.Union([Type.String(), Type.Null()]),
   role: RoleName,
   role_level: Type.Integer(),
   groups: Type.Array(Type.String()),
-  auth_method: Type.String({ description: 'password or api_key' }),
   must_change_password: Type.Boolean(),
+};
+
+export const Me = Type.Object({
+  ...Identity,
+  auth_method: Type.String({ description: 'password or api_key' }),
 });
 
 export const TokenResponse = Type.Object({
@@ -135,14 +140,8 @@ export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength:
 export type IdParams = Static<typeof IdParams>;
 
 export const UserItem = Type.Object({
-  id: Type.String(),
-  username: Type.String(),
-  full_name: Type.Union([Type.String(), Type.Null()]),
-  role: RoleName,
-  role_level: Type.Integer(),
-  groups: Type.Array(Type.String()),
+  ...Identity,
   disabled: Type.Boolean(),
-  must_change_password: Type.Boolean(),
   auth_source: Type.String(),
   created_at: Timestamp,
   updated_at: Timestamp,

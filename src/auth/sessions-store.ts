@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import type { Database, SessionsTable } from '../storage/schema.js';
 import type { AuthMethod } from './principal.js';
 
@@ -80,15 +80,8 @@ export class SessionsStore {
       .orderBy('id', 'desc')
       .limit(limit);
     if (filter.userId) query = query.where('user_id', '=', filter.userId);
-    if (after) {
-      const { createdAt, id } = after;
-      query = query.where((eb) =>
-        eb.or([
-          eb('created_at', '<', createdAt),
-          eb.and([eb('created_at', '=', createdAt), eb('id', '<', id)]),
-        ]),
-      );
-    }
+    // Row-value comparison, newest first: both engines support it and use the (…, created_at) index.
+    if (after) query = query.where(sql<boolean>`(created_at, id) < (${after.createdAt}, ${after.id})`);
     return (await query.execute()).map(toRecord);
   }
 

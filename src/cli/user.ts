@@ -107,6 +107,34 @@ const table = (rows: string[][]) => {
     .join('\n');
 };
 
+/** `disable` and `enable`: one flag, said back in words. */
+function switchDisabled(disabled: boolean): Command {
+  const verb = disabled ? 'disable' : 'enable';
+  return {
+    usage: `switchboard user ${verb} <username>`,
+    options: {},
+    positionals: ['username'],
+    plan([username = '']) {
+      return {
+        passwordStdin: false,
+        async run(auth) {
+          const user = await userNamed(auth, username);
+          if (user.disabled === disabled) {
+            out(`${user.username} is ${disabled ? 'already disabled' : 'not disabled'}\n`);
+            return;
+          }
+          await auth.users.update(user.id, { disabled }, CLI_CONTEXT);
+          out(
+            disabled
+              ? `disabled ${user.username}; their sessions have ended\n`
+              : `enabled ${user.username}\n`,
+          );
+        },
+      };
+    },
+  };
+}
+
 const COMMANDS: Record<string, Command> = {
   add: {
     usage:
@@ -215,45 +243,8 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 
-  disable: {
-    usage: 'switchboard user disable <username>',
-    options: {},
-    positionals: ['username'],
-    plan([username = '']) {
-      return {
-        passwordStdin: false,
-        async run(auth) {
-          const user = await userNamed(auth, username);
-          if (user.disabled) {
-            out(`${user.username} is already disabled\n`);
-            return;
-          }
-          await auth.users.update(user.id, { disabled: true }, CLI_CONTEXT);
-          out(`disabled ${user.username}; their sessions have ended\n`);
-        },
-      };
-    },
-  },
-
-  enable: {
-    usage: 'switchboard user enable <username>',
-    options: {},
-    positionals: ['username'],
-    plan([username = '']) {
-      return {
-        passwordStdin: false,
-        async run(auth) {
-          const user = await userNamed(auth, username);
-          if (!user.disabled) {
-            out(`${user.username} is not disabled\n`);
-            return;
-          }
-          await auth.users.update(user.id, { disabled: false }, CLI_CONTEXT);
-          out(`enabled ${user.username}\n`);
-        },
-      };
-    },
-  },
+  disable: switchDisabled(true),
+  enable: switchDisabled(false),
 
   'reset-password': {
     usage: 'switchboard user reset-password <username> [--password-stdin]',
