@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { USERNAME } from '../settings.js';
 import { PASSWORD_MAX_LENGTH } from './password-policy.js';
 import { ROLES } from './roles.js';
 
@@ -7,7 +8,7 @@ const RoleName = Type.Union(
   { description: 'viewer (1) < editor (2) < admin (3)' },
 );
 const Username = Type.String({
-  pattern: '^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$',
+  pattern: USERNAME.source,
   description: 'Letters, digits, . _ @ -; stored lower-case.',
 });
 /** Checked against the policy (length, common passwords) by the service, which says what is wrong. */
@@ -15,9 +16,11 @@ const NewPassword = Type.String({
   maxLength: 4 * PASSWORD_MAX_LENGTH,
   description: '12 to 128 characters, not a common password.',
 });
-const GroupName = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9 ._:/-]{0,63}$' });
+export const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._:/-]{0,63}$/;
+export const FULL_NAME_MAX_LENGTH = 200;
+const GroupName = Type.String({ pattern: GROUP_NAME.source });
 const Groups = Type.Array(GroupName, { maxItems: 50, uniqueItems: true });
-const FullName = Type.Union([Type.String({ maxLength: 200 }), Type.Null()]);
+const FullName = Type.Union([Type.String({ maxLength: FULL_NAME_MAX_LENGTH }), Type.Null()]);
 const Timestamp = Type.String({ format: 'date-time' });
 const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
 

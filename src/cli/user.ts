@@ -5,6 +5,7 @@ import { openAuth } from '../auth/open.js';
 import { passwordProblem } from '../auth/password-policy.js';
 import { userItem } from '../auth/present.js';
 import { isRole, ROLES, type Role } from '../auth/roles.js';
+import { FULL_NAME_MAX_LENGTH, GROUP_NAME } from '../auth/schemas.js';
 import type { Auth } from '../auth/service.js';
 import type { UserRecord } from '../auth/users-store.js';
 import { AppError } from '../platform/problem.js';
@@ -64,8 +65,6 @@ class UsageError extends Error {}
 /** A refusal the operator can act on: exit 1 with the message. */
 class Refusal extends Error {}
 
-const GROUP = /^[A-Za-z0-9][A-Za-z0-9 ._:/-]{0,63}$/;
-const FULL_NAME_MAX = 200;
 const help = { help: { type: 'boolean', short: 'h' } } as const;
 const passwordStdin = { 'password-stdin': { type: 'boolean' } } as const;
 
@@ -153,8 +152,8 @@ const COMMANDS: Record<string, Command> = {
         );
       const chosenRole = role(String(values.role ?? 'viewer'), 'role');
       const fullName = values['full-name'] === undefined ? null : String(values['full-name']);
-      if (fullName !== null && fullName.length > FULL_NAME_MAX)
-        throw new UsageError(`--full-name must be at most ${FULL_NAME_MAX} characters`);
+      if (fullName !== null && fullName.length > FULL_NAME_MAX_LENGTH)
+        throw new UsageError(`--full-name must be at most ${FULL_NAME_MAX_LENGTH} characters`);
       const groups =
         values.groups === undefined
           ? []
@@ -163,7 +162,7 @@ const COMMANDS: Record<string, Command> = {
               .map((g) => g.trim())
               .filter(Boolean);
       for (const group of groups)
-        if (!GROUP.test(group))
+        if (!GROUP_NAME.test(group))
           throw new UsageError(
             `group "${group}" must be 1 to 64 letters, digits, spaces or . _ : / -, starting with a letter or digit`,
           );
