@@ -29,7 +29,6 @@ import {
 } from './schemas.js';
 import type { Auth } from './service.js';
 import type { IssuedSession } from './sessions-service.js';
-import { notFound } from './validation.js';
 
 export interface AuthRoutesOptions {
   auth: Auth;
@@ -256,33 +255,15 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         response: { 200: Envelope(Type.Object({ revoked: Type.Integer() })) },
       },
     },
-    async (request) => {
-      const principal = request.principal!;
-      const revoked = await auth.sessions.revokeAllOfUser(
-        principal.userId,
-        'revoked_by_user',
-        principal.sessionId ?? undefined,
-      );
-      await auth.deps.audit.record(auditContext(request), {
-        type: 'auth.session_revoked',
-        outcome: 'success',
-        target: { type: 'user', id: principal.userId },
-        detail: { reason: 'revoked_by_user', sessions_revoked: revoked },
-      });
-      return ok({ revoked });
-    },
+    async (request) =>
+      ok({ revoked: await auth.sessions.revokeOthers(request.principal!, auditContext(request)) }),
   );
 
   app.delete(
     '/sessions/:id',
     { schema: { tags, summary: "End one session (yours; admins: anyone's)", params: IdParams } },
     async (request, reply) => {
-      const principal = request.principal!;
-      const session = await auth.sessions.find(request.params.id);
-      const mayRevoke = session && (session.userId === principal.userId || principal.role === 'admin');
-      if (!mayRevoke || !(await auth.sessions.revoke(session.id, 'revoked_by_user', auditContext(request)))) {
-        throw notFound(`session ${request.params.id}`);
-      }
+      await auth.sessions.revokeAs(request.principal!, request.params.id, auditContext(request));
       return reply.code(204).send();
     },
   );

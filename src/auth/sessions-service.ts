@@ -8,6 +8,7 @@ import { digest } from './keys.js';
 import type { AuthMethod, Credential, Principal } from './principal.js';
 import { type SessionRecord, SessionsStore } from './sessions-store.js';
 import { type UserRecord, UsersStore } from './users-store.js';
+import { notFound } from './validation.js';
 
 /** Credentials handed out when a session starts or refreshes. */
 export interface IssuedSession {
@@ -255,6 +256,27 @@ export class SessionsService {
       });
     }
     return true;
+  }
+
+  /** Ends a session on behalf of `actor`: their own, or anyone's for an admin; else it "does not exist". */
+  async revokeAs(actor: Principal, sessionId: string, context: AuditContext): Promise<void> {
+    const session = await this.find(sessionId);
+    const mayRevoke = session !== undefined && (session.userId === actor.userId || actor.role === 'admin');
+    if (!mayRevoke || !(await this.revoke(sessionId, 'revoked_by_user', context))) {
+      throw notFound(`session ${sessionId}`);
+    }
+  }
+
+  /** "Sign out everywhere else": ends every session of the actor but the one making the request. */
+  async revokeOthers(actor: Principal, context: AuditContext): Promise<number> {
+    const revoked = await this.revokeAllOfUser(actor.userId, 'revoked_by_user', actor.sessionId ?? undefined);
+    await this.deps.audit.record(context, {
+      type: 'auth.session_revoked',
+      outcome: 'success',
+      target: { type: 'user', id: actor.userId },
+      detail: { reason: 'revoked_by_user', sessions_revoked: revoked },
+    });
+    return revoked;
   }
 
   /** Ends every session of the user but `except`; returns how many ended. */
