@@ -9,6 +9,9 @@ export interface Reply {
   setCookies: Map<string, SetCookie>;
 }
 
+/** The error code of a failure envelope, if the reply is one. */
+export const errorCode = (res: Reply): number | undefined => res.body?.error_detail?.error_code;
+
 export interface SetCookie {
   name: string;
   value: string;

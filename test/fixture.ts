@@ -82,6 +82,18 @@ export interface SignedIn {
   body: any;
 }
 
+/** The audit context of changes a test makes through the services directly. */
+export const TEST_CONTEXT = { actor: { id: null, username: 'test' }, ip: null, userAgent: null };
+
+/**
+ * A clock for `startTestApp({ now: () => clock.now })`, starting on a whole second so token lifetimes in
+ * responses are exact; `advance` moves every expiry the app measures.
+ */
+export function testClock() {
+  const clock = { now: Math.floor(Date.now() / 1000) * 1000, advance: (ms: number) => (clock.now += ms) };
+  return clock;
+}
+
 let userCount = 0;
 export const TEST_PASSWORD = 'test-password-Kq7#vLx2';
 
@@ -135,7 +147,7 @@ export async function startTestApp(
           groups: user.groups,
           mustChangePassword: user.mustChangePassword ?? false,
         },
-        { actor: { id: null, username: 'test' }, ip: null, userAgent: null },
+        TEST_CONTEXT,
       );
       return { record, username, password };
     },

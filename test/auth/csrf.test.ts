@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CallOptions, Client, Reply } from '../client.js';
+import { type CallOptions, type Client, errorCode, type Reply } from '../client.js';
 import { type SignedIn, startTestApp, TEST_PASSWORD, type TestApp, type TestUser } from '../fixture.js';
 
 const API_KEYS = '/api/v1/auth/api-keys';
@@ -10,7 +10,6 @@ const ME = '/api/v1/auth/me';
 const EVIL = 'https://evil.example';
 
 const sessionIdOf = (accessToken: string) => decodeJwt(accessToken).jti as string;
-const code = (res: Reply) => res.body?.error_detail?.error_code;
 
 let keyCount = 0;
 /** A cookie-authenticated write: creating an API key. */
@@ -28,7 +27,7 @@ function sameCookies(t: TestApp, from: Client): Client {
 
 function expectRefused(res: Reply): void {
   expect(res.status).toBe(403);
-  expect(code(res)).toBe(1004);
+  expect(errorCode(res)).toBe(1004);
 }
 
 describe('CSRF protection of cookie-authenticated writes', () => {
@@ -175,7 +174,7 @@ describe('requests not subject to CSRF', () => {
       headers: { origin: EVIL },
     });
     expect(res.status).toBe(204);
-    expect(code(await spare.client.call(ME))).toBe(1002);
+    expect(errorCode(await spare.client.call(ME))).toBe(1002);
   });
 
   it('exempts login, refresh and logout with cookies present and no token', async () => {
@@ -191,7 +190,7 @@ describe('requests not subject to CSRF', () => {
     const token = refresh.body.data.access_token;
     const logout = await s.client.call('/api/v1/auth/logout', { method: 'POST', ...plain });
     expect(logout.status).toBe(204);
-    expect(code(await t.client().call(ME, { bearer: token }))).toBe(1002);
+    expect(errorCode(await t.client().call(ME, { bearer: token }))).toBe(1002);
   });
 
   it('exempts setup with cookies present and no token', async () => {

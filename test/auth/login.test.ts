@@ -1,17 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reply } from '../client.js';
-import { problemShape, startTestApp, type TestApp, type TestUser } from '../fixture.js';
+import {
+  problemShape,
+  startTestApp,
+  TEST_CONTEXT,
+  type TestApp,
+  type TestUser,
+  testClock,
+} from '../fixture.js';
 
 const LOGIN = '/api/v1/auth/login';
 const WRONG = 'not-the-password-Zq81!';
-const CLI = { actor: { id: null, username: 'test' }, ip: null, userAgent: null };
-
-/** A test clock on a whole second, so token lifetimes in responses are exact. */
-function testClock() {
-  const clock = { now: Math.floor(Date.now() / 1000) * 1000, advance: (ms: number) => (clock.now += ms) };
-  return clock;
-}
 
 function login(t: TestApp, username: string, password: string): Promise<Reply> {
   return t.client().call(LOGIN, { json: { username, password } });
@@ -138,7 +138,7 @@ describe('wrong credentials', () => {
   it('answers an unknown user, a wrong password and a disabled account alike: 401 code 1000', async () => {
     const user = await t.createUser();
     const disabled = await t.createUser();
-    await t.app.auth.users.update(disabled.record.id, { disabled: true }, CLI);
+    await t.app.auth.users.update(disabled.record.id, { disabled: true }, TEST_CONTEXT);
     const unknownName = `ghost-${randomBytes(3).toString('hex')}`;
     const unknown = await login(t, unknownName, WRONG);
     const wrong = await login(t, user.username, WRONG);
@@ -243,11 +243,11 @@ describe('lockout with default settings', () => {
     const user = await t.createUser();
     await fail(t, user.username, 10);
     expect((await login(t, user.username, user.password)).status).toBe(429);
-    expect(await t.app.auth.login.unlock(user.username.toUpperCase(), CLI)).toBe(true);
+    expect(await t.app.auth.login.unlock(user.username.toUpperCase(), TEST_CONTEXT)).toBe(true);
     expect((await login(t, user.username, user.password)).status).toBe(200);
     const [row] = (await auditOf(t, ['user.unlocked'])).filter((r) => r.targetId === user.username);
     expect(row?.detail).toMatchObject({ had_failures: true });
-    expect(await t.app.auth.login.unlock(user.username, CLI)).toBe(false);
+    expect(await t.app.auth.login.unlock(user.username, TEST_CONTEXT)).toBe(false);
   });
 });
 
@@ -307,7 +307,7 @@ describe('lockout per username and client address (API.md)', () => {
     }
     const failures = (await auditOf(t, ['auth.login'])).filter((r) => r.actorUsername === user.username);
     expect(new Set(failures.map((r) => r.ip))).toEqual(new Set(['10.0.2.1', '10.0.2.2']));
-    expect(await t.app.auth.login.unlock(user.username, CLI)).toBe(true);
+    expect(await t.app.auth.login.unlock(user.username, TEST_CONTEXT)).toBe(true);
     for (const ip of ['10.0.2.1', '10.0.2.2']) {
       expect((await from(ip, user.username, user.password)).status).toBe(200);
     }

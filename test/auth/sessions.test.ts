@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client, Reply } from '../client.js';
-import { type SignedIn, startTestApp, type TestApp, type TestUser } from '../fixture.js';
+import { type Client, errorCode, type Reply } from '../client.js';
+import { type SignedIn, startTestApp, type TestApp, type TestUser, testClock } from '../fixture.js';
 
 const REFRESH = '/api/v1/auth/refresh';
 const LOGOUT = '/api/v1/auth/logout';
@@ -12,16 +12,9 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
-/** A test clock on a whole second. */
-function testClock() {
-  const clock = { now: Math.floor(Date.now() / 1000) * 1000, advance: (ms: number) => (clock.now += ms) };
-  return clock;
-}
-
 const sessionIdOf = (accessToken: string) => decodeJwt(accessToken).jti as string;
-const code = (res: Reply) => res.body?.error_detail?.error_code;
-function expectCode(res: Reply, status: number, errorCode: number): void {
-  expect([res.status, code(res)]).toEqual([status, errorCode]);
+function expectCode(res: Reply, status: number, code: number): void {
+  expect([res.status, errorCode(res)]).toEqual([status, code]);
 }
 
 /** Refresh through the cookie the client's jar holds (it sends refresh_token to this path only). */
@@ -94,10 +87,10 @@ describe('refresh rotation', () => {
     const results = await Promise.all([refreshByBody(t, s.refreshToken), refreshByBody(t, s.refreshToken)]);
     expect(results.map((r) => r.status).sort()).toEqual([200, 401]);
     const winner = results.find((r) => r.status === 200)!;
-    expect(code(results.find((r) => r.status === 401)!)).toBe(1005);
+    expect(errorCode(results.find((r) => r.status === 401)!)).toBe(1005);
     expect(await t.app.auth.sessions.isLive(sessionIdOf(s.accessToken))).toBe(false);
-    expect(code(await bearerMe(t, winner.body.data.access_token))).toBe(1002);
-    expect(code(await refreshByBody(t, winner.body.data.refresh_token))).toBe(1005);
+    expect(errorCode(await bearerMe(t, winner.body.data.access_token))).toBe(1002);
+    expect(errorCode(await refreshByBody(t, winner.body.data.refresh_token))).toBe(1005);
   });
 });
 
@@ -159,7 +152,7 @@ describe('expiry with default lifetimes', () => {
     clock.advance(5 * MINUTE + 1000);
     const after = await s.client.call(ME);
     expectCode(after, 401, 1002);
-    expect(code(await refreshByCookie(s.client))).toBe(1005);
+    expect(errorCode(await refreshByCookie(s.client))).toBe(1005);
   });
 });
 
@@ -237,7 +230,7 @@ describe('sessions per user', () => {
       const user = await t.createUser();
       const other = await t.signIn(await t.createUser());
       const [first, second, third] = await signInTimes(t, clock, user, 3);
-      expect(code(await first!.client.call(ME))).toBe(1002);
+      expect(errorCode(await first!.client.call(ME))).toBe(1002);
       expect((await second!.client.call(ME)).status).toBe(200);
       expect((await third!.client.call(ME)).status).toBe(200);
       expect((await other.client.call(ME)).status).toBe(200);
@@ -328,7 +321,7 @@ describe('listing and ending sessions', () => {
 
     const root = await signIn(admin);
     expect((await root.client.call(`${SESSIONS}/${bobId}`, { method: 'DELETE' })).status).toBe(204);
-    expect(code(await b.client.call(ME))).toBe(1002);
+    expect(errorCode(await b.client.call(ME))).toBe(1002);
   });
 
   it('ends every other session of yours with DELETE /sessions and keeps the current one', async () => {
@@ -338,7 +331,7 @@ describe('listing and ending sessions', () => {
     const res = await current.client.call(SESSIONS, { method: 'DELETE' });
     expect(res.status).toBe(200);
     expect(res.body.data.revoked).toBeGreaterThanOrEqual(2);
-    for (const s of others) expect(code(await s.client.call(ME))).toBe(1002);
+    for (const s of others) expect(errorCode(await s.client.call(ME))).toBe(1002);
     expect((await current.client.call(ME)).status).toBe(200);
     expect((await b.client.call(ME)).status).toBe(200);
     const list = await current.client.call(SESSIONS);
@@ -372,7 +365,7 @@ describe('logout', () => {
     expect(s.client.jar.size).toBe(0);
     const access = await bearerMe(t, s.accessToken);
     expectCode(access, 401, 1002);
-    expect(code(await refreshByBody(t, s.refreshToken))).toBe(1005);
+    expect(errorCode(await refreshByBody(t, s.refreshToken))).toBe(1005);
   });
 
   it('answers 204 without cookies, with garbage cookies and twice in a row', async () => {
@@ -392,17 +385,17 @@ describe('logout', () => {
   it('revokes the session of an expired access token', async () => {
     const s = await t.signIn(user);
     clock.advance(16 * MINUTE);
-    expect(code(await s.client.call(ME))).toBe(1009);
+    expect(errorCode(await s.client.call(ME))).toBe(1009);
     expect((await s.client.call(LOGOUT, { method: 'POST' })).status).toBe(204);
     expect(await t.app.auth.sessions.isLive(sessionIdOf(s.accessToken))).toBe(false);
-    expect(code(await refreshByBody(t, s.refreshToken))).toBe(1005);
+    expect(errorCode(await refreshByBody(t, s.refreshToken))).toBe(1005);
   });
 
   it('works with a bearer token and no cookies', async () => {
     const s = await t.signIn(user);
     const res = await t.client().call(LOGOUT, { method: 'POST', bearer: s.accessToken });
     expect(res.status).toBe(204);
-    expect(code(await bearerMe(t, s.accessToken))).toBe(1002);
+    expect(errorCode(await bearerMe(t, s.accessToken))).toBe(1002);
   });
 });
 

@@ -5,7 +5,7 @@ import { createApp, type Switchboard } from '../../src/app.js';
 import type { Role } from '../../src/auth/roles.js';
 import { loadSettings } from '../../src/settings.js';
 import { Client } from '../client.js';
-import { freshDatabase, TEST_PASSWORD } from '../fixture.js';
+import { freshDatabase, TEST_CONTEXT, TEST_PASSWORD } from '../fixture.js';
 
 interface Run {
   status: number | null;
@@ -53,7 +53,7 @@ async function signIn(username: string, password: string) {
 async function existing(username: string, role: Role = 'viewer') {
   await app.auth.users.create(
     { username, password: TEST_PASSWORD, role, mustChangePassword: false },
-    { actor: { id: null, username: 'test' }, ip: null, userAgent: null },
+    TEST_CONTEXT,
   );
   return username;
 }
