@@ -1,22 +1,23 @@
-import type { Socket } from 'node:net';
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { DestinationStream } from 'pino';
+import { Registry } from 'prom-client';
 import { auditRoutes } from './audit/routes.js';
 import type { AuditService } from './audit/service.js';
-import { registerAuth, SECURITY_SCHEMES } from './auth/index.js';
+import { authPipeline, registerAuthRoutes, SECURITY_SCHEMES } from './auth/index.js';
 import { assembleAuth } from './auth/open.js';
 import type { Auth } from './auth/service.js';
 import type { TicketStore } from './auth/tickets.js';
 import { CursorCodec } from './platform/cursor.js';
-import { failure } from './platform/envelope.js';
 import { registerErrorHandling, sendProblem, toAppError } from './platform/errors.js';
 import { registerHealth } from './platform/health.js';
 import { registerMetrics } from './platform/metrics.js';
 import { registerOpenApi } from './platform/openapi.js';
-import { AppError, buildProblem, ErrorCode } from './platform/problem.js';
+import { connectRedis, redisReady } from './platform/redis.js';
 import { loggerOptions, registerRequestContext, requestIdOf } from './platform/request-context.js';
+import { registerHeaderCountLimit, requestLimitOptions } from './platform/request-limits.js';
 import { registerSecurity } from './platform/security.js';
+import { registerRateLimits } from './ratelimit/index.js';
 import type { Settings } from './settings.js';
 import { openStorage, type Storage } from './storage/database.js';
 import { VERSION } from './version.js';
@@ -62,8 +63,8 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
     disableRequestLogging: true,
     requestIdLogLabel: 'request_id',
     genReqId: requestIdOf,
-    bodyLimit: settings.bodyLimitBytes,
-    trustProxy: settings.trustProxy,
+    ...requestLimitOptions(settings),
+    trustProxy: settings.trustedProxies.length > 0 ? [...settings.trustedProxies] : false,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     ajv: {
@@ -71,25 +72,10 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
     },
     // Errors raised before routing (a malformed URL, say) take the same path as every other error.
     frameworkErrors: (error, request, reply) => sendProblem(request, reply, toAppError(error)),
-    // Malformed HTTP that never reaches a route still gets a problem document.
-    clientErrorHandler: (error: NodeJS.ErrnoException, socket: Socket) => {
-      if (!socket.writable) return socket.destroy(error);
-      const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-      const problem = buildProblem(
-        new AppError(
-          tooLarge ? 431 : 400,
-          ErrorCode.malformedRequest,
-          tooLarge ? 'request headers are too large' : 'malformed HTTP request',
-        ),
-        'none',
-      );
-      const body = JSON.stringify(failure(problem));
-      socket.end(
-        `HTTP/1.1 ${problem.status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      );
-    },
   });
 
+  const metrics = new Registry();
+  const redis = settings.redisUrl ? connectRedis(settings.redisUrl, settings.redisKeyPrefix) : undefined;
   const { auth, audit, open } = assembleAuth(settings, storage, {
     now: overrides.now,
     ticketStore: overrides.ticketStore,
@@ -103,6 +89,14 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
   server.addHook('onReady', async () => {
     const secret = await open();
     cursorCodec = new CursorCodec(secret);
+    if (redis) {
+      await redisReady(redis, 2000).catch((error: Error) =>
+        server.log.warn(
+          { reason: error.message },
+          'Redis is not answering yet; limits count in memory until it does',
+        ),
+      );
+    }
     await auth.setup.prepare(server.log);
     auth.startMaintenance(server.log);
     if (!settings.cookieSecure) {
@@ -114,24 +108,42 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
   });
   server.addHook('onClose', async () => {
     auth.stopMaintenance();
+    await rateLimits.close();
+    redis?.disconnect();
     await storage.close();
   });
 
   registerErrorHandling(server);
   registerRequestContext(server);
+  registerHeaderCountLimit(server, settings.maxHeaders);
   await registerSecurity(server, settings);
+  const rateLimits = registerRateLimits(server, {
+    settings: settings.limits,
+    redis,
+    metrics,
+    log: server.log,
+    now: overrides.now,
+  });
   await registerOpenApi(server, VERSION, SECURITY_SCHEMES);
   registerHealth(server, {
     version: VERSION,
     checks: { database: () => storage.ping() },
+    degraded: () => (rateLimits.degraded() ? ['redis'] : []),
     timeoutMs: settings.readinessTimeoutMs,
     startedAt: Date.now(),
   });
-  registerMetrics(server, settings.metricsToken);
+  registerMetrics(server, settings.metricsToken, metrics);
   await server.register(cookie);
   await server.register(
     async (api) => {
-      await registerAuth(api, { auth, cursors, settings });
+      // The request pipeline of DESIGN.md, in order; hooks apply to the routes registered after them.
+      const { authenticate, authorize } = authPipeline(api, { auth, settings });
+      api.addHook('onRequest', authenticate);
+      api.addHook('onRequest', rateLimits.callerTier);
+      api.addHook('onRequest', authorize);
+      api.addHook('onRequest', rateLimits.routeLimits);
+      api.addHook('preValidation', rateLimits.usernameLimits);
+      await registerAuthRoutes(api, { auth, cursors, settings });
       await api.register(auditRoutes, { prefix: '/audit', audit, cursors });
       if (overrides.routes) await api.register(overrides.routes);
     },

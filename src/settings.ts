@@ -1,7 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { parseTrustedProxies } from './platform/client-ip.js';
 import { formatDuration, parseDuration } from './platform/duration.js';
+import {
+  CONCURRENCY_CAPS,
+  type ConcurrencyName,
+  isConcurrencyName,
+  isOperation,
+  OPERATIONS,
+  type OperationName,
+  type Rate,
+} from './ratelimit/operations.js';
+import { parseOverrides, parseRate } from './ratelimit/parse.js';
 
 export type DatabaseTarget = { engine: 'sqlite'; file: string } | { engine: 'postgres'; url: string };
 
@@ -20,7 +31,17 @@ export interface Settings {
   readonly bodyLimitBytes: number;
   readonly shutdownGraceMs: number;
   readonly readinessTimeoutMs: number;
-  readonly trustProxy: boolean;
+  /** Addresses and CIDR blocks whose X-Forwarded-For is believed; empty: the socket peer is the client. */
+  readonly trustedProxies: readonly string[];
+  readonly redisUrl: string | undefined;
+  readonly redisKeyPrefix: string;
+  readonly limits: LimitSettings;
+  readonly configBodyLimitBytes: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly maxHeaderBytes: number;
+  readonly maxHeaders: number;
   /** Cookies carry Secure unless the public URL is plain HTTP on a host other than localhost. */
   readonly cookieSecure: boolean;
   readonly setupToken: string | undefined;
@@ -35,6 +56,22 @@ export interface Settings {
   readonly lockoutThreshold: number;
   readonly lockoutWindowMs: number;
   readonly lockoutDurationMs: number;
+}
+
+export interface LimitSettings {
+  /** False turns every rate limit and concurrency cap off (request limits stay). */
+  readonly enabled: boolean;
+  readonly windowMs: number;
+  /** Per client address, every request but health checks, counted before authentication. */
+  readonly ipFloor: number;
+  /** Per client address, requests without valid credentials. */
+  readonly unauthenticated: number;
+  /** Per user, requests with valid credentials. */
+  readonly authenticated: number;
+  /** Per-operation windows: the defaults with overrides applied; null is off. */
+  readonly operations: Readonly<Record<OperationName, Rate | null>>;
+  /** Simultaneous requests per user; null is off. */
+  readonly concurrency: Readonly<Record<ConcurrencyName, number | null>>;
 }
 
 /** A setting that cannot be used as given; the message names it and says what it accepts. */
@@ -214,13 +251,134 @@ export const settingSpecs = {
     parse: integer(50, 60_000),
     doc: 'Time limit of the database ping behind GET /readyz.',
   },
-  trustProxy: {
-    env: 'SWITCHBOARD_TRUST_PROXY',
-    file: 'trust_proxy',
-    default: 'false',
+  trustedProxies: {
+    env: 'SWITCHBOARD_TRUSTED_PROXIES',
+    file: 'trusted_proxies',
+    default: '',
+    accepts: 'a comma-separated list of IP addresses and CIDR blocks (10.0.0.0/8, fd00::/8)',
+    parse: parseTrustedProxies,
+    doc: 'Reverse proxies whose X-Forwarded-For is believed: the client address is then the rightmost hop that is not one of them. Empty: the socket peer is the client.',
+  },
+  redisUrl: {
+    env: 'SWITCHBOARD_REDIS_URL',
+    file: 'redis_url',
+    default: undefined,
+    accepts: 'a redis:// or rediss:// URL',
+    parse: (v: string) => (/^rediss?:\/\/\S+$/.test(v.trim()) ? v.trim() : undefined),
+    doc: 'Redis shared by all instances: rate-limit counters and concurrency slots. Unset: each instance counts in its own memory.',
+    secret: true,
+  },
+  redisKeyPrefix: {
+    env: 'SWITCHBOARD_REDIS_KEY_PREFIX',
+    file: 'redis_key_prefix',
+    default: 'switchboard:',
+    accepts: '1 to 64 characters without spaces',
+    parse: (v: string) => (/^\S{1,64}$/.test(v) ? v : undefined),
+    doc: 'Prefix of every Redis key, so several deployments can share one Redis.',
+  },
+  rateLimiting: {
+    env: 'SWITCHBOARD_RATE_LIMITING',
+    file: 'rate_limiting',
+    default: 'true',
     accepts: 'true or false',
     parse: boolean,
-    doc: 'Take the client address from X-Forwarded-For (only behind a proxy you run).',
+    doc: 'Rate limits and concurrency caps. Turn off only behind a gateway that enforces its own.',
+  },
+  rateLimitWindow: {
+    env: 'SWITCHBOARD_RATE_LIMIT_WINDOW',
+    file: 'rate_limit_window',
+    default: '1m',
+    accepts: durationAccepts('1s', '1h'),
+    parse: duration('1s', '1h'),
+    doc: 'Sliding window of the three global tiers.',
+  },
+  rateLimitIpFloor: {
+    env: 'SWITCHBOARD_RATE_LIMIT_IP_FLOOR',
+    file: 'rate_limit_ip_floor',
+    default: '10000',
+    accepts: 'an integer from 1 to 100000000',
+    parse: integer(1, 100_000_000),
+    doc: 'Requests per window from one client address, counted before authentication (401s and 404s included; /healthz and /readyz not). At least each of the other two tiers.',
+  },
+  rateLimitUnauthenticated: {
+    env: 'SWITCHBOARD_RATE_LIMIT_UNAUTHENTICATED',
+    file: 'rate_limit_unauthenticated',
+    default: '60',
+    accepts: 'an integer from 1 to 100000000',
+    parse: integer(1, 100_000_000),
+    doc: 'API requests per window from one client address without valid credentials.',
+  },
+  rateLimitAuthenticated: {
+    env: 'SWITCHBOARD_RATE_LIMIT_AUTHENTICATED',
+    file: 'rate_limit_authenticated',
+    default: '6000',
+    accepts: 'an integer from 1 to 100000000',
+    parse: integer(1, 100_000_000),
+    doc: 'API requests per window by one user (all their sessions and API keys together).',
+  },
+  rateLimits: {
+    env: 'SWITCHBOARD_RATE_LIMITS',
+    file: 'rate_limits',
+    default: '',
+    accepts: `comma-separated name=<count>/<duration> or name=off, where name is one of ${Object.keys(OPERATIONS).join(', ')}`,
+    parse: (v: string) => parseOverrides(v, isOperation, parseRate),
+    doc: 'Per-operation limits that replace the defaults of docs/rate-limits.md, e.g. `login.ip=10/1m,config.save=off`.',
+  },
+  concurrencyLimits: {
+    env: 'SWITCHBOARD_CONCURRENCY_LIMITS',
+    file: 'concurrency_limits',
+    default: '',
+    accepts: `comma-separated name=<count> or name=off, where name is one of ${Object.keys(CONCURRENCY_CAPS).join(', ')}`,
+    parse: (v: string) => parseOverrides(v, isConcurrencyName, integer(1, 1000)),
+    doc: 'Caps on simultaneous slow requests per user that replace the defaults, e.g. `config.test=2`.',
+  },
+  configBodyLimitBytes: {
+    env: 'SWITCHBOARD_CONFIG_BODY_LIMIT_BYTES',
+    file: 'config_body_limit_bytes',
+    default: '8388608',
+    accepts: 'an integer from 1024 to 104857600',
+    parse: integer(1024, 104_857_600),
+    doc: 'Largest body the configuration routes accept (they carry whole documents); larger is a 413.',
+  },
+  headersTimeout: {
+    env: 'SWITCHBOARD_HEADERS_TIMEOUT',
+    file: 'headers_timeout',
+    default: '10s',
+    accepts: durationAccepts('1s', '5m'),
+    parse: duration('1s', '5m'),
+    doc: 'Time a client has to send all request headers; a slower one is answered 408 and disconnected.',
+  },
+  requestTimeout: {
+    env: 'SWITCHBOARD_REQUEST_TIMEOUT',
+    file: 'request_timeout',
+    default: '60s',
+    accepts: durationAccepts('1s', '1h'),
+    parse: duration('1s', '1h'),
+    doc: 'Time a client has to send a whole request, body included (not the time to answer it).',
+  },
+  keepAliveTimeout: {
+    env: 'SWITCHBOARD_KEEP_ALIVE_TIMEOUT',
+    file: 'keep_alive_timeout',
+    default: '72s',
+    accepts: durationAccepts('1s', '10m'),
+    parse: duration('1s', '10m'),
+    doc: "How long an idle keep-alive connection stays open; keep it above your load balancer's idle timeout.",
+  },
+  maxHeaderBytes: {
+    env: 'SWITCHBOARD_MAX_HEADER_BYTES',
+    file: 'max_header_bytes',
+    default: '16384',
+    accepts: 'an integer from 1024 to 1048576',
+    parse: integer(1024, 1_048_576),
+    doc: 'Largest request line plus headers; larger is a 431.',
+  },
+  maxHeaders: {
+    env: 'SWITCHBOARD_MAX_HEADERS',
+    file: 'max_headers',
+    default: '100',
+    accepts: 'an integer from 10 to 2000',
+    parse: integer(10, 2000),
+    doc: 'Most header fields in one request; more is a 431.',
   },
   setupToken: {
     env: 'SWITCHBOARD_SETUP_TOKEN',
@@ -353,6 +511,9 @@ function readFileSettings(path: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
+
 /** Environment wins over the optional settings file; every value is validated before anything starts. */
 export function loadSettings(env: Record<string, Raw> = process.env): Settings {
   const file = env.SWITCHBOARD_CONFIG_FILE ? readFileSettings(env.SWITCHBOARD_CONFIG_FILE) : {};
@@ -370,9 +531,13 @@ export function loadSettings(env: Record<string, Raw> = process.env): Settings {
       fromEnv ??
       (Array.isArray(fromFile)
         ? fromFile.join(',')
-        : fromFile === undefined
-          ? spec.default
-          : String(fromFile));
+        : isPlainObject(fromFile)
+          ? Object.entries(fromFile)
+              .map(([k, v]) => `${k}=${String(v)}`)
+              .join(',')
+          : fromFile === undefined
+            ? spec.default
+            : String(fromFile));
     if (raw === undefined) continue;
     const value = spec.parse(raw);
     if (value === undefined) {
@@ -408,6 +573,13 @@ export function loadSettings(env: Record<string, Raw> = process.env): Settings {
       `Invalid setting SWITCHBOARD_ACCESS_TOKEN_TTL=${formatDuration(accessTokenTtlMs)}: it must not exceed SWITCHBOARD_REFRESH_TOKEN_TTL (${formatDuration(refreshTokenTtlMs)})`,
     );
   }
+  const headersTimeoutMs = p.headersTimeout ?? 10_000;
+  const requestTimeoutMs = p.requestTimeout ?? 60_000;
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new SettingsError(
+      `Invalid setting SWITCHBOARD_HEADERS_TIMEOUT=${formatDuration(headersTimeoutMs)}: it must not exceed SWITCHBOARD_REQUEST_TIMEOUT (${formatDuration(requestTimeoutMs)})`,
+    );
+  }
   return Object.freeze({
     host: p.host ?? '0.0.0.0',
     port,
@@ -423,7 +595,16 @@ export function loadSettings(env: Record<string, Raw> = process.env): Settings {
     bodyLimitBytes: p.bodyLimitBytes ?? 1_048_576,
     shutdownGraceMs: p.shutdownGraceMs ?? 10_000,
     readinessTimeoutMs: p.readinessTimeoutMs ?? 2000,
-    trustProxy: p.trustProxy ?? false,
+    trustedProxies: Object.freeze([...(p.trustedProxies ?? [])]),
+    redisUrl: p.redisUrl,
+    redisKeyPrefix: p.redisKeyPrefix ?? 'switchboard:',
+    limits: limitSettings(p),
+    configBodyLimitBytes: p.configBodyLimitBytes ?? 8_388_608,
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: p.keepAliveTimeout ?? 72_000,
+    maxHeaderBytes: p.maxHeaderBytes ?? 16_384,
+    maxHeaders: p.maxHeaders ?? 100,
     cookieSecure: !isPlainHttpOnNetwork(publicUrl),
     setupToken: p.setupToken,
     adminUsername: p.adminUsername ?? 'admin',
@@ -437,6 +618,40 @@ export function loadSettings(env: Record<string, Raw> = process.env): Settings {
     lockoutThreshold: p.lockoutThreshold ?? 10,
     lockoutWindowMs: p.lockoutWindow ?? 900_000,
     lockoutDurationMs: p.lockoutDuration ?? 900_000,
+  });
+}
+
+function limitSettings(p: Parsed): LimitSettings {
+  const ipFloor = p.rateLimitIpFloor ?? 10_000;
+  const unauthenticated = p.rateLimitUnauthenticated ?? 60;
+  const authenticated = p.rateLimitAuthenticated ?? 6000;
+  // The floor sees every request before the other tiers do, so a lower floor would silently cap them.
+  for (const [name, value] of [
+    ['SWITCHBOARD_RATE_LIMIT_UNAUTHENTICATED', unauthenticated],
+    ['SWITCHBOARD_RATE_LIMIT_AUTHENTICATED', authenticated],
+  ] as const) {
+    if (ipFloor < value) {
+      throw new SettingsError(
+        `Invalid setting SWITCHBOARD_RATE_LIMIT_IP_FLOOR=${ipFloor}: it must be at least ${name} (${value}), or that tier could never be reached`,
+      );
+    }
+  }
+  const operations = Object.fromEntries(
+    Object.entries(OPERATIONS).map(([name, spec]) => [name, spec.rate]),
+  ) as Record<OperationName, Rate | null>;
+  for (const [name, rate] of p.rateLimits ?? []) operations[name as OperationName] = rate;
+  const concurrency = Object.fromEntries(
+    Object.entries(CONCURRENCY_CAPS).map(([name, spec]) => [name, spec.cap]),
+  ) as Record<ConcurrencyName, number | null>;
+  for (const [name, cap] of p.concurrencyLimits ?? []) concurrency[name as ConcurrencyName] = cap;
+  return Object.freeze({
+    enabled: p.rateLimiting ?? true,
+    windowMs: p.rateLimitWindow ?? 60_000,
+    ipFloor,
+    unauthenticated,
+    authenticated,
+    operations: Object.freeze(operations),
+    concurrency: Object.freeze(concurrency),
   });
 }
 

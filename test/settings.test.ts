@@ -25,7 +25,7 @@ describe('settings', () => {
       /SWITCHBOARD_CORS_ORIGINS="ops.example": expected a comma-separated list/,
     ],
     ['SWITCHBOARD_LOG_LEVEL', 'loud', /SWITCHBOARD_LOG_LEVEL="loud"/],
-    ['SWITCHBOARD_TRUST_PROXY', 'maybe', /expected true or false/],
+    ['SWITCHBOARD_TRUSTED_PROXIES', '10.0.0.0/33', /IP addresses and CIDR blocks/],
   ])('refuse %s=%s naming the variable', (name, value, message) => {
     expect(() => loadSettings({ [name]: value })).toThrow(message);
   });

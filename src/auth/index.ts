@@ -24,24 +24,28 @@ export function allowedOrigins(settings: Pick<Settings, 'publicUrl' | 'corsOrigi
 }
 
 /**
- * Registers authentication on the API scope it is given (so every route there passes it) and the /auth
- * and /users routes. Routes declare what they need in `config.access`; without it, a signed-in user.
+ * Authentication on the API scope it is given: decorates requests with the caller and returns the two
+ * onRequest hooks, `authenticate` (who is calling) and `authorize` (CSRF, Origin and the route's access
+ * rule), for the composition root to add in order with whatever belongs between them. Routes declare what
+ * they need in `config.access`; without it, a signed-in user.
  */
-export async function registerAuth(
-  api: FastifyInstance,
-  options: { auth: Auth; cursors: () => CursorCodec; settings: Settings },
-): Promise<void> {
-  const { auth, cursors, settings } = options;
-  const hooks = authHooks(auth, allowedOrigins(settings));
+export function authPipeline(api: FastifyInstance, options: { auth: Auth; settings: Settings }) {
   api.decorateRequest('principal', null);
   api.decorateRequest('authFailure', null);
-  api.addHook('onRequest', hooks.authenticate);
-  api.addHook('onRequest', hooks.authorize);
   // Every route that needs credentials says so in the OpenAPI document.
   api.addHook('onRoute', (route) => {
     if (route.config?.access?.public || route.schema?.hide) return;
     route.schema = { ...route.schema, security: [{ session: [] }, { bearer: [] }] };
   });
+  return authHooks(options.auth, allowedOrigins(options.settings));
+}
+
+/** The /auth and /users routes. */
+export async function registerAuthRoutes(
+  api: FastifyInstance,
+  options: { auth: Auth; cursors: () => CursorCodec; settings: Settings },
+): Promise<void> {
+  const { auth, cursors, settings } = options;
   await api.register(authRoutes, { prefix: '/auth', auth, cursors, cookieSecure: settings.cookieSecure });
   await api.register(usersRoutes, { prefix: '/users', auth, cursors });
 }

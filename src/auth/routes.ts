@@ -63,7 +63,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
   app.post(
     '/setup',
     {
-      config: { access: PUBLIC_WRITE },
+      config: { access: PUBLIC_WRITE, rateLimit: { operations: ['setup'] } },
       schema: {
         tags,
         summary: 'Create the first admin (needs the setup token)',
@@ -91,7 +91,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
   app.post(
     '/login',
     {
-      config: { access: PUBLIC_WRITE },
+      config: { access: PUBLIC_WRITE, rateLimit: { operations: ['login.ip', 'login.username'] } },
       schema: {
         tags,
         summary: 'Sign in with a username and password (JSON or form)',
@@ -115,7 +115,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
   app.post(
     '/refresh',
     {
-      config: { access: PUBLIC_WRITE },
+      config: { access: PUBLIC_WRITE, rateLimit: { operations: ['refresh'] } },
       schema: {
         tags,
         summary: 'Rotate the refresh token (cookie or body) for a new access token',
@@ -191,7 +191,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
   app.post(
     '/password',
     {
-      config: { access: { duringPasswordChange: true, sessionOnly: true } },
+      config: {
+        access: { duringPasswordChange: true, sessionOnly: true },
+        rateLimit: { operations: ['password.change'] },
+      },
       schema: {
         tags,
         summary: 'Change your password; ends every other session',
@@ -271,6 +274,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
   app.get(
     '/api-keys',
     {
+      config: { rateLimit: { operations: ['api_keys.list'] } },
       schema: {
         tags,
         summary:
@@ -297,7 +301,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
   app.post(
     '/api-keys',
     {
-      config: { access: { sessionOnly: true } },
+      config: { access: { sessionOnly: true }, rateLimit: { operations: ['api_keys.create'] } },
       schema: {
         tags,
         summary: 'Create an API key (role at most your own); the key is in this response only',
@@ -320,7 +324,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
   app.delete(
     '/api-keys/:id',
     {
-      config: { access: { sessionOnly: true } },
+      config: { access: { sessionOnly: true }, rateLimit: { operations: ['api_keys.revoke'] } },
       schema: { tags, summary: "Revoke an API key (yours; admins: anyone's)", params: IdParams },
     },
     async (request, reply) => {
@@ -332,7 +336,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
   app.post(
     '/ws-ticket',
     {
-      config: { access: { sessionOnly: true } },
+      config: { access: { sessionOnly: true }, rateLimit: { operations: ['tickets.issue'] } },
       schema: {
         tags,
         summary: 'A single-use ticket to open a live stream',

@@ -8,6 +8,7 @@ import { IdParams, NewUserBody, UserItem, UserListQuery, UserPatchBody } from '.
 import type { Auth } from './service.js';
 
 const admins = { access: { rule: { minRole: 'admin' as const } } };
+const adminWrites = { ...admins, rateLimit: { operations: ['users.write' as const] } };
 const tags = ['users'];
 
 /** /users: local accounts, for admins. */
@@ -42,7 +43,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ auth: Auth; cursors: () =>
   app.post(
     '',
     {
-      config: admins,
+      config: adminWrites,
       schema: {
         tags,
         summary: 'Create a local user',
@@ -80,7 +81,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ auth: Auth; cursors: () =>
   app.patch(
     '/:id',
     {
-      config: admins,
+      config: adminWrites,
       schema: {
         tags,
         summary: "Change name, role, groups, disabled, or reset the password (ends the user's sessions)",
@@ -109,7 +110,10 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ auth: Auth; cursors: () =>
 
   app.delete(
     '/:id',
-    { config: admins, schema: { tags, summary: 'Delete a user (never the last admin)', params: IdParams } },
+    {
+      config: adminWrites,
+      schema: { tags, summary: 'Delete a user (never the last admin)', params: IdParams },
+    },
     async (request, reply) => {
       await auth.users.delete(request.params.id, auditContext(request));
       return reply.code(204).send();

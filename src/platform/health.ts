@@ -18,7 +18,14 @@ export async function withTimeout<T>(work: Promise<T>, ms: number, what: string)
 /** Liveness always answers; readiness runs each check with a time limit and is a 503, never a 500. */
 export function registerHealth(
   app: FastifyInstance,
-  options: { version: string; checks: Record<string, ReadinessCheck>; timeoutMs: number; startedAt: number },
+  options: {
+    version: string;
+    checks: Record<string, ReadinessCheck>;
+    /** Dependencies that are away but have a fallback: listed, and still a 200. */
+    degraded: () => string[];
+    timeoutMs: number;
+    startedAt: number;
+  },
 ): void {
   app.get('/healthz', { schema: { tags: ['health'] } }, async () => ({
     status: 'ok',
@@ -50,6 +57,6 @@ export function registerHealth(
         extensions: { checks: results },
       });
     }
-    return { status: 'ready', checks: results, degraded: [] };
+    return { status: 'ready', checks: results, degraded: options.degraded() };
   });
 }

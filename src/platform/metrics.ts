@@ -1,12 +1,14 @@
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Histogram, type Registry } from 'prom-client';
 import { AppError, ErrorCode } from './problem.js';
 import { sameSecret } from './secrets.js';
 
-/** Prometheus exposition at /metrics behind a bearer token; absent when no token is configured. */
-export function registerMetrics(app: FastifyInstance, token: string | undefined): void {
+/**
+ * Prometheus exposition at /metrics behind a bearer token; absent when no token is configured. Features
+ * register their own metrics in `registry`.
+ */
+export function registerMetrics(app: FastifyInstance, token: string | undefined, registry: Registry): void {
   if (token === undefined) return;
-  const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const duration = new Histogram({
     name: 'http_request_duration_seconds',

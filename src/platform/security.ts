@@ -31,7 +31,14 @@ export async function registerSecurity(
     await app.register(cors, {
       origin: options.corsOrigins.includes('*') ? '*' : [...options.corsOrigins],
       credentials: options.corsCredentials,
-      exposedHeaders: ['x-request-id', 'etag', 'retry-after'],
+      exposedHeaders: [
+        'x-request-id',
+        'etag',
+        'retry-after',
+        'ratelimit-limit',
+        'ratelimit-remaining',
+        'ratelimit-reset',
+      ],
       maxAge: 600,
     });
   }

@@ -1,0 +1,23 @@
+import { isIP } from 'node:net';
+
+/**
+ * `SWITCHBOARD_TRUSTED_PROXIES`: addresses and CIDR blocks (IPv4 or IPv6) of the reverse proxies in front of
+ * Switchboard. Undefined when any entry is not one. The list goes to Fastify's `trustProxy`, whose
+ * proxy-addr walks X-Forwarded-For from the right and stops at the first hop that is not trusted, so a
+ * client cannot choose its address by sending the header itself.
+ */
+export function parseTrustedProxies(text: string): string[] | undefined {
+  const entries = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const entry of entries) {
+    const [address = '', prefix, ...rest] = entry.split('/');
+    const family = isIP(address);
+    if (family === 0 || rest.length > 0) return undefined;
+    if (prefix !== undefined) {
+      if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > (family === 4 ? 32 : 128)) return undefined;
+    }
+  }
+  return entries;
+}
