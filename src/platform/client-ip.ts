@@ -16,7 +16,9 @@ export function parseTrustedProxies(text: string): string[] | undefined {
     const family = isIP(address);
     if (family === 0 || rest.length > 0) return undefined;
     if (prefix !== undefined) {
-      if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > (family === 4 ? 32 : 128)) return undefined;
+      // A /0 would believe every hop, letting the client name its own address; proxy-addr refuses it too.
+      const bits = Number(prefix);
+      if (!/^\d{1,3}$/.test(prefix) || bits < 1 || bits > (family === 4 ? 32 : 128)) return undefined;
     }
   }
   return entries;

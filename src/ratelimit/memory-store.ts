@@ -1,5 +1,5 @@
 import type { LimitStore, Slot } from './store.js';
-import { fits, type Verdict, verdict } from './window.js';
+import { EXACT_LIMIT_MAX, fits, logVerdict, type Verdict, verdict } from './window.js';
 
 interface Counter {
   index: number;
@@ -13,6 +13,7 @@ const SWEEP_MS = 60_000;
 /** Counters in this process: the default, and the fallback while Redis is unreachable. */
 export class MemoryStore implements LimitStore {
   private readonly counters = new Map<string, Counter>();
+  private readonly logs = new Map<string, { times: number[]; windowMs: number }>();
   private readonly slots = new Map<string, number>();
   private readonly sweeper: NodeJS.Timeout;
 
@@ -27,6 +28,26 @@ export class MemoryStore implements LimitStore {
 
   /** The synchronous form, for callers on the hot path that know they hold a memory store. */
   hitNow(key: string, limit: number, windowMs: number): Verdict {
+    return limit <= EXACT_LIMIT_MAX
+      ? this.logHit(key, limit, windowMs)
+      : this.counterHit(key, limit, windowMs);
+  }
+
+  private logHit(key: string, limit: number, windowMs: number): Verdict {
+    const now = this.now();
+    let log = this.logs.get(key);
+    if (!log || log.windowMs !== windowMs) {
+      log = { times: [], windowMs };
+      this.logs.set(key, log);
+    }
+    const { times } = log;
+    while (times.length > 0 && (times[0] ?? 0) <= now - windowMs) times.shift();
+    const allowed = times.length < limit;
+    if (allowed) times.push(now);
+    return logVerdict(allowed, limit, times, windowMs, now);
+  }
+
+  private counterHit(key: string, limit: number, windowMs: number): Verdict {
     const now = this.now();
     const index = Math.floor(now / windowMs);
     const elapsed = now - index * windowMs;
@@ -66,10 +87,14 @@ export class MemoryStore implements LimitStore {
     for (const [key, counter] of this.counters) {
       if ((counter.index + 2) * counter.windowMs <= now) this.counters.delete(key);
     }
+    for (const [key, log] of this.logs) {
+      if ((log.times[log.times.length - 1] ?? 0) <= now - log.windowMs) this.logs.delete(key);
+    }
   }
 
+  /** Keys held, for tests of the sweep. */
   get size(): number {
-    return this.counters.size;
+    return this.counters.size + this.logs.size;
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { LimitStore, Slot } from './store.js';
-import { type Verdict, verdict } from './window.js';
+import { EXACT_LIMIT_MAX, type Verdict, verdict } from './window.js';
 
 /**
  * One hash per key holds the window index and the current and previous counts. The script reads Redis's own
@@ -34,6 +34,26 @@ end
 return {allowed, prev, cur, elapsed}
 `;
 
+/** The exact log: a sorted set of request times; members carry a unique suffix so equal times both count. */
+const LOG_HIT = `
+local limit = tonumber(ARGV[1])
+local w = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - w)
+local n = redis.call('ZCARD', KEYS[1])
+local allowed = 0
+if n < limit then
+  redis.call('ZADD', KEYS[1], now, now .. ':' .. ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], w)
+  allowed = 1
+  n = n + 1
+end
+local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+local freeing = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
+return {allowed, n, now, tonumber(newest[2]) or now, tonumber(freeing[2]) or now}
+`;
+
 /**
  * Slots are members of a sorted set scored by when they lapse: a holder renews its slot while its request
  * runs, so the slots of an instance that crashed free themselves after SLOT_TTL_MS.
@@ -61,6 +81,12 @@ export const SLOT_TTL_MS = 30_000;
 const SLOT_RENEW_MS = 10_000;
 
 type Scripted = Redis & {
+  limitLogHit(
+    key: string,
+    limit: number,
+    windowMs: number,
+    id: string,
+  ): Promise<[number, number, number, number, number]>;
   limitHit(key: string, limit: number, windowMs: number): Promise<[number, number, number, number]>;
   limitAcquire(key: string, cap: number, ttlMs: number, token: string): Promise<number>;
   limitRenew(key: string, ttlMs: number, token: string): Promise<number>;
@@ -71,6 +97,7 @@ export class RedisStore implements LimitStore {
   private readonly redis: Scripted;
 
   constructor(redis: Redis) {
+    redis.defineCommand('limitLogHit', { numberOfKeys: 1, lua: LOG_HIT });
     redis.defineCommand('limitHit', { numberOfKeys: 1, lua: HIT });
     redis.defineCommand('limitAcquire', { numberOfKeys: 1, lua: ACQUIRE });
     redis.defineCommand('limitRenew', { numberOfKeys: 1, lua: RENEW });
@@ -78,6 +105,21 @@ export class RedisStore implements LimitStore {
   }
 
   async hit(key: string, limit: number, windowMs: number): Promise<Verdict> {
+    if (limit <= EXACT_LIMIT_MAX) {
+      const [allowed, count, now, newest, freeing] = await this.redis.limitLogHit(
+        `rlog:${key}`,
+        limit,
+        windowMs,
+        randomUUID(),
+      );
+      return {
+        allowed: allowed === 1,
+        limit,
+        remaining: allowed === 1 ? Math.max(0, limit - count) : 0,
+        resetMs: Math.max(0, newest + windowMs - now),
+        retryAfterMs: allowed === 1 ? 0 : Math.max(1, freeing + windowMs - now),
+      };
+    }
     const [allowed, previous, current, elapsed] = await this.redis.limitHit(`rl:${key}`, limit, windowMs);
     return verdict(allowed === 1, limit, previous, current, windowMs, elapsed);
   }

@@ -1,8 +1,15 @@
 /**
- * Sliding-window counting: the count of the current fixed window plus the previous window's count weighted
- * by how much of it still overlaps the sliding window. Two numbers per key, and none of the doubled burst a
- * fixed window lets through at its boundary. Both stores count this way; this module holds the arithmetic.
+ * Two ways of counting a sliding window, both stores use the same ones and this module holds their
+ * arithmetic:
+ * - a log of request times, exact: never more than the limit in any span of one window, and never a refusal
+ *   for a client below the limit. Memory grows with the limit, so it is used up to EXACT_LIMIT_MAX.
+ * - above that, a weighted counter: the count of the current fixed window plus the previous window's count
+ *   weighted by how much of it the sliding window still covers. Two numbers per key; its error is a small
+ *   share of a large limit, while with small limits it would refuse clients that keep to them.
  */
+
+/** The largest limit counted exactly, with one timestamp per request in the window. */
+export const EXACT_LIMIT_MAX = 1000;
 
 export interface Verdict {
   allowed: boolean;
@@ -55,6 +62,26 @@ export function verdict(
     resetMs,
     retryAfterMs: waitForRoom(limit, previous, current, windowMs, elapsedMs),
   };
+}
+
+/**
+ * The verdict of the exact log: `times` holds the window's request times, oldest first, the request in
+ * question included when allowed.
+ */
+export function logVerdict(
+  allowed: boolean,
+  limit: number,
+  times: readonly number[],
+  windowMs: number,
+  now: number,
+): Verdict {
+  const newest = times[times.length - 1] ?? now;
+  const resetMs = Math.max(0, newest + windowMs - now);
+  if (allowed)
+    return { allowed, limit, remaining: Math.max(0, limit - times.length), resetMs, retryAfterMs: 0 };
+  // Room comes when enough of the oldest requests leave the window to bring the count below the limit.
+  const freeing = times[times.length - limit] ?? now;
+  return { allowed, limit, remaining: 0, resetMs, retryAfterMs: Math.max(1, freeing + windowMs - now) };
 }
 
 /** How long until the weighted count has room for one more request, assuming nothing else is counted. */
