@@ -26,8 +26,72 @@ describe('settings', () => {
     ],
     ['SWITCHBOARD_LOG_LEVEL', 'loud', /SWITCHBOARD_LOG_LEVEL="loud"/],
     ['SWITCHBOARD_TRUSTED_PROXIES', '10.0.0.0/33', /IP addresses and CIDR blocks/],
+    ['SWITCHBOARD_TRUSTED_PROXIES', 'proxy.internal', /TRUSTED_PROXIES="proxy.internal"/],
+    ['SWITCHBOARD_REDIS_URL', 'localhost:6379', /SWITCHBOARD_REDIS_URL=\(hidden\): expected a redis:\/\//],
+    ['SWITCHBOARD_RATE_LIMIT_UNAUTHENTICATED', '0', /expected an integer from 1/],
+    ['SWITCHBOARD_RATE_LIMIT_AUTHENTICATED', 'lots', /RATE_LIMIT_AUTHENTICATED="lots"/],
+    ['SWITCHBOARD_RATE_LIMIT_WINDOW', '60', /expected a duration with a unit/],
+    [
+      'SWITCHBOARD_RATE_LIMITS',
+      'login=5/1m',
+      /RATE_LIMITS="login=5\/1m": expected .* login\.ip, login\.username/,
+    ],
+    ['SWITCHBOARD_RATE_LIMITS', 'login.ip=5 per minute', /SWITCHBOARD_RATE_LIMITS=/],
+    ['SWITCHBOARD_RATE_LIMITS', 'login.ip=0/1m', /SWITCHBOARD_RATE_LIMITS=/],
+    ['SWITCHBOARD_CONCURRENCY_LIMITS', 'config.test=-1', /config\.test, widgets\.register/],
+    ['SWITCHBOARD_MAX_HEADERS', '5', /expected an integer from 10 to 2000/],
+    ['SWITCHBOARD_HEADERS_TIMEOUT', '0s', /SWITCHBOARD_HEADERS_TIMEOUT="0s"/],
   ])('refuse %s=%s naming the variable', (name, value, message) => {
     expect(() => loadSettings({ [name]: value })).toThrow(message);
+  });
+
+  it('refuse an IP floor below either other tier, which it would silently cap', () => {
+    expect(() => loadSettings({ SWITCHBOARD_RATE_LIMIT_IP_FLOOR: '100' })).toThrow(
+      /SWITCHBOARD_RATE_LIMIT_IP_FLOOR=100: it must be at least SWITCHBOARD_RATE_LIMIT_AUTHENTICATED \(6000\)/,
+    );
+    expect(() =>
+      loadSettings({ SWITCHBOARD_RATE_LIMIT_IP_FLOOR: '50', SWITCHBOARD_RATE_LIMIT_AUTHENTICATED: '40' }),
+    ).toThrow(/at least SWITCHBOARD_RATE_LIMIT_UNAUTHENTICATED \(60\)/);
+    expect(loadSettings({ SWITCHBOARD_RATE_LIMIT_IP_FLOOR: '6000' }).limits.ipFloor).toBe(6000);
+  });
+
+  it('refuse a header deadline longer than the whole request deadline', () => {
+    expect(() =>
+      loadSettings({ SWITCHBOARD_HEADERS_TIMEOUT: '2m', SWITCHBOARD_REQUEST_TIMEOUT: '1m' }),
+    ).toThrow(/SWITCHBOARD_HEADERS_TIMEOUT=2m: it must not exceed SWITCHBOARD_REQUEST_TIMEOUT \(1m\)/);
+  });
+
+  it('have the abuse-protection defaults of the issue, overridable one operation at a time', () => {
+    const defaults = loadSettings({}).limits;
+    expect(defaults).toMatchObject({
+      enabled: true,
+      windowMs: 60_000,
+      ipFloor: 10_000,
+      unauthenticated: 60,
+      authenticated: 6000,
+    });
+    expect(defaults.concurrency).toEqual({ 'config.test': 1, 'widgets.register': 2 });
+    const tuned = loadSettings({
+      SWITCHBOARD_RATE_LIMITS: 'login.ip=10/30s, config.save=off',
+      SWITCHBOARD_CONCURRENCY_LIMITS: 'widgets.register=4',
+    }).limits;
+    expect(tuned.operations['login.ip']).toEqual({ limit: 10, windowMs: 30_000 });
+    expect(tuned.operations['config.save']).toBeNull();
+    expect(tuned.operations['login.username']).toEqual(defaults.operations['login.username']);
+    expect(tuned.concurrency['widgets.register']).toBe(4);
+  });
+
+  it('read per-operation overrides from a settings file as a map', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-settings-'));
+    const file = join(dir, 'settings.yaml');
+    writeFileSync(
+      file,
+      'rate_limits:\n  login.ip: 5/1m\n  setup: "off"\nconcurrency_limits:\n  config.test: 3\n',
+    );
+    const limits = loadSettings({ SWITCHBOARD_CONFIG_FILE: file }).limits;
+    expect(limits.operations['login.ip']).toEqual({ limit: 5, windowMs: 60_000 });
+    expect(limits.operations.setup).toBeNull();
+    expect(limits.concurrency['config.test']).toBe(3);
   });
 
   it('have the identity defaults of API.md', () => {
