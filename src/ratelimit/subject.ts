@@ -9,7 +9,13 @@ export function addressKey(ip: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   if (mapped?.[1]) return mapped[1];
   if (!isIPv6(ip)) return ip;
-  return `${expandIPv6(ip).slice(0, 4).join(':')}::/64`;
+  const groups = expandIPv6(ip);
+  if (groups.slice(0, 5).every((g) => g === '0') && groups[5] === 'ffff') {
+    // ::ffff:102:304 is 1.2.3.4 written in hex.
+    const [high = 0, low = 0] = groups.slice(6).map((g) => Number.parseInt(g, 16));
+    return [high >> 8, high & 255, low >> 8, low & 255].join('.');
+  }
+  return `${groups.slice(0, 4).join(':')}::/64`;
 }
 
 function expandIPv6(ip: string): string[] {
