@@ -39,7 +39,7 @@ export const OPERATIONS = {
   'users.write': {
     key: 'user',
     rate: perMinute(60),
-    doc: 'User administration writes (create, update, delete, unlock) by one admin.',
+    doc: 'User administration writes (create, update, delete) by one admin.',
   },
   'config.save': { key: 'user', rate: perMinute(30), doc: 'Configuration saves by one user.' },
   'config.activate': { key: 'user', rate: perMinute(10), doc: 'Configuration activations by one user.' },
