@@ -128,7 +128,7 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
   registerHealth(server, {
     version: VERSION,
     checks: { database: () => storage.ping() },
-    degraded: () => (rateLimits.degraded() ? ['redis'] : []),
+    degraded: async () => ((await rateLimits.degraded()) ? ['redis'] : []),
     timeoutMs: settings.readinessTimeoutMs,
     startedAt: Date.now(),
   });
@@ -143,6 +143,7 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
       api.addHook('onRequest', authorize);
       api.addHook('onRequest', rateLimits.routeLimits);
       api.addHook('preValidation', rateLimits.usernameLimits);
+      api.addHook('onSend', rateLimits.releaseSlot);
       await registerAuthRoutes(api, { auth, cursors, settings });
       await api.register(auditRoutes, { prefix: '/audit', audit, cursors });
       if (overrides.routes) await api.register(overrides.routes);

@@ -21,8 +21,8 @@ export function registerHealth(
   options: {
     version: string;
     checks: Record<string, ReadinessCheck>;
-    /** Dependencies that are away but have a fallback: listed, and still a 200. */
-    degraded: () => string[];
+    /** Dependencies that are away but have a fallback: listed, and still a 200. Must not hang or throw. */
+    degraded: () => Promise<string[]>;
     timeoutMs: number;
     startedAt: number;
   },
@@ -57,6 +57,6 @@ export function registerHealth(
         extensions: { checks: results },
       });
     }
-    return { status: 'ready', checks: results, degraded: options.degraded() };
+    return { status: 'ready', checks: results, degraded: await options.degraded() };
   });
 }

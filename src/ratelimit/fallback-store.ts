@@ -60,7 +60,19 @@ export class FallbackStore implements LimitStore {
     return this.fallback.acquire(key, cap);
   }
 
-  /** Starts on memory, e.g. when Redis did not answer at startup. */
+  /** Asks Redis directly, for readiness: a hung Redis is noticed even when no request is being counted. */
+  async check(): Promise<boolean> {
+    if (!this.onMemory) {
+      try {
+        await this.redis.ping();
+      } catch (error) {
+        this.fallBack(reasonOf(error));
+      }
+    }
+    return !this.onMemory;
+  }
+
+  /** Switches to memory until a probe finds Redis answering again. */
   fallBack(reason: string): void {
     if (this.onMemory || this.closed) return;
     this.onMemory = true;

@@ -7,7 +7,7 @@ import { MemoryStore } from './memory-store.js';
 import { type ConcurrencyName, OPERATIONS, type OperationName } from './operations.js';
 import { RedisStore } from './redis-store.js';
 import { RateLimits, rateLimitHeaders, tighter } from './service.js';
-import type { LimitStore } from './store.js';
+import type { LimitStore, Slot } from './store.js';
 import { addressKey } from './subject.js';
 import type { Verdict } from './window.js';
 
@@ -26,6 +26,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The limit closest to refusing this request, reported in the RateLimit-* headers. */
     rateLimitVerdict: Verdict | null;
+    /** The concurrency slot this request holds, if its route is capped. */
+    concurrencySlot: Slot | null;
   }
 }
 
@@ -34,14 +36,16 @@ const UNCOUNTED = new Set(['/healthz', '/readyz']);
 
 export interface RateLimitFeature {
   readonly limits: RateLimits;
-  /** True while Redis is configured but unreachable, and limits are counted per instance. */
-  degraded(): boolean;
+  /** True while Redis is configured but unreachable, and limits are counted per instance; asks Redis. */
+  degraded(): Promise<boolean>;
   /** API-scope hook between authentication and authorization: the per-user or unauthenticated tier. */
   callerTier(request: FastifyRequest): Promise<void>;
   /** API-scope hook after authorization: the route's operations and concurrency cap, keyed by user or address. */
   routeLimits(request: FastifyRequest, reply: FastifyReply): Promise<void>;
   /** API-scope hook once the body is parsed: operations keyed by the username in it (sign-in). */
   usernameLimits(request: FastifyRequest): Promise<void>;
+  /** API-scope onSend hook: gives the concurrency slot back before the answer goes out. */
+  releaseSlot(request: FastifyRequest): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -102,6 +106,7 @@ export function registerRateLimits(
   const addressOf = (request: FastifyRequest) => addressKey(request.ip);
 
   server.decorateRequest('rateLimitVerdict', null);
+  server.decorateRequest('concurrencySlot', null);
   if (settings.enabled) {
     server.addHook('onRequest', async (request) => {
       if (UNCOUNTED.has(request.routeOptions.url ?? '')) return;
@@ -115,7 +120,7 @@ export function registerRateLimits(
 
   return {
     limits,
-    degraded: () => fallback?.degraded ?? false,
+    degraded: async () => (fallback ? !(await fallback.check()) : false),
     async callerTier(request) {
       if (!settings.enabled) return;
       note(request, await limits.caller(request.principal?.userId ?? null, addressOf(request)));
@@ -133,7 +138,10 @@ export function registerRateLimits(
       if (route.concurrency) {
         const slot = await limits.acquire(route.concurrency, userId ?? `ip:${addressOf(request)}`);
         // 'close' comes however the response ends: sent, failed, or the client went away.
-        if (slot) reply.raw.once('close', () => slot.release());
+        if (slot) {
+          request.concurrencySlot = slot;
+          reply.raw.once('close', () => slot.release());
+        }
       }
     },
     async usernameLimits(request) {
@@ -146,6 +154,11 @@ export function registerRateLimits(
           note(request, await limits.operation(name, `username:${username}`));
         }
       }
+    },
+    async releaseSlot(request) {
+      // Before the answer is sent, so a client that sends its next request on receiving it finds the slot
+      // free; 'close' still covers answers that never get this far.
+      request.concurrencySlot?.release();
     },
     async close() {
       await store.close();

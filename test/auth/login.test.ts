@@ -172,7 +172,10 @@ describe('lockout with default settings', () => {
     // Lockout alone: the sign-in rate limits (test/ratelimit) would refuse these many attempts first.
     t = await startTestApp({
       now: () => clock.now,
-      env: { SWITCHBOARD_RATE_LIMITS: 'login.ip=off,login.username=off', SWITCHBOARD_RATE_LIMIT_UNAUTHENTICATED: '1000' },
+      env: {
+        SWITCHBOARD_RATE_LIMITS: 'login.ip=off,login.username=off',
+        SWITCHBOARD_RATE_LIMIT_UNAUTHENTICATED: '1000',
+      },
     });
   });
   afterAll(() => t.close());
@@ -279,7 +282,9 @@ describe('lockout per username and client address (API.md)', () => {
   let t: TestApp;
   beforeAll(async () => {
     // Behind a trusted proxy the client address comes from X-Forwarded-For, so one test can be two clients.
-    t = await startTestApp({ env: { SWITCHBOARD_LOCKOUT_THRESHOLD: '3', SWITCHBOARD_TRUSTED_PROXIES: '127.0.0.1' } });
+    t = await startTestApp({
+      env: { SWITCHBOARD_LOCKOUT_THRESHOLD: '3', SWITCHBOARD_TRUSTED_PROXIES: '127.0.0.1' },
+    });
   });
   afterAll(() => t.close());
 

@@ -157,7 +157,19 @@ describe('rate settings', () => {
   it('reads <count>/<duration>', () => {
     expect(parseRate('30/1m')).toEqual({ limit: 30, windowMs: 60_000 });
     expect(parseRate(' 5 / 10s ')).toEqual({ limit: 5, windowMs: 10_000 });
-    for (const bad of ['', '30', '30/', '/1m', '0/1m', '-1/1m', '30/1', '30/500ms', '30/2d', '1.5/1m', 'x/1m']) {
+    for (const bad of [
+      '',
+      '30',
+      '30/',
+      '/1m',
+      '0/1m',
+      '-1/1m',
+      '30/1',
+      '30/500ms',
+      '30/2d',
+      '1.5/1m',
+      'x/1m',
+    ]) {
       expect(parseRate(bad), bad).toBeUndefined();
     }
   });
