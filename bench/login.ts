@@ -7,8 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { Pool } from 'undici';
+import { SETUP_RATE_LIMITS_OFF, SETUP_TOKEN, setUpAccounts } from './lib/accounts.js';
 import { expectJson, pool, scrapeEventLoopDelay } from './lib/http.js';
 import { type LoopResult, loopDelayMonitor, openLoop } from './lib/load.js';
+import { commonOptionSpecs, commonOptions, positiveOption } from './lib/options.js';
 import {
   BENCHMARKS_DOC,
   conditionsLine,
@@ -35,7 +37,6 @@ const USAGE = `Usage: npm run bench -- login [options]
 
 const TARGET_RATIO = 2;
 const LOGIN_USERS = 10;
-const SETUP_TOKEN = `bench-setup-${randomBytes(12).toString('hex')}`;
 const METRICS_TOKEN = `bench-metrics-${randomBytes(12).toString('hex')}`;
 
 interface Options {
@@ -74,43 +75,21 @@ function parseOptions(argv: string[]): Options | undefined {
   const { values } = parseArgs({
     args: argv,
     options: {
-      runs: { type: 'string', default: '5' },
-      duration: { type: 'string', default: '15' },
-      warmup: { type: 'string', default: '3' },
+      ...commonOptionSpecs({ runs: 5, duration: 15 }),
       rate: { type: 'string', default: '200' },
       'login-rate': { type: 'string', default: '20' },
-      source: { type: 'boolean', default: false },
-      'no-docs': { type: 'boolean', default: false },
-      note: { type: 'string' },
-      help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
     process.stdout.write(USAGE);
     return undefined;
   }
-  const positive = (name: string, raw: string, integer: boolean): number => {
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
-      throw new Error(
-        `--${name} must be a positive ${integer ? 'integer' : 'number'}, got "${raw}"\n\n${USAGE}`,
-      );
-    }
-    return n;
-  };
   return {
-    runs: positive('runs', values.runs, true),
-    durationS: positive('duration', values.duration, false),
-    warmupS: Number(values.warmup) >= 0 ? Number(values.warmup) : positive('warmup', values.warmup, false),
-    rate: positive('rate', values.rate, false),
-    loginRate: positive('login-rate', values['login-rate'], false),
-    runtime: values.source ? 'source' : 'dist',
-    docs: !values['no-docs'],
-    note: values.note,
+    ...commonOptions(values, USAGE),
+    rate: positiveOption('rate', values.rate, false, USAGE),
+    loginRate: positiveOption('login-rate', values['login-rate'], false, USAGE),
   };
 }
-
-const password = () => `Bench-${randomBytes(12).toString('base64url')}`;
 
 /** A fresh server with an admin, the user whose /auth/me is measured, and the users who sign in. */
 async function prepare(options: Options) {
@@ -128,26 +107,13 @@ async function prepare(options: Options) {
       SWITCHBOARD_RATE_LIMIT_IP_FLOOR: '100000000',
       SWITCHBOARD_RATE_LIMIT_UNAUTHENTICATED: '100000000',
       SWITCHBOARD_RATE_LIMIT_AUTHENTICATED: '100000000',
-      SWITCHBOARD_RATE_LIMITS: 'login.ip=off,login.username=off,setup=off,users.write=off',
+      SWITCHBOARD_RATE_LIMITS: SETUP_RATE_LIMITS_OFF,
     },
   });
   const admin = pool(server.origin, 2);
   try {
-    const setup = await expectJson(admin, 201, 'POST', '/api/v1/auth/setup', {
-      json: { username: 'bench-admin', password: password(), setup_token: SETUP_TOKEN },
-    });
-    const adminToken: string = setup.body.data.access_token;
-    const createUser = async (username: string) => {
-      const secret = password();
-      await expectJson(admin, 201, 'POST', '/api/v1/users', {
-        bearer: adminToken,
-        json: { username, password: secret, role: 'viewer', must_change_password: false },
-      });
-      return { username, password: secret };
-    };
-    const meUser = await createUser('bench-me');
-    const signIn = await expectJson(admin, 200, 'POST', '/api/v1/auth/login', { json: meUser });
-    const meToken: string = signIn.body.data.access_token;
+    const { createUser, signIn } = await setUpAccounts(admin);
+    const meToken = await signIn(await createUser('bench-me'));
     const me = await expectJson(admin, 200, 'GET', '/api/v1/auth/me', { bearer: meToken });
     if (me.body.data.username !== 'bench-me')
       throw new Error(`GET /auth/me answered ${JSON.stringify(me.body)}`);

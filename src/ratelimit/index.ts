@@ -129,14 +129,15 @@ export function registerRateLimits(
       const route = request.routeOptions.config.rateLimit;
       if (!settings.enabled || !route) return;
       const userId = request.principal?.userId ?? null;
+      const byAddress = `ip:${addressOf(request)}`;
+      const byUser = userId === null ? byAddress : `user:${userId}`;
       for (const name of route.operations ?? []) {
         const key = OPERATIONS[name].key;
         if (key === 'username') continue;
-        const subject = key === 'ip' || userId === null ? `ip:${addressOf(request)}` : `user:${userId}`;
-        note(request, await limits.operation(name, subject));
+        note(request, await limits.operation(name, key === 'ip' ? byAddress : byUser));
       }
       if (route.concurrency) {
-        const slot = await limits.acquire(route.concurrency, userId ?? `ip:${addressOf(request)}`);
+        const slot = await limits.acquire(route.concurrency, byUser);
         // 'close' comes however the response ends: sent, failed, or the client went away.
         if (slot) {
           request.concurrencySlot = slot;
@@ -160,10 +161,7 @@ export function registerRateLimits(
       // free; 'close' still covers answers that never get this far.
       request.concurrencySlot?.release();
     },
-    async close() {
-      await store.close();
-      await memory.close();
-    },
+    close: () => store.close(),
   };
 }
 

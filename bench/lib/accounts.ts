@@ -1,0 +1,42 @@
+import { randomBytes } from 'node:crypto';
+import type { Pool } from 'undici';
+import { expectJson } from './http.js';
+
+/** A setup token for a bench server: pass it as SWITCHBOARD_SETUP_TOKEN. */
+export const SETUP_TOKEN = `bench-setup-${randomBytes(12).toString('hex')}`;
+
+/**
+ * Per-operation limits that the set-up burst of a bench (setup, creating users, signing in from one
+ * address) would meet; benches that measure something else turn them off.
+ */
+export const SETUP_RATE_LIMITS_OFF = 'setup=off,users.write=off,login.ip=off,login.username=off';
+
+export const benchPassword = () => `Bench-${randomBytes(12).toString('base64url')}`;
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/** Creates the first admin through the setup token; `createUser` then adds viewers with known passwords. */
+export async function setUpAccounts(admin: Pool) {
+  const setup = await expectJson(admin, 201, 'POST', '/api/v1/auth/setup', {
+    json: { username: 'bench-admin', password: benchPassword(), setup_token: SETUP_TOKEN },
+  });
+  const adminToken: string = setup.body.data.access_token;
+  return {
+    async createUser(username: string): Promise<Credentials> {
+      const password = benchPassword();
+      await expectJson(admin, 201, 'POST', '/api/v1/users', {
+        bearer: adminToken,
+        json: { username, password, role: 'viewer', must_change_password: false },
+      });
+      return { username, password };
+    },
+    /** Signs in and returns the access token. */
+    async signIn(user: Credentials): Promise<string> {
+      const res = await expectJson(admin, 200, 'POST', '/api/v1/auth/login', { json: user });
+      return res.body.data.access_token;
+    },
+  };
+}

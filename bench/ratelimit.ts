@@ -1,0 +1,546 @@
+/**
+ * bench/ratelimit: what does the limiter chain cost an authenticated read? Closed-loop throughput of
+ * GET /api/v1/auth/me with limits off, on with the memory store, and on with the Redis store, in rotated
+ * order on a fresh server each. Target: at most 10% throughput loss with the memory store.
+ * Run with `npm run bench -- ratelimit [options]`.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import type { Pool } from 'undici';
+import { SETUP_RATE_LIMITS_OFF, SETUP_TOKEN, setUpAccounts } from './lib/accounts.js';
+import { callJson, pool } from './lib/http.js';
+import { commonOptionSpecs, commonOptions, positiveOption } from './lib/options.js';
+import {
+  BENCHMARKS_DOC,
+  conditionsLine,
+  type MachineConditions,
+  machineConditions,
+  markdownTable,
+  ms,
+  writeDocSection,
+} from './lib/report.js';
+import { type BenchServer, ROOT, type Runtime, startServer } from './lib/server.js';
+import { type LatencySummary, median, minMax, summarize } from './lib/stats.js';
+
+const USAGE = `Usage: npm run bench -- ratelimit [options]
+
+  --runs N          rounds; each runs off, memory and redis on a fresh server apiece (default 5)
+  --duration S      measured seconds per configuration (default 10)
+  --warmup S        warm-up seconds before each measurement, not measured (default 3)
+  --connections N   concurrent connections, each sending requests back to back (default 32)
+  --source          run src/ with tsx instead of building and running dist/
+  --no-docs         print only; do not update ${BENCHMARKS_DOC}
+  --note TEXT       a remark printed and written with the result (say, "machine busy")
+
+Redis: SWITCHBOARD_BENCH_REDIS_URL, else redis://127.0.0.1:6379 (keys under a random prefix, removed after).
+`;
+
+const TARGET_LOSS = 0.1;
+const CONFIGS = ['off', 'memory', 'redis'] as const;
+type Config = (typeof CONFIGS)[number];
+const REDIS_URL = process.env.SWITCHBOARD_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+// High enough that nothing is ever refused, so every request takes the whole chain and none is cut short.
+const NEVER = '100000000';
+
+interface Options {
+  runs: number;
+  durationS: number;
+  warmupS: number;
+  connections: number;
+  runtime: Runtime;
+  docs: boolean;
+  note: string | undefined;
+}
+
+interface Measurement {
+  config: Config;
+  /** 200s answered within the measured window, per second. */
+  rate: number;
+  latency: LatencySummary;
+  /** Server CPU time (all its threads) per answered request over the window, µs; NaN off Linux. */
+  serverCpuUs: number;
+  /** Redis server CPU time per answered request over the window, µs; NaN without Redis. */
+  redisCpuUs: number;
+  /** Cores the bench process (the load generator) used over the window. */
+  generatorCpu: number;
+  /** Cores left idle on the machine over the window (/proc/stat): none means the server may have waited for a core. */
+  idleCpu: number;
+  failed: number;
+  failures: string[];
+}
+
+interface Round {
+  order: Config[];
+  results: Record<Config, Measurement>;
+}
+
+function parseOptions(argv: string[]): Options | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...commonOptionSpecs({ runs: 5, duration: 10 }),
+      connections: { type: 'string', default: '32' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return undefined;
+  }
+  return {
+    ...commonOptions(values, USAGE),
+    connections: positiveOption('connections', values.connections, true, USAGE),
+  };
+}
+
+function serverEnv(config: Config, redisPrefix: string): Record<string, string> {
+  const env: Record<string, string> = {
+    SWITCHBOARD_SETUP_TOKEN: SETUP_TOKEN,
+    SWITCHBOARD_ACCESS_TOKEN_TTL: '1h',
+    SWITCHBOARD_RATE_LIMIT_IP_FLOOR: NEVER,
+    SWITCHBOARD_RATE_LIMIT_UNAUTHENTICATED: NEVER,
+    SWITCHBOARD_RATE_LIMIT_AUTHENTICATED: NEVER,
+    // The setup burst (setup, one user, one sign-in) must not meet the per-operation limits.
+    SWITCHBOARD_RATE_LIMITS: SETUP_RATE_LIMITS_OFF,
+  };
+  if (config === 'off') env.SWITCHBOARD_RATE_LIMITING = 'false';
+  if (config === 'redis') {
+    env.SWITCHBOARD_REDIS_URL = REDIS_URL;
+    env.SWITCHBOARD_REDIS_KEY_PREFIX = redisPrefix;
+  }
+  return env;
+}
+
+/** A fresh server in `config` with an admin and the viewer whose /auth/me is measured. */
+async function prepare(options: Options, config: Config, redisPrefix: string) {
+  const server = await startServer({ runtime: options.runtime, env: serverEnv(config, redisPrefix) });
+  const admin = pool(server.origin, 2);
+  try {
+    const { createUser, signIn } = await setUpAccounts(admin);
+    const token = await signIn(await createUser('bench-me'));
+    // The configuration is what it claims: limit headers exactly when limiting is on, Redis not bypassed.
+    const res = await admin.request({
+      method: 'GET',
+      path: '/api/v1/auth/me',
+      headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+    });
+    const me = (await res.body.json()) as { data?: { username?: string } };
+    if (res.statusCode !== 200 || me.data?.username !== 'bench-me') {
+      throw new Error(`GET /auth/me answered ${res.statusCode} ${JSON.stringify(me)}`);
+    }
+    const limited = res.headers['ratelimit-limit'] !== undefined;
+    if (limited !== (config !== 'off')) {
+      throw new Error(`${config}: RateLimit-Limit header ${limited ? 'present' : 'missing'} on /auth/me`);
+    }
+    await expectNotDegraded(admin, config);
+    return { server, admin, token };
+  } catch (error) {
+    await admin.close();
+    await server.stop();
+    throw error;
+  }
+}
+
+/** With Redis, the limiter must be counting in Redis, not in its memory fallback. */
+async function expectNotDegraded(admin: Pool, config: Config): Promise<void> {
+  if (config !== 'redis') return;
+  const ready = await callJson(admin, 'GET', '/readyz');
+  const degraded = ready.body?.data?.degraded ?? ready.body?.degraded;
+  if (ready.status !== 200 || !Array.isArray(degraded) || degraded.length > 0) {
+    throw new Error(
+      `redis: the server is not counting in Redis (GET /readyz ${ready.status} ${JSON.stringify(ready.body)})`,
+    );
+  }
+}
+
+let clockTicks: number | undefined;
+
+/** Seconds of one /proc clock tick. */
+function tick(): number {
+  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  return 1 / clockTicks;
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far, from /proc; NaN elsewhere. */
+function processCpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces; utime and stime are 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * tick();
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU seconds all processes of the machine have used so far (every state but idle and iowait); NaN off Linux. */
+function machineCpuSeconds(): number {
+  try {
+    const [user, nice, system, , , irq, softirq, steal] = (
+      readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? ''
+    )
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * tick();
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU seconds the Redis server has used so far, by its own account. */
+async function redisCpuSeconds(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^${name}:(\\S+)`, 'm').exec(info)?.[1]);
+  return field('used_cpu_user') + field('used_cpu_sys');
+}
+
+interface CpuSnapshot {
+  server: number;
+  generator: NodeJS.CpuUsage;
+  redis: number;
+  machine: number;
+}
+
+async function cpuSnapshot(server: BenchServer, redis: Redis | undefined): Promise<CpuSnapshot> {
+  return {
+    server: processCpuSeconds(server.child.pid),
+    generator: process.cpuUsage(),
+    redis: redis ? await redisCpuSeconds(redis) : Number.NaN,
+    machine: machineCpuSeconds(),
+  };
+}
+
+/**
+ * Closed loop: `connections` workers, each sending the next request as soon as the previous answer's
+ * body is read, for the warm-up and then the measured window. Answers that end inside the window count;
+ * a non-200 anywhere (warm-up included) is a failure. `redis`, when given, is the Redis whose CPU is counted.
+ */
+async function closedLoop(
+  options: Options,
+  server: BenchServer,
+  token: string,
+  redis: Redis | undefined,
+): Promise<Omit<Measurement, 'config'>> {
+  const client = pool(server.origin, options.connections);
+  const headers = { authorization: `Bearer ${token}`, accept: 'application/json' };
+  const start = performance.now();
+  const windowStart = start + options.warmupS * 1000;
+  const windowEnd = windowStart + options.durationS * 1000;
+  const latencies: number[] = [];
+  const failures: string[] = [];
+  let failed = 0;
+  const fail = (message: string) => {
+    failed += 1;
+    if (failures.length < 5) failures.push(message);
+  };
+  const worker = async () => {
+    while (performance.now() < windowEnd) {
+      const sent = performance.now();
+      try {
+        const res = await client.request({ method: 'GET', path: '/api/v1/auth/me', headers });
+        await res.body.dump();
+        const done = performance.now();
+        if (res.statusCode !== 200) fail(`GET /api/v1/auth/me: ${res.statusCode}`);
+        else if (done >= windowStart && done < windowEnd) latencies.push(done - sent);
+      } catch (error) {
+        fail(error instanceof Error ? error.message : String(error));
+      }
+    }
+  };
+  try {
+    const workers = Array.from({ length: options.connections }, worker);
+    await sleep(Math.max(0, windowStart - performance.now()));
+    const before = await cpuSnapshot(server, redis);
+    const from = performance.now();
+    await sleep(Math.max(0, windowEnd - performance.now()));
+    const after = await cpuSnapshot(server, redis);
+    const span = (performance.now() - from) / 1000;
+    await Promise.all(workers);
+    const n = latencies.length;
+    const generator =
+      (after.generator.user - before.generator.user + after.generator.system - before.generator.system) / 1e6;
+    const serverCpu = after.server - before.server;
+    const redisCpu = after.redis - before.redis;
+    return {
+      rate: n / options.durationS,
+      latency: summarize(latencies),
+      serverCpuUs: n ? (serverCpu * 1e6) / n : Number.NaN,
+      redisCpuUs: n && redis ? (redisCpu * 1e6) / n : Number.NaN,
+      generatorCpu: generator / span,
+      idleCpu: Math.max(0, availableParallelism() - (after.machine - before.machine) / span),
+      failed,
+      failures,
+    };
+  } finally {
+    await client.close();
+  }
+}
+
+/** Removes every key under `prefix` and says how many there were. */
+async function deleteKeys(redis: Redis, prefix: string): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) deleted += await redis.del(...keys);
+  } while (cursor !== '0');
+  return deleted;
+}
+
+/** One configuration on a fresh server: set up, measure, stop; with Redis, check it counted there, then clean. */
+async function measure(options: Options, config: Config, redis: Redis): Promise<Measurement> {
+  const prefix = `sbbench:${randomBytes(6).toString('hex')}:`;
+  try {
+    const env = await prepare(options, config, prefix);
+    try {
+      const result = await closedLoop(options, env.server, env.token, config === 'redis' ? redis : undefined);
+      if (env.server.child.exitCode !== null) throw new Error(`the server exited:\n${env.server.output()}`);
+      await expectNotDegraded(env.admin, config);
+      if (config === 'redis' && /Redis is unreachable/.test(env.server.output())) {
+        throw new Error(`redis: the server fell back to memory during the run:\n${env.server.output()}`);
+      }
+      return { config, ...result };
+    } finally {
+      await env.admin.close();
+      await env.server.stop();
+    }
+  } finally {
+    if (config === 'redis') {
+      const deleted = await deleteKeys(redis, prefix);
+      if (deleted === 0) process.stderr.write(`  warning: no Redis keys under ${prefix}: was Redis used?\n`);
+    }
+  }
+}
+
+async function connectBenchRedis(): Promise<Redis> {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2000 });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    await redis.ping();
+    return redis;
+  } catch (error) {
+    redis.disconnect();
+    throw new Error(
+      `Redis at ${REDIS_URL} does not answer (${error instanceof Error ? error.message : String(error)}); ` +
+        'start one or set SWITCHBOARD_BENCH_REDIS_URL',
+    );
+  }
+}
+
+const isTrial = (options: Options) => options.runs < 3 || options.durationS < 10;
+const perSecond = (n: number) => (Number.isNaN(n) ? 'n/a' : n.toFixed(0));
+const ratioText = (r: number) => (Number.isNaN(r) ? 'n/a' : r.toFixed(3));
+const cores = (n: number) => (Number.isNaN(n) ? 'n/a' : n.toFixed(2));
+const percent = (r: number) => `${((1 - r) * 100).toFixed(1)}%`;
+
+function report(options: Options, conditions: MachineConditions, rounds: Round[]): string {
+  const of = (config: Config) => rounds.map((r) => r.results[config]);
+  const stat = (config: Config, f: (m: Measurement) => number) => median(of(config).map(f));
+  const ratios = (config: Config) => rounds.map((r) => r.results[config].rate / r.results.off.rate);
+  const cpuRatios = (config: Config) =>
+    rounds.map((r) => r.results[config].serverCpuUs / r.results.off.serverCpuUs);
+  const memoryRatio = median(ratios('memory'));
+  const met = 1 - memoryRatio <= TARGET_LOSS;
+  const memorySpread = minMax(ratios('memory'));
+  // A verdict that single rounds would have given both ways is noise until more rounds settle it.
+  const caveat =
+    1 - memorySpread.min > TARGET_LOSS && 1 - memorySpread.max <= TARGET_LOSS
+      ? ` The per-round memory / off ratios (${ratioText(memorySpread.min)}–${ratioText(memorySpread.max)}) ` +
+        'lie on both sides of the target, so this verdict is within the noise of this machine: more rounds, ' +
+        'or a quieter machine, decide it.'
+      : '';
+
+  const table = markdownTable(
+    [
+      'config',
+      'req/s (median)',
+      'req/s range over runs',
+      'p50 ms',
+      'p99 ms',
+      'p99 range over runs',
+      'server CPU µs/req',
+      'Redis CPU µs/req',
+      'generator CPU / machine idle (cores)',
+    ],
+    CONFIGS.map((config) => {
+      const range = minMax(of(config).map((m) => m.rate));
+      const p99 = minMax(of(config).map((m) => m.latency.p99));
+      return [
+        config,
+        `**${perSecond(stat(config, (m) => m.rate))}**`,
+        `${perSecond(range.min)}–${perSecond(range.max)}`,
+        ms(stat(config, (m) => m.latency.p50)),
+        ms(stat(config, (m) => m.latency.p99)),
+        `${ms(p99.min)}–${ms(p99.max)}`,
+        perSecond(stat(config, (m) => m.serverCpuUs)),
+        config === 'redis' ? perSecond(stat(config, (m) => m.redisCpuUs)) : '–',
+        `${cores(stat(config, (m) => m.generatorCpu))} / ${cores(stat(config, (m) => m.idleCpu))}`,
+      ];
+    }),
+  );
+  const ratioTable = markdownTable(
+    [
+      'ratio',
+      'throughput (median of runs)',
+      'range over runs',
+      'loss',
+      'absolute req/s (medians)',
+      'server CPU per request (median ratio)',
+    ],
+    (['memory', 'redis'] as const).map((config) => {
+      const r = median(ratios(config));
+      const range = minMax(ratios(config));
+      return [
+        `${config} / off`,
+        `**${ratioText(r)}**`,
+        `${ratioText(range.min)}–${ratioText(range.max)}`,
+        percent(r),
+        `${perSecond(stat(config, (m) => m.rate))} vs ${perSecond(stat('off', (m) => m.rate))}`,
+        `${ratioText(median(cpuRatios(config)))} (${perSecond(stat(config, (m) => m.serverCpuUs))} vs ${perSecond(stat('off', (m) => m.serverCpuUs))} µs)`,
+      ];
+    }),
+  );
+  const perRun = markdownTable(
+    [
+      'run',
+      'order',
+      'off req/s',
+      'memory req/s',
+      'redis req/s',
+      'memory / off',
+      'redis / off',
+      'machine idle cores off / memory / redis',
+      'failed',
+    ],
+    rounds.map((r, i) => [
+      String(i + 1),
+      r.order.join(' → '),
+      perSecond(r.results.off.rate),
+      perSecond(r.results.memory.rate),
+      perSecond(r.results.redis.rate),
+      ratioText(r.results.memory.rate / r.results.off.rate),
+      ratioText(r.results.redis.rate / r.results.off.rate),
+      CONFIGS.map((c) => cores(r.results[c].idleCpu)).join(' / '),
+      String(CONFIGS.reduce((sum, c) => sum + r.results[c].failed, 0)),
+    ]),
+  );
+  const command = `npm run bench -- ratelimit${options.runtime === 'source' ? ' --source' : ''} --runs ${options.runs} --duration ${options.durationS} --warmup ${options.warmupS} --connections ${options.connections}`;
+  const lines = [
+    '## Rate-limit overhead (bench/ratelimit)',
+    '',
+    'What does the limiter chain cost an authenticated read? `GET /api/v1/auth/me` with a bearer access token',
+    '(IP floor → authentication → per-user tier → authorization → handler, plus the RateLimit-* headers) with',
+    'rate limiting off (`SWITCHBOARD_RATE_LIMITING=false`), on with the memory store, and on with the Redis',
+    `store. **Target:** at most ${TARGET_LOSS * 100}% throughput loss with the memory store.`,
+    '',
+  ];
+  if (isTrial(options)) {
+    lines.push(
+      `> **Trial figures, not a measurement:** ${options.runs} round(s) of ${options.durationS} s per configuration. ` +
+        'Re-run on a quiet machine with the defaults (`npm run bench -- ratelimit`) for the real numbers.',
+      '',
+    );
+  }
+  if (options.note) lines.push(`> Note: ${options.note}`, '');
+  lines.push(
+    `Conditions: ${conditionsLine(conditions)}.`,
+    '',
+    `Command: \`${command}\`. Server: \`${options.runtime === 'dist' ? 'node dist/main.js serve' : 'node --import tsx src/main.ts serve'}\` ` +
+      'on 127.0.0.1, fresh SQLite data directory per configuration, log level warn, metrics off. ' +
+      `Tiers set to ${Number(NEVER).toLocaleString('en-US')} per minute so that nothing is refused and every ` +
+      `request goes through the floor and the caller tier (the weighted-counter path, as for any limit above ` +
+      `1,000); Redis at \`${REDIS_URL.replace(/\/\/[^@/]*@/, '//')}\` under a random key prefix per server, ` +
+      `its keys deleted after. Closed loop: ${options.connections} keep-alive connections (undici Pool), each ` +
+      'sending the next request as soon as the previous answer is read; ' +
+      `${options.warmupS} s warm-up, then ${options.durationS} s measured; answers ending inside the window ` +
+      `count. ${options.runs} round(s); each round runs the three configurations one after the other, each on ` +
+      'a fresh server, starting with a different one each round so that drift in the machine falls on all ' +
+      'three. Server and load generator share the machine: the generator runs in the bench process, the ' +
+      'server in its own, one server at a time. Figures are medians across rounds; ratios are the median of ' +
+      'the per-round ratios (configurations of the same round against each other). Latency runs from sending ' +
+      'the request to the end of its response body. "server CPU µs/req": CPU time of the server process (all ' +
+      'threads, /proc, 10 ms ticks) over the window divided by the answers in it; it is less sensitive than ' +
+      'throughput to what else the machine runs. "Redis CPU µs/req": the same for the Redis server (its INFO ' +
+      'cpu; the Redis is shared, so anything else using it counts too). "generator CPU": cores the bench ' +
+      'process used; "machine idle": cores nobody used (/proc/stat). The server answers on one JavaScript ' +
+      'thread, so with a core idle it was not short of CPU and its throughput is the inverse of its CPU time ' +
+      'per request; with none idle, other processes (the generator, Redis, anything else) were taking turns with it. ' +
+      'Read the ranges beside the medians: where one configuration varies between rounds (fresh server ' +
+      'processes) by more than the ratios differ from 1, a single round says nothing and only the medians of ' +
+      'several rounds count.',
+    '',
+    table,
+    '',
+    ratioTable,
+    '',
+    `**Result:** memory store ${perSecond(stat('memory', (m) => m.rate))} req/s vs limits off ` +
+      `${perSecond(stat('off', (m) => m.rate))} req/s: ratio ${ratioText(memoryRatio)}, a loss of ` +
+      `${percent(memoryRatio)} (target ≤ ${TARGET_LOSS * 100}%): **${met ? 'met' : 'not met'}**` +
+      `${isTrial(options) ? ' (trial)' : ''}. Redis store: ratio ${ratioText(median(ratios('redis')))} ` +
+      `(${perSecond(stat('redis', (m) => m.rate))} req/s).${caveat}`,
+    '',
+    'Per run:',
+    '',
+    perRun,
+  );
+  return lines.join('\n');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const options = parseOptions(argv);
+  if (!options) return 0;
+  const conditions = machineConditions();
+  const redis = await connectBenchRedis();
+  try {
+    const perRoundS = 3 * (options.warmupS + options.durationS + 4);
+    process.stderr.write(
+      `bench ratelimit: ${options.runs} round(s) of off, memory and redis, ${options.warmupS} s + ` +
+        `${options.durationS} s each, ${options.connections} connections, about ` +
+        `${Math.ceil((options.runs * perRoundS) / 60)} min\n`,
+    );
+    const rounds: Round[] = [];
+    for (let i = 0; i < options.runs; i += 1) {
+      const order = CONFIGS.map((_, k) => CONFIGS[(i + k) % CONFIGS.length] as Config);
+      const results: Partial<Record<Config, Measurement>> = {};
+      for (const config of order) {
+        results[config] = await measure(options, config, redis);
+        await sleep(1000);
+      }
+      const round = { order, results: results as Record<Config, Measurement> };
+      rounds.push(round);
+      const r = round.results;
+      process.stderr.write(
+        `  round ${i + 1}/${options.runs} (${order.join(' → ')}): off ${perSecond(r.off.rate)}, ` +
+          `memory ${perSecond(r.memory.rate)}, redis ${perSecond(r.redis.rate)} req/s; ` +
+          `memory/off ${ratioText(r.memory.rate / r.off.rate)}, redis/off ${ratioText(r.redis.rate / r.off.rate)}; ` +
+          `failed ${CONFIGS.reduce((sum, c) => sum + r[c].failed, 0)}\n`,
+      );
+    }
+    const markdown = report(options, conditions, rounds);
+    process.stdout.write(`${markdown}\n`);
+    const all = rounds.flatMap((r) => CONFIGS.map((c) => r.results[c]));
+    const failed = all.reduce((sum, m) => sum + m.failed, 0);
+    if (failed > 0) {
+      const failures = all.flatMap((m) => m.failures.map((f) => `${m.config}: ${f}`));
+      process.stderr.write(
+        `bench ratelimit: ${failed} request(s) failed (${failures.slice(0, 3).join('; ')}); ${BENCHMARKS_DOC} not updated\n`,
+      );
+      return 1;
+    }
+    if (options.docs) {
+      writeDocSection(`${ROOT}/${BENCHMARKS_DOC}`, 'ratelimit', markdown);
+      process.stderr.write(`bench ratelimit: wrote the result into ${BENCHMARKS_DOC}\n`);
+    }
+    return 0;
+  } finally {
+    redis.disconnect();
+  }
+}
