@@ -86,6 +86,19 @@ const remaining = (res: Reply) => Number(res.headers['ratelimit-remaining']);
 const retryAfter = (res: Reply) => Number(res.headers['retry-after']);
 const readyz = (t: TestApp) => t.client().call('/readyz');
 const degraded = async (t: TestApp) => (await readyz(t)).body?.degraded as string[] | undefined;
+
+/** Waits until the instance is back on Redis, then checks it said so in its log and its metric. */
+async function expectBackOnRedis(t: TestApp): Promise<void> {
+  expect(
+    await eventually(
+      () => degraded(t),
+      (d) => d?.length === 0,
+      5000,
+    ),
+  ).toEqual([]);
+  expect(logged(t, 'Redis is back')).toBe(true);
+  expect(await fallbackGauge(t)).toBe('0');
+}
 const fallbackGauge = async (t: TestApp) => {
   const res = await t.client().call('/metrics', { bearer: METRICS_TOKEN });
   return /^switchboard_rate_limit_fallback (\d+)$/m.exec(String(res.body))?.[1];
@@ -265,17 +278,7 @@ describe('rate limits when Redis goes away', () => {
     expect(statuses.every((s) => s < 500)).toBe(true);
 
     await redis.start();
-    for (const t of [a, b]) {
-      expect(
-        await eventually(
-          () => degraded(t),
-          (d) => d?.length === 0,
-          5000,
-        ),
-      ).toEqual([]);
-    }
-    expect(logged(a, 'Redis is back')).toBe(true);
-    expect(await fallbackGauge(a)).toBe('0');
+    for (const t of [a, b]) await expectBackOnRedis(t);
     // Back on Redis's two counted requests: A is no longer refused by its memory, and B then spends the last.
     const shared = await a.client().call(ME);
     expect(shared.status).toBe(401);
@@ -331,14 +334,6 @@ describe('rate limits when Redis goes away', () => {
     expect(logged(t, 'Redis is back')).toBe(false);
 
     redis.resume();
-    expect(
-      await eventually(
-        () => degraded(t),
-        (d) => d?.length === 0,
-        5000,
-      ),
-    ).toEqual([]);
-    expect(logged(t, 'Redis is back')).toBe(true);
-    expect(await fallbackGauge(t)).toBe('0');
+    await expectBackOnRedis(t);
   });
 });
