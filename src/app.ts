@@ -8,6 +8,8 @@ import { authPipeline, registerAuthRoutes, SECURITY_SCHEMES } from './auth/index
 import { assembleAuth } from './auth/open.js';
 import type { Auth } from './auth/service.js';
 import type { TicketStore } from './auth/tickets.js';
+import { assembleLive, registerLiveRoutes } from './live/index.js';
+import type { LiveService } from './live/service.js';
 import { CursorCodec } from './platform/cursor.js';
 import { registerErrorHandling, sendProblem, toAppError } from './platform/errors.js';
 import { registerHealth } from './platform/health.js';
@@ -41,6 +43,8 @@ export interface Switchboard {
   /** Identity services: users, sessions, API keys, tickets. */
   readonly auth: Auth;
   readonly audit: AuditService;
+  /** Channels, the event bus and open live connections. */
+  readonly live: LiveService;
   /** Ready after start(): derived from the signing secret. */
   readonly cursors: () => CursorCodec;
   /** Migrates, resolves the signing secret, and listens. Returns the URL. */
@@ -108,6 +112,7 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
   });
   server.addHook('onClose', async () => {
     auth.stopMaintenance();
+    await live.close();
     await rateLimits.close();
     redis?.disconnect();
     await storage.close();
@@ -122,6 +127,12 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
     redis,
     metrics,
     log: server.log,
+    now: overrides.now,
+  });
+  const live = assembleLive({
+    settings: settings.live,
+    auth,
+    acquireSlot: rateLimits.acquireSlot,
     now: overrides.now,
   });
   await registerOpenApi(server, VERSION, SECURITY_SCHEMES);
@@ -146,6 +157,7 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
       api.addHook('onSend', rateLimits.releaseSlot);
       await registerAuthRoutes(api, { auth, cursors, settings });
       await api.register(auditRoutes, { prefix: '/audit', audit, cursors });
+      await registerLiveRoutes(api, { live });
       if (overrides.routes) await api.register(overrides.routes);
     },
     { prefix: '/api/v1' },
@@ -161,6 +173,7 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
     storage,
     auth,
     audit,
+    live,
     cursors,
     async ready() {
       await server.ready();

@@ -42,6 +42,7 @@ export interface Settings {
   readonly keepAliveTimeoutMs: number;
   readonly maxHeaderBytes: number;
   readonly maxHeaders: number;
+  readonly live: LiveSettings;
   /** Cookies carry Secure unless the public URL is plain HTTP on a host other than localhost. */
   readonly cookieSecure: boolean;
   readonly setupToken: string | undefined;
@@ -56,6 +57,20 @@ export interface Settings {
   readonly lockoutThreshold: number;
   readonly lockoutWindowMs: number;
   readonly lockoutDurationMs: number;
+}
+
+export interface LiveSettings {
+  /** Default replay window of a channel: at most this many events… */
+  readonly historySize: number;
+  /** …and none older than this. */
+  readonly historyMaxAgeMs: number;
+  readonly connectionsPerUser: { readonly ws: number; readonly sse: number };
+  /** How long a WebSocket may stay open after its access token expired, waiting for a fresh ticket. */
+  readonly wsAuthGraceMs: number;
+  /** Bytes queued for a WebSocket client before it is closed as too slow (4409). */
+  readonly wsMaxBacklogBytes: number;
+  /** How often open connections re-check their session, for changes made from the CLI or elsewhere. */
+  readonly recheckMs: number;
 }
 
 export interface LimitSettings {
@@ -372,6 +387,62 @@ export const settingSpecs = {
     parse: integer(1024, 1_048_576),
     doc: 'Largest request line plus headers; larger is a 431.',
   },
+  streamHistorySize: {
+    env: 'SWITCHBOARD_STREAM_HISTORY_SIZE',
+    file: 'stream_history_size',
+    default: '1000',
+    accepts: 'an integer from 0 to 1000000',
+    parse: integer(0, 1_000_000),
+    doc: 'Events a channel keeps for replay unless its declaration says otherwise.',
+  },
+  streamHistoryAge: {
+    env: 'SWITCHBOARD_STREAM_HISTORY_AGE',
+    file: 'stream_history_age',
+    default: '10m',
+    accepts: durationAccepts('1s', '7d'),
+    parse: duration('1s', '7d'),
+    doc: 'Age past which events leave the replay window, unless the channel says otherwise.',
+  },
+  wsConnectionsPerUser: {
+    env: 'SWITCHBOARD_WS_CONNECTIONS_PER_USER',
+    file: 'ws_connections_per_user',
+    default: '10',
+    accepts: 'an integer from 1 to 10000',
+    parse: integer(1, 10_000),
+    doc: 'WebSockets one user may have open at once, across instances; one more is closed with 4429.',
+  },
+  sseConnectionsPerUser: {
+    env: 'SWITCHBOARD_SSE_CONNECTIONS_PER_USER',
+    file: 'sse_connections_per_user',
+    default: '10',
+    accepts: 'an integer from 1 to 10000',
+    parse: integer(1, 10_000),
+    doc: 'Event streams (SSE) one user may have open at once, across instances; one more is a 429 (code 5003).',
+  },
+  wsAuthGrace: {
+    env: 'SWITCHBOARD_WS_AUTH_GRACE',
+    file: 'ws_auth_grace',
+    default: '60s',
+    accepts: durationAccepts('1s', '1h'),
+    parse: duration('1s', '1h'),
+    doc: 'Time a WebSocket has, once its access token expired, to send a fresh ticket before it is closed (4403).',
+  },
+  wsMaxBacklogBytes: {
+    env: 'SWITCHBOARD_WS_MAX_BACKLOG_BYTES',
+    file: 'ws_max_backlog_bytes',
+    default: '1048576',
+    accepts: 'an integer from 1024 to 1073741824',
+    parse: integer(1024, 1_073_741_824),
+    doc: 'Bytes waiting to be sent to one WebSocket client before it is closed as too slow (4409).',
+  },
+  streamRecheckInterval: {
+    env: 'SWITCHBOARD_STREAM_RECHECK_INTERVAL',
+    file: 'stream_recheck_interval',
+    default: '5s',
+    accepts: durationAccepts('1s', '10s'),
+    parse: duration('1s', '10s'),
+    doc: 'How often open streams re-read their session, so changes made from the CLI or on another instance reach them.',
+  },
   maxHeaders: {
     env: 'SWITCHBOARD_MAX_HEADERS',
     file: 'max_headers',
@@ -605,6 +676,17 @@ export function loadSettings(env: Record<string, Raw> = process.env): Settings {
     keepAliveTimeoutMs: p.keepAliveTimeout ?? 72_000,
     maxHeaderBytes: p.maxHeaderBytes ?? 16_384,
     maxHeaders: p.maxHeaders ?? 100,
+    live: Object.freeze({
+      historySize: p.streamHistorySize ?? 1000,
+      historyMaxAgeMs: p.streamHistoryAge ?? 600_000,
+      connectionsPerUser: Object.freeze({
+        ws: p.wsConnectionsPerUser ?? 10,
+        sse: p.sseConnectionsPerUser ?? 10,
+      }),
+      wsAuthGraceMs: p.wsAuthGrace ?? 60_000,
+      wsMaxBacklogBytes: p.wsMaxBacklogBytes ?? 1_048_576,
+      recheckMs: p.streamRecheckInterval ?? 5000,
+    }),
     cookieSecure: !isPlainHttpOnNetwork(publicUrl),
     setupToken: p.setupToken,
     adminUsername: p.adminUsername ?? 'admin',

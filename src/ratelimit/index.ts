@@ -46,6 +46,8 @@ export interface RateLimitFeature {
   usernameLimits(request: FastifyRequest): Promise<void>;
   /** API-scope onSend hook: gives the concurrency slot back before the answer goes out. */
   releaseSlot(request: FastifyRequest): Promise<void>;
+  /** A slot of `key` out of `cap`, on the same store as the limits (shared across instances on Redis). */
+  acquireSlot(key: string, cap: number): Promise<Slot | null>;
   close(): Promise<void>;
 }
 
@@ -161,6 +163,7 @@ export function registerRateLimits(
       // free; 'close' still covers answers that never get this far.
       request.concurrencySlot?.release();
     },
+    acquireSlot: (key, cap) => store.acquire(key, cap),
     close: () => store.close(),
   };
 }

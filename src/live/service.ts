@@ -1,0 +1,244 @@
+import type { Principal } from '../auth/principal.js';
+import type { Auth } from '../auth/service.js';
+import { AppError, ErrorCode } from '../platform/problem.js';
+import type { EventBus, LiveEvent } from './bus.js';
+import { InvalidSince } from './bus.js';
+import type { ChannelRegistry } from './channels.js';
+import { parseEventId } from './event-id.js';
+
+/** A held connection slot; released when the connection ends. */
+export interface ConnectionSlot {
+  release(): void;
+}
+
+/** Takes one of `cap` slots of `key` across every instance, or null when all are taken. */
+export type AcquireSlot = (key: string, cap: number) => Promise<ConnectionSlot | null>;
+
+export type Transport = 'ws' | 'sse';
+
+/** An open WebSocket or SSE response, as the service sees it. */
+export interface LiveConnection {
+  readonly transport: Transport;
+  /** The caller, refreshed when their rights change. */
+  principal: Principal;
+  /** Ends the connection because its session ended (4403 for a WebSocket; the end of an SSE response). */
+  end(reason: string): void;
+  /** The principal changed (role, groups): re-check what it follows. */
+  rightsChanged(): void;
+}
+
+export interface LiveLimits {
+  readonly connectionsPerUser: Record<Transport, number>;
+  /** How often open connections re-check their session, for changes made elsewhere (CLI, other instances). */
+  readonly recheckMs: number;
+}
+
+/** What a subscription starts with, before live events flow. */
+export interface Subscription {
+  /**
+   * True when `since` was given and everything after it was replayed; false when it was not given (a fresh
+   * subscription) or the history no longer reaches it (send `reset`, then the snapshot).
+   */
+  readonly recovered: boolean;
+  /** Events after `since`, in order. */
+  readonly replayed: readonly LiveEvent[];
+  /** The latest event, for a fresh subscription or after a reset; null when there is none or none is due. */
+  readonly snapshot: LiveEvent | null;
+  /** The id of the last event the subscriber will have been sent before live events. */
+  readonly lastId: string | null;
+  /** Starts live delivery: events that arrived meanwhile first, none twice. */
+  start(): void;
+  stop(): void;
+}
+
+export interface SubscriptionHandlers {
+  event(event: LiveEvent): void;
+  /** The subscriber lost the right to the channel, or it was removed. */
+  ended(reason: 'forbidden' | 'unavailable'): void;
+}
+
+const seqOf = (id: string | null): number => (id ? (parseEventId(id)?.seq ?? 0) : 0);
+
+/** The rules of live data: who may follow and publish what, and when a connection must end. */
+export class LiveService {
+  private readonly connections = new Set<LiveConnection>();
+  private readonly stopWatching: (() => void)[] = [];
+  private recheck: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly bus: EventBus,
+    readonly channels: ChannelRegistry,
+    private readonly auth: Auth,
+    private readonly acquireSlot: AcquireSlot,
+    private readonly limits: LiveLimits,
+  ) {
+    this.stopWatching.push(
+      auth.events.on('session.ended', ({ sessionId, reason }) => {
+        for (const connection of this.connections) {
+          if (connection.principal.sessionId === sessionId) connection.end(reason);
+        }
+      }),
+      auth.events.on('user.changed', ({ userId }) => {
+        for (const connection of this.connections) {
+          if (connection.principal.userId === userId) void this.reauthenticate(connection);
+        }
+      }),
+    );
+  }
+
+  /** Checks that `principal` may follow `name`; unknown and forbidden look the same. */
+  channelFor(principal: Principal, name: string) {
+    const channel = this.channels.get(name);
+    if (!channel || !channel.admits(principal)) {
+      throw new AppError(404, ErrorCode.notFound, `no channel "${name}" that you may subscribe to`);
+    }
+    return channel;
+  }
+
+  /**
+   * Subscribes first and replays second, holding live events back meanwhile, so nothing published between
+   * the two is lost or sent twice. Throws InvalidSince for a `since` the channel never issued.
+   */
+  async subscribe(
+    connection: LiveConnection,
+    name: string,
+    since: string | undefined,
+    handlers: SubscriptionHandlers,
+  ): Promise<Subscription> {
+    this.channelFor(connection.principal, name);
+    const held: LiveEvent[] = [];
+    let live = false;
+    let stopped = false;
+    let lastSent = 0;
+    const deliver = (event: LiveEvent) => {
+      if (stopped) return;
+      if (!live) {
+        held.push(event);
+        return;
+      }
+      if (seqOf(event.id) <= lastSent) return;
+      // Rights are those of this moment, not of when the subscription began.
+      if (!this.channels.admits(connection.principal, name)) {
+        stop();
+        handlers.ended(this.channels.get(name) ? 'forbidden' : 'unavailable');
+        return;
+      }
+      lastSent = seqOf(event.id);
+      handlers.event(event);
+    };
+    const unsubscribe = this.bus.subscribe(name, deliver);
+    const unwatch = this.channels.onRemoved((removed) => {
+      if (removed !== name || stopped) return;
+      stop();
+      handlers.ended('unavailable');
+    });
+    const stop = () => {
+      stopped = true;
+      unsubscribe();
+      unwatch();
+    };
+    try {
+      const replay = since === undefined ? undefined : await this.bus.replay(name, since);
+      const recovered = replay === undefined || replay.recovered;
+      const replayed = replay?.recovered ? replay.events : [];
+      const snapshot = replay?.recovered ? null : await this.bus.latest(name);
+      const lastId = replayed.at(-1)?.id ?? snapshot?.id ?? (replay?.recovered ? (since ?? null) : null);
+      lastSent = seqOf(lastId);
+      return {
+        recovered: since !== undefined && recovered,
+        replayed,
+        snapshot,
+        lastId,
+        start: () => {
+          live = true;
+          for (const event of held.splice(0)) deliver(event);
+        },
+        stop,
+      };
+    } catch (error) {
+      stop();
+      if (error instanceof InvalidSince) {
+        throw new AppError(422, ErrorCode.invalidBody, error.message, {
+          errors: [{ pointer: '/since', message: error.message }],
+        });
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Registers an open connection once its transport's slot is taken; over the per-user cap it is a 429
+   * (code 5003) before anything is sent. Returns the function that unregisters it.
+   */
+  async open(connection: LiveConnection): Promise<() => void> {
+    const cap = this.limits.connectionsPerUser[connection.transport];
+    const slot = await this.acquireSlot(`live:${connection.transport}:${connection.principal.userId}`, cap);
+    if (!slot) {
+      throw new AppError(
+        429,
+        ErrorCode.connectionCap,
+        `you already have ${cap} live ${connection.transport === 'ws' ? 'WebSocket' : 'event-stream'} connections open (at most ${cap}); close one first`,
+        { retryAfter: 5 },
+      );
+    }
+    this.connections.add(connection);
+    this.recheck ??= setInterval(() => this.recheckAll(), this.limits.recheckMs).unref();
+    let closed = false;
+    return () => {
+      if (closed) return;
+      closed = true;
+      slot.release();
+      this.connections.delete(connection);
+    };
+  }
+
+  /** Publishes to a declared stream, for an admin or an API key with a matching publish scope. */
+  async publish(principal: Principal, name: string, data: unknown): Promise<LiveEvent> {
+    const allowed =
+      principal.apiKeyId === null
+        ? principal.role === 'admin'
+        : principal.scopes.includes(`publish:${name}`) || principal.scopes.includes('publish:*');
+    if (!allowed) throw new AppError(403, ErrorCode.forbidden, `you may not publish to "${name}"`);
+    const channel = this.channels.get(name);
+    if (!channel) throw new AppError(404, ErrorCode.notFound, `no stream "${name}" is declared`);
+    if (!channel.publishable) {
+      throw new AppError(403, ErrorCode.forbidden, `"${name}" is written by Switchboard itself`);
+    }
+    return this.bus.publish(name, data);
+  }
+
+  /** The session behind a connection, read afresh; null when it has ended. */
+  private async current(connection: LiveConnection): Promise<Principal | null> {
+    const { sessionId, credential } = connection.principal;
+    if (sessionId === null) return connection.principal;
+    try {
+      const fresh = await this.auth.sessions.authenticateSession(sessionId, credential);
+      return { ...fresh, expiresAt: connection.principal.expiresAt };
+    } catch {
+      return null;
+    }
+  }
+
+  private async reauthenticate(connection: LiveConnection): Promise<void> {
+    const fresh = await this.current(connection);
+    if (!this.connections.has(connection)) return;
+    if (!fresh) {
+      connection.end('your session ended');
+      return;
+    }
+    const before = connection.principal;
+    connection.principal = fresh;
+    if (before.role !== fresh.role || before.groups.join() !== fresh.groups.join())
+      connection.rightsChanged();
+  }
+
+  private recheckAll(): void {
+    for (const connection of this.connections) void this.reauthenticate(connection);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.recheck);
+    for (const stop of this.stopWatching.splice(0)) stop();
+    await this.bus.close();
+  }
+}
