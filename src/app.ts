@@ -6,9 +6,12 @@ import { auditRoutes } from './audit/routes.js';
 import type { AuditService } from './audit/service.js';
 import { authPipeline, registerAuthRoutes, SECURITY_SCHEMES } from './auth/index.js';
 import { assembleAuth } from './auth/open.js';
+import { RedisAuthEvents } from './auth/redis-events.js';
+import { RedisTicketStore } from './auth/redis-tickets.js';
 import type { Auth } from './auth/service.js';
 import type { TicketStore } from './auth/tickets.js';
 import { assembleLive, registerLiveRoutes } from './live/index.js';
+import { RedisBus } from './live/redis-bus.js';
 import type { LiveService } from './live/service.js';
 import { CursorCodec } from './platform/cursor.js';
 import { registerErrorHandling, sendProblem, toAppError } from './platform/errors.js';
@@ -82,8 +85,10 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
   const redis = settings.redisUrl ? connectRedis(settings.redisUrl, settings.redisKeyPrefix) : undefined;
   const { auth, audit, open } = assembleAuth(settings, storage, {
     now: overrides.now,
-    ticketStore: overrides.ticketStore,
+    ticketStore: overrides.ticketStore ?? (redis ? new RedisTicketStore(redis, overrides.now) : undefined),
   });
+  // Sessions ended and users changed here must end the streams other instances hold for them.
+  const authRelay = redis ? new RedisAuthEvents(redis, auth.events, server.log) : undefined;
   let cursorCodec: CursorCodec | undefined;
   const cursors = () => {
     if (!cursorCodec) throw new Error('cursors are available once the app is ready');
@@ -94,12 +99,16 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
     const secret = await open();
     cursorCodec = new CursorCodec(secret);
     if (redis) {
-      await redisReady(redis, 2000).catch((error: Error) =>
-        server.log.warn(
-          { reason: error.message },
-          'Redis is not answering yet; limits count in memory until it does',
+      await Promise.all([
+        redisReady(redis, 2000).catch((error: Error) =>
+          server.log.warn(
+            { reason: error.message },
+            'Redis is not answering yet; limits count in memory until it does',
+          ),
         ),
-      );
+        // Until it is subscribed, sessions ended elsewhere reach this instance's streams by the re-check.
+        authRelay?.start(2000).catch(() => {}),
+      ]);
     }
     await auth.setup.prepare(server.log);
     auth.startMaintenance(server.log);
@@ -113,6 +122,7 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
   server.addHook('onClose', async () => {
     auth.stopMaintenance();
     await live.close();
+    authRelay?.close();
     await rateLimits.close();
     redis?.disconnect();
     await storage.close();
@@ -134,6 +144,7 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
     auth,
     acquireSlot: rateLimits.acquireSlot,
     now: overrides.now,
+    bus: redis ? (channels) => new RedisBus(redis, (name) => channels.historyOf(name)) : undefined,
   });
   await registerOpenApi(server, VERSION, SECURITY_SCHEMES);
   registerHealth(server, {
@@ -157,7 +168,7 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
       api.addHook('onSend', rateLimits.releaseSlot);
       await registerAuthRoutes(api, { auth, cursors, settings });
       await api.register(auditRoutes, { prefix: '/audit', audit, cursors });
-      await registerLiveRoutes(api, { live });
+      await registerLiveRoutes(api, { live, settings, now: overrides.now });
       if (overrides.routes) await api.register(overrides.routes);
     },
     { prefix: '/api/v1' },

@@ -280,7 +280,7 @@ export const settingSpecs = {
     default: undefined,
     accepts: 'a redis:// or rediss:// URL',
     parse: (v: string) => (/^rediss?:\/\/\S+$/.test(v.trim()) ? v.trim() : undefined),
-    doc: 'Redis shared by all instances: rate-limit counters and concurrency slots. Unset: each instance counts in its own memory.',
+    doc: 'Redis shared by all instances: rate-limit counters and slots, live events and their history, connect tickets and session events. Unset: all of these stay in each instance.',
     secret: true,
   },
   redisKeyPrefix: {

@@ -97,11 +97,26 @@ export function testClock() {
 let userCount = 0;
 export const TEST_PASSWORD = 'test-password-Kq7#vLx2';
 
-/** Builds and starts an app on a fresh database, listening on a loopback port. */
+/**
+ * Builds and starts an app on a fresh database, listening on a loopback port; with `shareDatabaseWith`, on
+ * that app's database instead (a second instance of one deployment; the first one's close drops it).
+ */
 export async function startTestApp(
-  options: { env?: Record<string, string>; routes?: FastifyPluginAsync; now?: () => number } = {},
+  options: {
+    env?: Record<string, string>;
+    routes?: FastifyPluginAsync;
+    now?: () => number;
+    shareDatabaseWith?: TestApp;
+  } = {},
 ): Promise<TestApp> {
-  const database = await freshDatabase();
+  const shared = options.shareDatabaseWith?.settings;
+  const database = shared
+    ? {
+        url: shared.database.engine === 'sqlite' ? `sqlite:${shared.database.file}` : shared.database.url,
+        dataDir: shared.dataDir,
+        drop: async () => {},
+      }
+    : await freshDatabase();
   const settings = loadSettings({
     HOST: '127.0.0.1',
     PORT: '0',

@@ -31,7 +31,10 @@ export class ChannelRegistry {
   private readonly streams = new Map<string, Channel>();
   private readonly events = new EventEmitter();
 
-  constructor(private readonly defaults: HistoryPolicy) {}
+  constructor(private readonly defaults: HistoryPolicy) {
+    // Every open subscription listens here: thousands are normal, not a leak.
+    this.events.setMaxListeners(0);
+  }
 
   /** Declares a stream, or redefines one of that name. */
   declare(declaration: ChannelDeclaration): void {

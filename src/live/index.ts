@@ -1,11 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { Auth } from '../auth/service.js';
-import type { LiveSettings } from '../settings.js';
+import type { LiveSettings, Settings } from '../settings.js';
 import type { EventBus } from './bus.js';
 import { ChannelRegistry } from './channels.js';
 import { MemoryBus } from './memory-bus.js';
 import { streamRoutes } from './routes.js';
 import { type AcquireSlot, LiveService } from './service.js';
+import { sseRoutes } from './sse.js';
+import { wsGateway } from './ws-gateway.js';
 
 /** The live-data feature: channels, the bus, and the routes that deliver it. */
 export function assembleLive(options: {
@@ -27,9 +29,9 @@ export function assembleLive(options: {
 /** /streams (list, publish, SSE) and /events under the API scope. */
 export async function registerLiveRoutes(
   api: FastifyInstance,
-  options: { live: LiveService },
+  options: { live: LiveService; settings: Settings; now?: () => number },
 ): Promise<void> {
   await api.register(streamRoutes, { prefix: '/streams', live: options.live });
-  // SSE routes are registered here.
-  // The WebSocket gateway is registered here.
+  await api.register(sseRoutes, { live: options.live });
+  await api.register(wsGateway, { live: options.live, settings: options.settings, now: options.now });
 }

@@ -58,6 +58,7 @@ export interface SubscriptionHandlers {
 }
 
 const seqOf = (id: string | null): number => (id ? (parseEventId(id)?.seq ?? 0) : 0);
+const epochOf = (id: string | null): string | undefined => (id ? parseEventId(id)?.epoch : undefined);
 
 /** The rules of live data: who may follow and publish what, and when a connection must end. */
 export class LiveService {
@@ -68,7 +69,7 @@ export class LiveService {
   constructor(
     readonly bus: EventBus,
     readonly channels: ChannelRegistry,
-    private readonly auth: Auth,
+    readonly auth: Auth,
     private readonly acquireSlot: AcquireSlot,
     private readonly limits: LiveLimits,
   ) {
@@ -110,13 +111,15 @@ export class LiveService {
     let live = false;
     let stopped = false;
     let lastSent = 0;
+    // A new epoch (Redis lost its keys) starts the sequence over: its events are new whatever their seq.
+    let lastEpoch: string | undefined;
     const deliver = (event: LiveEvent) => {
       if (stopped) return;
       if (!live) {
         held.push(event);
         return;
       }
-      if (seqOf(event.id) <= lastSent) return;
+      if (epochOf(event.id) === lastEpoch && seqOf(event.id) <= lastSent) return;
       // Rights are those of this moment, not of when the subscription began.
       if (!this.channels.admits(connection.principal, name)) {
         stop();
@@ -124,6 +127,7 @@ export class LiveService {
         return;
       }
       lastSent = seqOf(event.id);
+      lastEpoch = epochOf(event.id);
       handlers.event(event);
     };
     const unsubscribe = this.bus.subscribe(name, deliver);
@@ -144,6 +148,7 @@ export class LiveService {
       const snapshot = replay?.recovered ? null : await this.bus.latest(name);
       const lastId = replayed.at(-1)?.id ?? snapshot?.id ?? (replay?.recovered ? (since ?? null) : null);
       lastSent = seqOf(lastId);
+      lastEpoch = epochOf(lastId);
       return {
         recovered: since !== undefined && recovered,
         replayed,

@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import { Redis, ReplyError } from 'ioredis';
+import { AppError, ErrorCode } from './problem.js';
 
 /** How long a Redis command may take before its caller treats Redis as away. */
 export const REDIS_COMMAND_TIMEOUT_MS = 500;
@@ -35,4 +36,22 @@ export async function redisReady(redis: Redis, timeoutMs: number): Promise<void>
     };
     redis.once('ready', onReady);
   });
+}
+
+/** Replies that mean "not now" rather than "wrong": a dataset still loading, a replica, a failover. */
+const TRANSIENT_REPLY = /^(LOADING|READONLY|MASTERDOWN|BUSY|TRYAGAIN|CLUSTERDOWN)\b/;
+
+/**
+ * Awaits a Redis call for a feature that cannot work without Redis: Redis being away (no connection, a
+ * timeout, a transient reply) becomes a 503 with code 8001; any other reply error is a bug and passes through.
+ */
+export async function orUnavailable<T>(feature: string, call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (error) {
+    if (error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message)) throw error;
+    throw new AppError(503, ErrorCode.unavailable, `${feature} is unavailable: Redis is not answering`, {
+      retryAfter: 1,
+    });
+  }
 }
