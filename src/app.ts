@@ -13,6 +13,7 @@ import type { TicketStore } from './auth/tickets.js';
 import { assembleLive, registerLiveRoutes } from './live/index.js';
 import { RedisBus } from './live/redis-bus.js';
 import type { LiveService } from './live/service.js';
+import { clientAddressOf } from './platform/client-ip.js';
 import { CursorCodec } from './platform/cursor.js';
 import { registerErrorHandling, sendProblem, toAppError } from './platform/errors.js';
 import { registerHealth } from './platform/health.js';
@@ -168,7 +169,14 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
       api.addHook('onSend', rateLimits.releaseSlot);
       await registerAuthRoutes(api, { auth, cursors, settings });
       await api.register(auditRoutes, { prefix: '/audit', audit, cursors });
-      await registerLiveRoutes(api, { live, settings, now: overrides.now });
+      // Upgrades bypass the hooks above, so the IP floor is applied to them here.
+      const addressOf = clientAddressOf(settings.trustedProxies);
+      await registerLiveRoutes(api, {
+        live,
+        settings,
+        now: overrides.now,
+        admitUpgrade: (request) => rateLimits.floor(addressOf(request)),
+      });
       if (overrides.routes) await api.register(overrides.routes);
     },
     { prefix: '/api/v1' },

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { Auth } from '../auth/service.js';
 import type { LiveSettings, Settings } from '../settings.js';
@@ -29,9 +30,14 @@ export function assembleLive(options: {
 /** /streams (list, publish, SSE) and /events under the API scope. */
 export async function registerLiveRoutes(
   api: FastifyInstance,
-  options: { live: LiveService; settings: Settings; now?: () => number },
+  options: {
+    live: LiveService;
+    settings: Settings;
+    now?: () => number;
+    admitUpgrade?: (request: IncomingMessage) => Promise<void>;
+  },
 ): Promise<void> {
   await api.register(streamRoutes, { prefix: '/streams', live: options.live });
   await api.register(sseRoutes, { live: options.live });
-  await api.register(wsGateway, { live: options.live, settings: options.settings, now: options.now });
+  await api.register(wsGateway, options);
 }

@@ -38,6 +38,8 @@ export interface WsGatewayOptions {
   live: LiveService;
   settings: Settings;
   now?: () => number;
+  /** Limits an upgrade before any work is done for it (the IP floor); rejects with the AppError to answer. */
+  admitUpgrade?: (request: IncomingMessage) => Promise<void>;
 }
 
 const BEARER = /^Bearer[ ]+(\S+)\s*$/i;
@@ -51,6 +53,7 @@ function rejectUpgrade(request: IncomingMessage, socket: Duplex, error: AppError
     `Content-Length: ${Buffer.byteLength(body)}`,
     'Connection: close',
     ...Object.entries(error.options.headers ?? {}).map(([name, value]) => `${name}: ${value}`),
+    ...(error.options.retryAfter === undefined ? [] : [`Retry-After: ${error.options.retryAfter}`]),
   ];
   socket.on('error', () => socket.destroy());
   socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
@@ -153,6 +156,19 @@ export const wsGateway: FastifyPluginAsyncTypebox<WsGatewayOptions> = async (app
         new AppError(503, ErrorCode.unavailable, 'the server is restarting; reconnect', { retryAfter: 1 }),
       );
     }
+    const admit = options.admitUpgrade?.(request) ?? Promise.resolve();
+    admit.then(
+      () => accept(request, socket, head, url),
+      (error: unknown) =>
+        rejectUpgrade(
+          request,
+          socket,
+          error instanceof AppError ? error : new AppError(500, ErrorCode.internal, 'internal error'),
+        ),
+    );
+  }
+
+  function accept(request: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
     wss.handleUpgrade(request, socket, head, (ws) => {
       const connection = new WsConnection(ws, deps);
       connections.add(connection);

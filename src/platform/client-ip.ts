@@ -1,4 +1,6 @@
+import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
+import proxyAddr from '@fastify/proxy-addr';
 
 /**
  * `SWITCHBOARD_TRUSTED_PROXIES`: addresses and CIDR blocks (IPv4 or IPv6) of the reverse proxies in front of
@@ -22,4 +24,14 @@ export function parseTrustedProxies(text: string): string[] | undefined {
     }
   }
   return entries;
+}
+
+/**
+ * The client address of a raw request, by the same rule Fastify applies to `request.ip`: for requests that
+ * never reach Fastify's routing, such as WebSocket upgrades.
+ */
+export function clientAddressOf(trusted: readonly string[]): (request: IncomingMessage) => string {
+  if (trusted.length === 0) return (request) => request.socket.remoteAddress ?? '';
+  const trust = proxyAddr.compile([...trusted]);
+  return (request) => proxyAddr(request, trust);
 }

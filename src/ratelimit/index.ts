@@ -46,6 +46,8 @@ export interface RateLimitFeature {
   usernameLimits(request: FastifyRequest): Promise<void>;
   /** API-scope onSend hook: gives the concurrency slot back before the answer goes out. */
   releaseSlot(request: FastifyRequest): Promise<void>;
+  /** The IP floor for requests Fastify's hooks never see (WebSocket upgrades); throws the 429. */
+  floor(address: string): Promise<void>;
   /** A slot of `key` out of `cap`, on the same store as the limits (shared across instances on Redis). */
   acquireSlot(key: string, cap: number): Promise<Slot | null>;
   close(): Promise<void>;
@@ -162,6 +164,9 @@ export function registerRateLimits(
       // Before the answer is sent, so a client that sends its next request on receiving it finds the slot
       // free; 'close' still covers answers that never get this far.
       request.concurrencySlot?.release();
+    },
+    async floor(address) {
+      if (settings.enabled) await limits.floor(addressKey(address));
     },
     acquireSlot: (key, cap) => store.acquire(key, cap),
     close: () => store.close(),
