@@ -80,9 +80,7 @@ export class LiveService {
         }
       }),
       auth.events.on('user.changed', ({ userId }) => {
-        for (const connection of this.connections) {
-          if (connection.principal.userId === userId) void this.reauthenticate(connection);
-        }
+        void this.reauthenticate([...this.connections].filter((c) => c.principal.userId === userId));
       }),
     );
   }
@@ -212,33 +210,45 @@ export class LiveService {
     return this.bus.publish(name, data);
   }
 
-  /** The session behind a connection, read afresh; null when it has ended. */
-  private async current(connection: LiveConnection): Promise<Principal | null> {
-    const { sessionId, credential } = connection.principal;
-    if (sessionId === null) return connection.principal;
-    try {
-      const fresh = await this.auth.sessions.authenticateSession(sessionId, credential);
-      return { ...fresh, expiresAt: connection.principal.expiresAt };
-    } catch {
-      return null;
+  /**
+   * Reads each session behind `connections` afresh, once per session however many connections share it, and
+   * ends or updates them. API-key connections have no session to read and are left as they are.
+   */
+  private async reauthenticate(connections: Iterable<LiveConnection>): Promise<void> {
+    const bySession = new Map<string, LiveConnection[]>();
+    for (const connection of connections) {
+      const { sessionId } = connection.principal;
+      if (sessionId === null) continue;
+      const group = bySession.get(sessionId);
+      if (group) group.push(connection);
+      else bySession.set(sessionId, [connection]);
     }
-  }
-
-  private async reauthenticate(connection: LiveConnection): Promise<void> {
-    const fresh = await this.current(connection);
-    if (!this.connections.has(connection)) return;
-    if (!fresh) {
-      connection.end('your session ended');
-      return;
-    }
-    const before = connection.principal;
-    connection.principal = fresh;
-    if (before.role !== fresh.role || before.groups.join() !== fresh.groups.join())
-      connection.rightsChanged();
+    await Promise.all(
+      [...bySession].map(async ([sessionId, group]) => {
+        let fresh: Principal | null;
+        try {
+          fresh = await this.auth.sessions.authenticateSession(sessionId, group[0]!.principal.credential);
+        } catch {
+          fresh = null;
+        }
+        for (const connection of group) {
+          if (!this.connections.has(connection)) continue;
+          if (!fresh) {
+            connection.end('your session ended');
+            continue;
+          }
+          const before = connection.principal;
+          connection.principal = { ...fresh, credential: before.credential, expiresAt: before.expiresAt };
+          if (before.role !== fresh.role || before.groups.join() !== fresh.groups.join()) {
+            connection.rightsChanged();
+          }
+        }
+      }),
+    );
   }
 
   private recheckAll(): void {
-    for (const connection of this.connections) void this.reauthenticate(connection);
+    void this.reauthenticate(this.connections);
   }
 
   async close(): Promise<void> {
