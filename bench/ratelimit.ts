@@ -4,9 +4,7 @@
  * order on a fresh server each. Target: at most 10% throughput loss with the memory store.
  * Run with `npm run bench -- ratelimit [options]`.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,6 +14,7 @@ import type { Pool } from 'undici';
 import { SETUP_RATE_LIMITS_OFF, SETUP_TOKEN, setUpAccounts } from './lib/accounts.js';
 import { callJson, pool } from './lib/http.js';
 import { commonOptionSpecs, commonOptions, positiveOption } from './lib/options.js';
+import { machineCpuSeconds, processCpuSeconds } from './lib/proc.js';
 import {
   BENCHMARKS_DOC,
   conditionsLine,
@@ -155,41 +154,6 @@ async function expectNotDegraded(admin: Pool, config: Config): Promise<void> {
     throw new Error(
       `redis: the server is not counting in Redis (GET /readyz ${ready.status} ${JSON.stringify(ready.body)})`,
     );
-  }
-}
-
-let clockTicks: number | undefined;
-
-/** Seconds of one /proc clock tick. */
-function tick(): number {
-  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  return 1 / clockTicks;
-}
-
-/** CPU seconds (user + system, all threads) a process has used so far, from /proc; NaN elsewhere. */
-function processCpuSeconds(pid: number | undefined): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which is in parentheses and may hold spaces; utime and stime are 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * tick();
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** CPU seconds all processes of the machine have used so far (every state but idle and iowait); NaN off Linux. */
-function machineCpuSeconds(): number {
-  try {
-    const [user, nice, system, , , irq, softirq, steal] = (
-      readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? ''
-    )
-      .split(/\s+/)
-      .slice(1)
-      .map(Number);
-    return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * tick();
-  } catch {
-    return Number.NaN;
   }
 }
 

@@ -5,6 +5,7 @@
  */
 const benchmarks: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
   login: () => import('./login.js'),
+  fanout: () => import('./fanout.js'),
   ratelimit: () => import('./ratelimit.js'),
 };
 

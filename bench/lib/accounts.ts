@@ -25,6 +25,8 @@ export async function setUpAccounts(admin: Pool) {
   });
   const adminToken: string = setup.body.data.access_token;
   return {
+    /** The first admin's access token (to publish, say). */
+    adminToken,
     async createUser(username: string): Promise<Credentials> {
       const password = benchPassword();
       await expectJson(admin, 201, 'POST', '/api/v1/users', {

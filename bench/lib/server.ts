@@ -88,9 +88,16 @@ export async function startServer(options: {
   runtime: Runtime;
   env?: Record<string, string>;
   readyTimeoutMs?: number;
+  /**
+   * Node arguments in place of `dist/main.js serve` (or its tsx form): another entry, such as a bench's own
+   * launcher or a comparison server, which must listen on HOST:PORT and answer GET /readyz with 200.
+   */
+  args?: readonly string[];
+  /** Build dist/ first; default: when the runtime is dist. */
+  build?: boolean;
 }): Promise<BenchServer> {
   hookExit();
-  if (options.runtime === 'dist') await buildOnce();
+  if (options.build ?? options.runtime === 'dist') await buildOnce();
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
   const origin = `http://127.0.0.1:${port}`;
@@ -100,8 +107,9 @@ export async function startServer(options: {
     ),
   );
   const args =
-    options.runtime === 'dist' ? ['dist/main.js', 'serve'] : ['--import', 'tsx', 'src/main.ts', 'serve'];
-  const child = spawn(process.execPath, args, {
+    options.args ??
+    (options.runtime === 'dist' ? ['dist/main.js', 'serve'] : ['--import', 'tsx', 'src/main.ts', 'serve']);
+  const child = spawn(process.execPath, [...args], {
     cwd: ROOT,
     env: {
       ...inherited,
