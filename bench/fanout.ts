@@ -59,13 +59,13 @@ const CONNECT_CONCURRENCY = 100;
 /** How long deliveries may trail the last publish before the missing ones count as missing. */
 const DRAIN_MS = 5000;
 /**
- * How long a server is left alone before each memory reading: with nothing connected after its start-up, and
- * with every subscriber connected but idle. V8's memory reducer hands back the heap a busy spell grew some 8 s
- * after it (30 MB and more for Switchboard's start-up, whatever collection is forced), so readings taken
- * sooner compare heaps that are about to shrink. Also long enough for two rounds of whatever a server does
- * periodically per connection (Switchboard re-reads sessions every 5 s by default).
+ * How long the subscribers stay connected and idle before the memory is read, the server's CPU measured
+ * meanwhile: long enough for two rounds of whatever a server does periodically per connection (Switchboard
+ * re-reads sessions every 5 s by default).
  */
 const IDLE_MS = 10_000;
+/** Readings in a row that must agree before the memory counts as settled. */
+const STABLE_READINGS = 6;
 
 interface Options {
   runs: number;
@@ -171,9 +171,17 @@ function parseOptions(argv: string[]): Options | undefined {
  * resident memory (KiB, /proc) and what it holds on the JavaScript heap and outside it (bytes, its
  * process.memoryUsage(); NaN when it did not answer within 20 s).
  */
-async function settledMemory(target: Target): Promise<{ rssKiB: number; heldBytes: number }> {
+interface Memory {
+  rssKiB: number;
+  /** heapUsed + external, bytes. */
+  heldBytes: number;
+  heapTotal: number;
+}
+
+async function settledMemory(target: Target): Promise<Memory> {
   const stderr = target.server.child.stderr;
   let heldBytes = Number.NaN;
+  let heapTotal = Number.NaN;
   let listener: ((chunk: Buffer) => void) | undefined;
   const said = new Promise<void>((resolve) => {
     let text = '';
@@ -181,8 +189,9 @@ async function settledMemory(target: Target): Promise<{ rssKiB: number; heldByte
       text += chunk.toString('utf8');
       const match = /^bench-memory (\{.*\})$/m.exec(text);
       if (!match?.[1]) return;
-      const usage = JSON.parse(match[1]) as { heapUsed: number; external: number };
+      const usage = JSON.parse(match[1]) as { heapTotal: number; heapUsed: number; external: number };
       heldBytes = usage.heapUsed + usage.external;
+      heapTotal = usage.heapTotal;
       resolve();
     };
     stderr?.on('data', listener);
@@ -191,18 +200,25 @@ async function settledMemory(target: Target): Promise<{ rssKiB: number; heldByte
   await Promise.race([said, sleep(20_000)]);
   if (listener) stderr?.off('data', listener);
   await sleep(200);
-  return { rssKiB: residentKiB(target.server.child.pid), heldBytes };
+  return { rssKiB: residentKiB(target.server.child.pid), heldBytes, heapTotal };
 }
 
-/** settledMemory until two readings in a row agree (within 1% or 512 KiB), at most 10 readings. */
-async function stableMemory(target: Target): Promise<{ rssKiB: number; heldBytes: number }> {
+/**
+ * settledMemory every second until the heap has kept its size (and the RSS within 1%) for STABLE_READINGS
+ * readings in a row, at most 25 readings. V8 shrinks a heap in steps, the last some seconds after the forced
+ * collections begin (its memory reducer), so two agreeing readings are not enough.
+ */
+async function stableMemory(target: Target): Promise<Memory> {
   let last = await settledMemory(target);
-  for (let i = 0; i < 9; i += 1) {
+  let steady = 0;
+  for (let i = 0; i < 24 && steady < STABLE_READINGS; i += 1) {
     await sleep(1000);
     const next = await settledMemory(target);
-    const settled = Math.abs(next.rssKiB - last.rssKiB) <= Math.max(512, last.rssKiB * 0.01);
+    const same =
+      next.heapTotal === last.heapTotal &&
+      Math.abs(next.rssKiB - last.rssKiB) <= Math.max(512, last.rssKiB * 0.01);
+    steady = same ? steady + 1 : 0;
     last = next;
-    if (settled) break;
   }
   return last;
 }
@@ -248,7 +264,6 @@ async function measure(options: Options, id: ServerId, subscribers: number): Pro
     if (!(await target.publish({ seq: 0, sent_at: preciseNow() }))) {
       throw new Error(`${id}: the primer publish was refused`);
     }
-    await sleep(IDLE_MS);
     const before = await stableMemory(target);
 
     for (let i = 0; i < options.workers; i += 1) workers.push(SubscriberWorker.start());
@@ -607,11 +622,12 @@ function report(
       'subscribers × events − distinct deliveries, summed over runs, with the publishes the server did not ' +
       'answer within 10 s in parentheses (a result, not a failure of the bench). **Memory** per idle connection: ' +
       "the server's resident memory (VmRSS) with every subscriber connected, subscribed and idle, minus the " +
-      'same before the first connection, divided by the subscribers, in KB of 1,000 bytes. Each reading comes ' +
-      `after the server was left alone for ${IDLE_MS / 1000} s (V8 hands back what a busy spell grew its heap by ` +
-      'some 8 s later) and a forced garbage collection, repeated every second until two readings agree within ' +
-      '1%; every server runs with glibc told to return freed memory at once (`MALLOC_MMAP_THRESHOLD_`, ' +
-      '`MALLOC_TRIM_THRESHOLD_`). The figure includes what the first connections cost once (code run for the ' +
+      'same before the first connection, divided by the subscribers, in KB of 1,000 bytes. Each reading is taken ' +
+      'after a forced garbage collection, repeated every second until the heap has kept its size and the RSS ' +
+      `within 1% for ${STABLE_READINGS} readings in a row (V8 shrinks a heap in steps, the last one seconds ` +
+      "later: Switchboard's start-up leaves 30 MB to hand back), the second one after the subscribers have been " +
+      `idle for ${IDLE_MS / 1000} s; every server runs with glibc told to return freed memory at once ` +
+      '(`MALLOC_MMAP_THRESHOLD_`, `MALLOC_TRIM_THRESHOLD_`). The figure includes what the first connections cost once (code run for the ' +
       'first time) and moves by a few KB per connection at 1,000 with how V8 happens to size its heap; ' +
       '"heap + external" is the same difference from the server\'s own ' +
       'account (`process.memoryUsage()` heapUsed + external, after the same collection): what live objects ' +
