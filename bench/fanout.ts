@@ -31,6 +31,7 @@ import {
   machineConditions,
   markdownTable,
   ms,
+  reportPreamble,
   writeDocSection,
 } from './lib/report.js';
 import { ROOT, type Runtime } from './lib/server.js';
@@ -582,17 +583,15 @@ function report(
     `${TARGETS.p99} times bare ws, at most ${TARGETS.memoryKB} KB of server memory per idle connection.`,
     '',
   ];
-  if (isTrial(options)) {
-    lines.push(
-      `> **Trial figures, not a measurement:** ${options.runs} round(s) of ${options.durationS} s per measurement. ` +
-        'Re-run on a quiet machine with the defaults (`npm run bench -- fanout`) for the real numbers.',
-      '',
-    );
-  }
-  if (options.note) lines.push(`> Note: ${options.note}`, '');
   lines.push(
-    `Conditions: ${conditionsLine(conditions)}.`,
-    '',
+    ...reportPreamble({
+      bench: 'fanout',
+      trial: isTrial(options)
+        ? `${options.runs} round(s) of ${options.durationS} s per measurement`
+        : undefined,
+      note: options.note,
+      conditions,
+    }),
     `Command: \`${command}\`. ` +
       'Servers, each in a child process of its own, one at a time, fresh for every measurement, on 127.0.0.1: ' +
       `Switchboard (\`${options.runtime === 'dist' ? 'dist/' : 'src/ with tsx'}\`, log level warn, SQLite, in-process bus) ` +

@@ -18,6 +18,7 @@ import {
   machineConditions,
   markdownTable,
   ms,
+  reportPreamble,
   writeDocSection,
 } from './lib/report.js';
 import { ROOT, type Runtime, startServer } from './lib/server.js';
@@ -336,17 +337,13 @@ function report(options: Options, conditions: MachineConditions, runs: RunResult
     `**Target:** p99 under load at most ${TARGET_RATIO}× the idle p99.`,
     '',
   ];
-  if (isTrial(options)) {
-    lines.push(
-      `> **Trial figures, not a measurement:** ${options.runs} run(s) of ${options.durationS} s per phase. ` +
-        `Re-run on a quiet machine with the defaults (\`npm run bench -- login\`) for the real numbers.`,
-      '',
-    );
-  }
-  if (options.note) lines.push(`> Note: ${options.note}`, '');
   lines.push(
-    `Conditions: ${conditionsLine(conditions)}.`,
-    '',
+    ...reportPreamble({
+      bench: 'login',
+      trial: isTrial(options) ? `${options.runs} run(s) of ${options.durationS} s per phase` : undefined,
+      note: options.note,
+      conditions,
+    }),
     `Command: \`${command}\`. Server: \`${options.runtime === 'dist' ? 'node dist/main.js serve' : 'node --import tsx src/main.ts serve'}\` ` +
       `on 127.0.0.1, fresh SQLite data directory per run, log level warn. Each phase: ${options.warmupS} s warm-up, ` +
       `then ${options.durationS} s measured; ${options.runs} run(s), phase order alternating between runs. ` +

@@ -22,6 +22,7 @@ import {
   machineConditions,
   markdownTable,
   ms,
+  reportPreamble,
   writeDocSection,
 } from './lib/report.js';
 import { type BenchServer, ROOT, type Runtime, startServer } from './lib/server.js';
@@ -406,17 +407,15 @@ function report(options: Options, conditions: MachineConditions, rounds: Round[]
     `store. **Target:** at most ${TARGET_LOSS * 100}% throughput loss with the memory store.`,
     '',
   ];
-  if (isTrial(options)) {
-    lines.push(
-      `> **Trial figures, not a measurement:** ${options.runs} round(s) of ${options.durationS} s per configuration. ` +
-        'Re-run on a quiet machine with the defaults (`npm run bench -- ratelimit`) for the real numbers.',
-      '',
-    );
-  }
-  if (options.note) lines.push(`> Note: ${options.note}`, '');
   lines.push(
-    `Conditions: ${conditionsLine(conditions)}.`,
-    '',
+    ...reportPreamble({
+      bench: 'ratelimit',
+      trial: isTrial(options)
+        ? `${options.runs} round(s) of ${options.durationS} s per configuration`
+        : undefined,
+      note: options.note,
+      conditions,
+    }),
     `Command: \`${command}\`. Server: \`${options.runtime === 'dist' ? 'node dist/main.js serve' : 'node --import tsx src/main.ts serve'}\` ` +
       'on 127.0.0.1, fresh SQLite data directory per configuration, log level warn, metrics off. ' +
       `Tiers set to ${Number(NEVER).toLocaleString('en-US')} per minute so that nothing is refused and every ` +

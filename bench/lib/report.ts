@@ -83,3 +83,27 @@ export function writeDocSection(file: string, name: string, body: string): void 
       : `${current.trimEnd()}\n\n${block}\n`;
   writeFileSync(file, next);
 }
+
+/**
+ * The lines every bench report opens its figures with: a warning when the run was too short to count
+ * (`trial`, with what one run was, such as "run(s) of 10 s per phase"), the operator's note, and the
+ * machine's conditions.
+ */
+export function reportPreamble(options: {
+  bench: string;
+  trial: string | undefined;
+  note: string | undefined;
+  conditions: MachineConditions;
+}): string[] {
+  const lines: string[] = [];
+  if (options.trial) {
+    lines.push(
+      `> **Trial figures, not a measurement:** ${options.trial}. ` +
+        `Re-run on a quiet machine with the defaults (\`npm run bench -- ${options.bench}\`) for the real numbers.`,
+      '',
+    );
+  }
+  if (options.note) lines.push(`> Note: ${options.note}`, '');
+  lines.push(`Conditions: ${conditionsLine(options.conditions)}.`, '');
+  return lines;
+}
