@@ -8,6 +8,10 @@ export const CHANNEL_NAME = /^[a-z][a-z0-9._-]{0,63}$/;
 const USER_CHANNEL = /^user:([A-Za-z0-9_-]{1,64})$/;
 const RESERVED = new Set(['config']);
 
+/** Where a stream's producer state travels: not a channel anyone subscribes to by name. */
+export const statusChannelOf = (stream: string) => `status:${stream}`;
+const STATUS_HISTORY = { size: 1, maxAgeMs: 7 * 86_400_000 };
+
 export interface ChannelDeclaration {
   name: string;
   access: AccessRule;
@@ -98,6 +102,7 @@ export class ChannelRegistry {
   }
 
   historyOf(name: string): HistoryPolicy {
+    if (name.startsWith('status:')) return STATUS_HISTORY;
     return this.get(name)?.history ?? this.defaults;
   }
 

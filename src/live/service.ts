@@ -3,7 +3,7 @@ import type { Auth } from '../auth/service.js';
 import { AppError, ErrorCode } from '../platform/problem.js';
 import type { EventBus, LiveEvent } from './bus.js';
 import { InvalidSince } from './bus.js';
-import type { ChannelRegistry } from './channels.js';
+import { type ChannelRegistry, statusChannelOf } from './channels.js';
 import { parseEventId } from './event-id.js';
 
 /** A held connection slot; released when the connection ends. */
@@ -46,6 +46,8 @@ export interface Subscription {
   readonly snapshot: LiveEvent | null;
   /** The id of the last event the subscriber will have been sent before live events. */
   readonly lastId: string | null;
+  /** The producer's latest state, for a declared stream that has one; sent after the snapshot. */
+  readonly status: unknown;
   /** Starts live delivery: events that arrived meanwhile first, none twice. */
   start(): void;
   stop(): void;
@@ -53,12 +55,25 @@ export interface Subscription {
 
 export interface SubscriptionHandlers {
   event(event: LiveEvent): void;
+  /** The state of the stream's producer changed (`status` frames). */
+  status?(status: unknown): void;
   /** The subscriber lost the right to the channel, or it was removed. */
   ended(reason: 'forbidden' | 'unavailable'): void;
 }
 
 const seqOf = (id: string | null): number => (id ? (parseEventId(id)?.seq ?? 0) : 0);
 const epochOf = (id: string | null): string | undefined => (id ? parseEventId(id)?.epoch : undefined);
+
+/** An event's id, parsed once however many subscribers it reaches. */
+const parsedIds = new WeakMap<LiveEvent, { epoch: string | undefined; seq: number }>();
+function positionOf(event: LiveEvent) {
+  let position = parsedIds.get(event);
+  if (!position) {
+    position = { epoch: epochOf(event.id), seq: seqOf(event.id) };
+    parsedIds.set(event, position);
+  }
+  return position;
+}
 
 /** The rules of live data: who may follow and publish what, and when a connection must end. */
 export class LiveService {
@@ -117,18 +132,33 @@ export class LiveService {
         held.push(event);
         return;
       }
-      if (epochOf(event.id) === lastEpoch && seqOf(event.id) <= lastSent) return;
+      const position = positionOf(event);
+      if (position.epoch === lastEpoch && position.seq <= lastSent) return;
       // Rights are those of this moment, not of when the subscription began.
       if (!this.channels.admits(connection.principal, name)) {
         stop();
         handlers.ended(this.channels.get(name) ? 'forbidden' : 'unavailable');
         return;
       }
-      lastSent = seqOf(event.id);
-      lastEpoch = epochOf(event.id);
+      lastSent = position.seq;
+      lastEpoch = position.epoch;
       handlers.event(event);
     };
-    const unsubscribe = this.bus.subscribe(name, deliver);
+    const unsubscribeEvents = this.bus.subscribe(name, deliver);
+    // A producer's state travels on a channel of its own beside the stream's, one event deep.
+    const stream = this.channels.get(name)?.kind === 'stream';
+    let heldStatus: LiveEvent | undefined;
+    const unsubscribeStatus = stream
+      ? this.bus.subscribe(statusChannelOf(name), (event) => {
+          if (stopped) return;
+          if (!live) heldStatus = event;
+          else if (this.channels.admits(connection.principal, name)) handlers.status?.(event.data);
+        })
+      : () => {};
+    const unsubscribe = () => {
+      unsubscribeEvents();
+      unsubscribeStatus();
+    };
     const unwatch = this.channels.onRemoved((removed) => {
       if (removed !== name || stopped) return;
       stop();
@@ -145,19 +175,28 @@ export class LiveService {
       const replayed = replay?.recovered ? replay.events : [];
       const snapshot = replay?.recovered ? null : await this.bus.latest(name);
       const lastId = replayed.at(-1)?.id ?? snapshot?.id ?? (replay?.recovered ? (since ?? null) : null);
+      const status = stream ? ((await this.bus.latest(statusChannelOf(name)))?.data ?? null) : null;
       lastSent = seqOf(lastId);
       lastEpoch = epochOf(lastId);
-      return {
+      const subscription = {
         recovered: since !== undefined && recovered,
         replayed,
         snapshot,
         lastId,
+        status,
         start: () => {
+          // The transport has sent these by now; a long-lived connection need not keep them.
+          subscription.replayed = [];
+          subscription.snapshot = null;
+          subscription.status = null;
           live = true;
           for (const event of held.splice(0)) deliver(event);
+          if (heldStatus) handlers.status?.(heldStatus.data);
+          heldStatus = undefined;
         },
         stop,
       };
+      return subscription;
     } catch (error) {
       stop();
       if (error instanceof InvalidSince) {
@@ -193,6 +232,16 @@ export class LiveService {
       slot.release();
       this.connections.delete(connection);
     };
+  }
+
+  /** A producer's state, for every subscriber of the stream on every instance. */
+  async publishStatus(channel: string, status: unknown): Promise<void> {
+    await this.bus.publish(statusChannelOf(channel), status);
+  }
+
+  /** Channels were redeclared (a configuration was activated): every open connection checks what it follows. */
+  rulesChanged(): void {
+    for (const connection of this.connections) connection.rightsChanged();
   }
 
   /** Publishes to a declared stream, for an admin or an API key with a matching publish scope. */

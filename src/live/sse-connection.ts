@@ -3,7 +3,7 @@ import type { Principal } from '../auth/principal.js';
 import { AppError, ErrorCode } from '../platform/problem.js';
 import type { LiveEvent } from './bus.js';
 import type { LiveConnection, LiveService, Subscription } from './service.js';
-import { type EventStreamWriter, encodeCursor, type SseTiming } from './sse-writer.js';
+import { type EventStreamWriter, encodeCursor } from './sse-writer.js';
 
 /** Per channel, the event id a client resumes after. */
 export type Resume = ReadonlyMap<string, string>;
@@ -16,7 +16,8 @@ export type Resume = ReadonlyMap<string, string>;
  * it has none), `event` (an event, `{id, channel, ts, data}` — a named type rather than the default
  * `message`, matching the WebSocket `type: "event"`), `reset` (the history no longer reaches the id the
  * client gave; a snapshot follows), `unavailable` (the channel was removed) and `error` (`{channel?, code,
- * message}`: the right to a channel was lost, or the session ended).
+ * message}`: the right to a channel was lost, or the session ended) and `status` (`{channel, state, message?,
+ * at}`: the stream's producer, after the snapshot and whenever it changes).
  */
 export class SseConnection implements LiveConnection {
   readonly transport = 'sse' as const;
@@ -43,6 +44,7 @@ export class SseConnection implements LiveConnection {
       try {
         const subscription = await this.live.subscribe(this, name, resume.get(name), {
           event: (event) => this.send(event),
+          status: (status) => this.writer?.frame('status', { ...(status as object), channel: name }),
           ended: (reason) => this.drop(name, reason),
         });
         // The client may have gone while this was awaited: nothing would stop the subscription later.
@@ -63,9 +65,9 @@ export class SseConnection implements LiveConnection {
   }
 
   /** Writes the headers, what each channel starts with, and lets live events flow. */
-  begin(writer: EventStreamWriter, headers: OutgoingHttpHeaders, resume: Resume, timing: SseTiming): void {
+  begin(writer: EventStreamWriter, headers: OutgoingHttpHeaders, resume: Resume, retryMs: number): void {
     this.writer = writer;
-    writer.open(headers, timing);
+    writer.open(headers, retryMs);
     for (const [name, subscription] of this.subscriptions) {
       const since = resume.get(name);
       if (subscription.recovered && since !== undefined) this.lastIds.set(name, since);
@@ -84,6 +86,10 @@ export class SseConnection implements LiveConnection {
         });
       }
       this.snapshot(name, subscription.snapshot, since !== undefined);
+    }
+    for (const [name, subscription] of this.subscriptions) {
+      if (subscription.status !== null)
+        writer.frame('status', { ...(subscription.status as object), channel: name });
     }
     for (const subscription of this.subscriptions.values()) subscription.start();
     for (const [name, reason] of this.early.splice(0)) this.drop(name, reason);
@@ -114,6 +120,10 @@ export class SseConnection implements LiveConnection {
     }
   }
 
+  keepalive(): void {
+    this.writer?.keepalive();
+  }
+
   /** The server is stopping: tell the client when to come back, then end. */
   shutdown(retryMs: number): void {
     this.writer?.retry(retryMs);
@@ -132,7 +142,7 @@ export class SseConnection implements LiveConnection {
 
   private send(event: LiveEvent): void {
     this.lastIds.set(event.channel, event.id);
-    this.writer?.frame('event', event, this.multi ? encodeCursor(this.lastIds) : event.id);
+    this.writer?.event(event, this.multi ? encodeCursor(this.lastIds) : undefined);
   }
 
   private snapshot(name: string, event: LiveEvent | null, afterReset: boolean): void {

@@ -1,5 +1,6 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { LiveEvent } from './bus.js';
 import { parseEventId } from './event-id.js';
 
 /** Channels one /events response may carry: all their ids travel back in one Last-Event-ID header. */
@@ -38,9 +39,47 @@ export function decodeCursor(text: string): Map<string, string> | undefined {
   return lastIds;
 }
 
-/** A text/event-stream response: frames, comments, and a bound on what may queue for a slow reader. */
+/** Bytes as one HTTP/1.1 chunk. */
+function chunkOf(bytes: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`${bytes.length.toString(16)}\r\n`), bytes, CRLF]);
+}
+const CRLF = Buffer.from('\r\n');
+
+/**
+ * An event is serialized once, however many streams carry it: its `data:` JSON, and for one-channel
+ * streams (whose `id:` is the event's own) the whole frame, as bytes (bare and as a chunk) that every
+ * response writes as they are.
+ */
+const eventData = new WeakMap<LiveEvent, string>();
+const ownIdFrames = new WeakMap<LiveEvent, { bare: Buffer; chunk?: Buffer }>();
+
+function dataOf(event: LiveEvent): string {
+  let data = eventData.get(event);
+  if (data === undefined) {
+    data = JSON.stringify(event);
+    eventData.set(event, data);
+  }
+  return data;
+}
+
+function ownIdFrameOf(event: LiveEvent): { bare: Buffer; chunk?: Buffer } {
+  let frame = ownIdFrames.get(event);
+  if (frame === undefined) {
+    frame = { bare: Buffer.from(`event: event\nid: ${event.id}\ndata: ${dataOf(event)}\n\n`) };
+    ownIdFrames.set(event, frame);
+  }
+  return frame;
+}
+
+/**
+ * A text/event-stream response: frames, comments, and a bound on what may queue for a slow reader.
+ *
+ * Once the headers are out, frames go straight to the socket as chunks framed here: ServerResponse.write
+ * costs a cork, a tick and four socket writes per frame, which with thousands of streams per event was
+ * most of what an SSE delivery cost beyond a WebSocket one.
+ */
 export class EventStreamWriter {
-  private keepalive: NodeJS.Timeout | undefined;
+  private socket: Socket | undefined;
 
   constructor(
     private readonly raw: ServerResponse,
@@ -49,10 +88,10 @@ export class EventStreamWriter {
   ) {}
 
   get writable(): boolean {
-    return !this.raw.destroyed && !this.raw.writableEnded;
+    return !this.raw.destroyed && !this.raw.writableEnded && !this.socket?.destroyed;
   }
 
-  open(headers: OutgoingHttpHeaders, timing: SseTiming): void {
+  open(headers: OutgoingHttpHeaders, retryMs: number): void {
     this.raw.writeHead(200, {
       ...headers,
       'content-type': 'text/event-stream; charset=utf-8',
@@ -61,24 +100,43 @@ export class EventStreamWriter {
       // nginx would otherwise hold events back in its buffer.
       'x-accel-buffering': 'no',
     });
-    this.retry(timing.retryMs);
-    this.keepalive = setInterval(() => this.write(': keepalive\n\n'), timing.keepaliveMs);
-    this.raw.once('close', () => clearInterval(this.keepalive));
+    this.raw.flushHeaders();
+    const socket = this.raw.socket;
+    // Only once the headers are on the socket itself (not queued behind a pipelined response) and the body
+    // is chunked (HTTP/1.1): an HTTP/1.0 client keeps Node's own framing.
+    const owner = (socket as (Socket & { _httpMessage?: unknown }) | null)?._httpMessage;
+    if (socket && owner === this.raw && this.raw.chunkedEncoding) this.socket = socket;
+    this.retry(retryMs);
   }
 
   retry(ms: number): void {
-    this.write(`retry: ${Math.round(ms)}\n\n`);
+    this.write(Buffer.from(`retry: ${Math.round(ms)}\n\n`));
+  }
+
+  /** A comment line: it keeps proxies and load balancers from timing out a quiet stream. */
+  keepalive(): void {
+    this.write(KEEPALIVE);
   }
 
   /** `id` undefined leaves the client's last event id as it is; '' clears it. */
   frame(type: string, data: unknown, id?: string): void {
     const idLine = id === undefined ? '' : `id: ${id}\n`;
-    this.write(`event: ${type}\n${idLine}data: ${JSON.stringify(data) ?? 'null'}\n\n`);
+    this.write(Buffer.from(`event: ${type}\n${idLine}data: ${JSON.stringify(data) ?? 'null'}\n\n`));
+  }
+
+  /** An `event` frame; `id` is the event's own unless given (the cursor of a several-channel stream). */
+  event(event: LiveEvent, id?: string): void {
+    if (id !== undefined && id !== event.id) {
+      this.write(Buffer.from(`event: event\nid: ${id}\ndata: ${dataOf(event)}\n\n`));
+      return;
+    }
+    const frame = ownIdFrameOf(event);
+    if (this.socket) frame.chunk ??= chunkOf(frame.bare);
+    this.write(frame.bare, frame.chunk);
   }
 
   /** Ends the response; `closeSocket` also ends its connection instead of keeping it alive for reuse. */
   end(closeSocket = false): void {
-    clearInterval(this.keepalive);
     if (!this.writable) return;
     const socket: Socket | null = this.raw.socket;
     this.raw.end(() => {
@@ -86,17 +144,26 @@ export class EventStreamWriter {
     });
   }
 
-  private write(text: string): void {
+  private write(bare: Buffer, chunk?: Buffer): void {
     if (!this.writable) return;
-    this.raw.write(text);
+    let backlog: number;
+    if (this.socket) {
+      this.socket.write(chunk ?? chunkOf(bare));
+      backlog = this.socket.writableLength;
+    } else {
+      this.raw.write(bare);
+      backlog = this.raw.writableLength;
+    }
     // Dropped rather than buffered without bound: the client reconnects with Last-Event-ID and catches up
     // from history.
-    if (this.raw.writableLength > MAX_BACKLOG_BYTES) {
+    if (backlog > MAX_BACKLOG_BYTES) {
       this.onOverflow();
       this.raw.destroy();
     }
   }
 }
+
+const KEEPALIVE = Buffer.from(': keepalive\n\n');
 
 export interface SseTiming {
   /** The reconnection delay suggested to clients (`retry:`). */

@@ -81,6 +81,12 @@ export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, opti
     keepaliveMs: options.keepaliveMs ?? sseTiming.keepaliveMs,
   };
   const open = new Set<SseConnection>();
+  // One timer for every stream rather than one each: a stream's first comment comes within one period.
+  const keepalive = setInterval(() => {
+    for (const connection of open) connection.keepalive();
+  }, timing.keepaliveMs);
+  keepalive.unref();
+  app.addHook('onClose', async () => clearInterval(keepalive));
 
   // Open streams would hold the server's close() until the grace period ran out; clients are told to come
   // back a little later, spread out so they do not all return at once.
@@ -97,10 +103,14 @@ export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, opti
   ): Promise<void> {
     const principal = await callerOf(request, live, ticket);
     for (const name of channels) live.channelFor(principal, name);
+    // A stream may stay open for days: what it keeps must not include Fastify's request and reply.
+    const requestId = request.id;
     const connection: SseConnection = new SseConnection(principal, live, position.multi, () => {
       release();
       // The access log has the request; this says why its stream ended.
-      if (open.delete(connection)) request.log.info({ ended_by: connection.endReason }, 'event stream ended');
+      if (open.delete(connection)) {
+        app.log.info({ request_id: requestId, ended_by: connection.endReason }, 'event stream ended');
+      }
     });
     // Before any header: over the cap is a real 429.
     const release = await live.open(connection);
@@ -127,7 +137,7 @@ export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, opti
       }),
       reply.getHeaders() as OutgoingHttpHeaders,
       position.resume,
-      timing,
+      timing.retryMs,
     );
   }
 

@@ -296,6 +296,7 @@ export class WsConnection implements LiveConnection {
     try {
       subscription = await this.deps.live.subscribe(this, channel, since, {
         event: (event) => this.sendEvent(event),
+        status: (status) => this.send(frames.status(channel, status)),
         ended: (reason) => this.subscriptionEnded(channel, entry, reason),
       });
     } catch (error) {
@@ -321,6 +322,7 @@ export class WsConnection implements LiveConnection {
     if (since !== undefined && !subscription.recovered) this.send(frames.reset(channel));
     for (const event of subscription.replayed) this.sendEvent(event);
     if (subscription.snapshot) this.send(frames.snapshot(subscription.snapshot));
+    if (subscription.status !== null) this.send(frames.status(channel, subscription.status));
     subscription.start();
   }
 

@@ -129,6 +129,9 @@ export const frames = {
     }),
   reset: (channel: string) => JSON.stringify({ type: 'reset', channel }),
   unavailable: (channel: string) => JSON.stringify({ type: 'unavailable', channel }),
+  /** The stream's producer: `{state: "ok"|"error", message?, at}`. */
+  status: (channel: string, status: unknown) =>
+    JSON.stringify({ ...(status as object), type: 'status', channel }),
   snapshot: (event: LiveEvent) =>
     JSON.stringify({
       type: 'snapshot',

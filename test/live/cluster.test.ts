@@ -73,8 +73,10 @@ async function follow(t: TestApp, session: SignedIn, channel: string, since?: st
     ended: (reason) => endings.push(reason),
   });
   cleanups.push(() => subscription.stop());
+  // What it started with, as a transport sends it: start() lets go of the replay and the snapshot.
+  const initial = { ...subscription };
   subscription.start();
-  return { conn, subscription, events, endings };
+  return { conn, subscription: initial, events, endings };
 }
 
 /** The same cookie jar, talking to another instance: a browser behind a load balancer. */
