@@ -10,6 +10,7 @@ import { RedisAuthEvents } from './auth/redis-events.js';
 import { RedisTicketStore } from './auth/redis-tickets.js';
 import type { Auth } from './auth/service.js';
 import type { TicketStore } from './auth/tickets.js';
+import { assembleEndpoints, type Endpoints, registerConfigRoutes } from './endpoints/index.js';
 import { assembleLive, registerLiveRoutes } from './live/index.js';
 import { RedisBus } from './live/redis-bus.js';
 import type { LiveService } from './live/service.js';
@@ -39,6 +40,8 @@ export interface AppOverrides {
   now?: () => number;
   /** Where connect tickets live (default: this process's memory). */
   ticketStore?: TicketStore;
+  /** The environment `${env:…}` references read (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface Switchboard {
@@ -49,6 +52,8 @@ export interface Switchboard {
   readonly audit: AuditService;
   /** Channels, the event bus and open live connections. */
   readonly live: LiveService;
+  /** The endpoint configuration: versions, activation, the producers of the active one. */
+  readonly endpoints: Endpoints;
   /** Ready after start(): derived from the signing secret. */
   readonly cursors: () => CursorCodec;
   /** Migrates, resolves the signing secret, and listens. Returns the URL. */
@@ -113,6 +118,7 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
     }
     await auth.setup.prepare(server.log);
     auth.startMaintenance(server.log);
+    await endpoints.start();
     if (!settings.cookieSecure) {
       server.log.warn(
         { public_url: settings.publicUrl },
@@ -122,6 +128,7 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
   });
   server.addHook('onClose', async () => {
     auth.stopMaintenance();
+    await endpoints.stop();
     await live.close();
     authRelay?.close();
     await rateLimits.close();
@@ -147,6 +154,15 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
     now: overrides.now,
     bus: redis ? (channels) => new RedisBus(redis, (name) => channels.historyOf(name)) : undefined,
   });
+  const endpoints = assembleEndpoints({
+    storage,
+    audit,
+    live,
+    settings,
+    log: server.log,
+    env: overrides.env ?? process.env,
+    now: overrides.now,
+  });
   await registerOpenApi(server, VERSION, SECURITY_SCHEMES);
   registerHealth(server, {
     version: VERSION,
@@ -169,6 +185,7 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
       api.addHook('onSend', rateLimits.releaseSlot);
       await registerAuthRoutes(api, { auth, cursors, settings });
       await api.register(auditRoutes, { prefix: '/audit', audit, cursors });
+      await registerConfigRoutes(api, { endpoints, settings });
       // Upgrades bypass the hooks above, so the IP floor is applied to them here.
       const addressOf = clientAddressOf(settings.trustedProxies);
       await registerLiveRoutes(api, {
@@ -193,6 +210,7 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
     auth,
     audit,
     live,
+    endpoints,
     cursors,
     async ready() {
       await server.ready();

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { parseHostPattern } from './endpoints/hosts.js';
 import { parseTrustedProxies } from './platform/client-ip.js';
 import { formatDuration, parseDuration } from './platform/duration.js';
 import {
@@ -43,6 +44,7 @@ export interface Settings {
   readonly maxHeaderBytes: number;
   readonly maxHeaders: number;
   readonly live: LiveSettings;
+  readonly endpoints: EndpointSettings;
   /** Cookies carry Secure unless the public URL is plain HTTP on a host other than localhost. */
   readonly cookieSecure: boolean;
   readonly setupToken: string | undefined;
@@ -57,6 +59,15 @@ export interface Settings {
   readonly lockoutThreshold: number;
   readonly lockoutWindowMs: number;
   readonly lockoutDurationMs: number;
+}
+
+export interface EndpointSettings {
+  /** Hosts HTTP endpoints may reach; empty: none. */
+  readonly allowedHosts: readonly string[];
+  readonly functionsDir: string;
+  /** Saved and activated when the store is empty. */
+  readonly bootstrapFile: string | undefined;
+  readonly leaseMs: number;
 }
 
 export interface LiveSettings {
@@ -443,6 +454,45 @@ export const settingSpecs = {
     parse: duration('1s', '10s'),
     doc: 'How often open streams re-read their session, so changes made from the CLI or on another instance reach them.',
   },
+  endpointHosts: {
+    env: 'SWITCHBOARD_ENDPOINT_HOSTS',
+    file: 'endpoint_hosts',
+    default: '',
+    accepts:
+      'a comma-separated list of hosts: api.example.com, *.example.com, 10.0.0.5, [::1], each optionally with :port',
+    parse: (v: string) => {
+      const hosts = v
+        .split(',')
+        .map((h) => h.trim())
+        .filter(Boolean);
+      return hosts.every((h) => parseHostPattern(h) !== undefined) ? hosts : undefined;
+    },
+    doc: 'Hosts the HTTP endpoints of the endpoint configuration may reach. Empty (the default): none, so a configuration cannot make the server call into its network until an operator allows it.',
+  },
+  functionsDir: {
+    env: 'SWITCHBOARD_FUNCTIONS_DIR',
+    file: 'functions_dir',
+    default: undefined,
+    accepts: 'a directory path',
+    parse: text,
+    doc: 'Directory holding the modules of local functions; a configuration cannot name a module outside it. Unset: <data dir>/functions.',
+  },
+  endpointsFile: {
+    env: 'SWITCHBOARD_ENDPOINTS_FILE',
+    file: 'endpoints_file',
+    default: undefined,
+    accepts: 'a path to a JSON endpoint configuration',
+    parse: text,
+    doc: 'Endpoint configuration saved and activated as version 1.0.0 at start when no version is stored yet.',
+  },
+  producerLease: {
+    env: 'SWITCHBOARD_PRODUCER_LEASE',
+    file: 'producer_lease',
+    default: '10s',
+    accepts: durationAccepts('1s', '5m'),
+    parse: duration('1s', '5m'),
+    doc: 'Lease that lets one instance run each stream; another instance takes a stream over within twice this once its holder stops renewing.',
+  },
   maxHeaders: {
     env: 'SWITCHBOARD_MAX_HEADERS',
     file: 'max_headers',
@@ -686,6 +736,12 @@ export function loadSettings(env: Record<string, Raw> = process.env): Settings {
       wsAuthGraceMs: p.wsAuthGrace ?? 60_000,
       wsMaxBacklogBytes: p.wsMaxBacklogBytes ?? 1_048_576,
       recheckMs: p.streamRecheckInterval ?? 5000,
+    }),
+    endpoints: Object.freeze({
+      allowedHosts: Object.freeze([...(p.endpointHosts ?? [])]),
+      functionsDir: resolve(p.functionsDir ?? resolve(dataDir, 'functions')),
+      bootstrapFile: p.endpointsFile === undefined ? undefined : resolve(p.endpointsFile),
+      leaseMs: p.producerLease ?? 10_000,
     }),
     cookieSecure: !isPlainHttpOnNetwork(publicUrl),
     setupToken: p.setupToken,

@@ -107,6 +107,8 @@ export async function startTestApp(
     routes?: FastifyPluginAsync;
     now?: () => number;
     shareDatabaseWith?: TestApp;
+    /** What `${env:…}` references of the endpoint configuration read (default process.env). */
+    processEnv?: NodeJS.ProcessEnv;
   } = {},
 ): Promise<TestApp> {
   const shared = options.shareDatabaseWith?.settings;
@@ -132,7 +134,12 @@ export async function startTestApp(
       done();
     },
   });
-  const app = await createApp(settings, { logStream, routes: options.routes, now: options.now });
+  const app = await createApp(settings, {
+    logStream,
+    routes: options.routes,
+    now: options.now,
+    env: options.processEnv,
+  });
   let url: string;
   try {
     url = await app.start();

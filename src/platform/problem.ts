@@ -26,6 +26,7 @@ export const ErrorCode = {
   connectionCap: 5003,
   ticketCap: 5004,
   upstream: 7000,
+  upstreamTimeout: 7001,
   internal: 8000,
   unavailable: 8001,
 } as const;

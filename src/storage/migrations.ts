@@ -3,6 +3,7 @@ import type { Engine, Storage } from './database.js';
 import * as instanceSecrets from './migrations/0001_instance_secrets.js';
 import * as identity from './migrations/0002_identity.js';
 import * as audit from './migrations/0003_audit.js';
+import * as endpointConfig from './migrations/0004_endpoint_config.js';
 
 type Up = (db: Kysely<unknown>, engine: Engine) => Promise<void>;
 
@@ -11,6 +12,7 @@ const steps: Record<string, Up> = {
   '0001_instance_secrets': instanceSecrets.up,
   '0002_identity': identity.up,
   '0003_audit': audit.up,
+  '0004_endpoint_config': endpointConfig.up,
 };
 
 export const MIGRATION_NAMES: readonly string[] = Object.keys(steps);

@@ -99,6 +99,34 @@ export interface AuditEventsTable {
   detail: string | null;
 }
 
+export interface ConfigVersionsTable {
+  version: string;
+  /** Canonical JSON. */
+  document: string;
+  created_at: string;
+  created_by: string | null;
+  created_by_name: string | null;
+  message: string | null;
+}
+
+export interface ConfigStateTable {
+  name: string;
+  active_version: string | null;
+  last_good_version: string | null;
+  recovery: number;
+  recovery_version: string | null;
+  recovery_reason: string | null;
+  /** Grows with every change of the row, so instances can tell they are behind. */
+  generation: number;
+  updated_at: string;
+}
+
+export interface ProducerLeasesTable {
+  stream: string;
+  holder: string;
+  expires_at: string;
+}
+
 export interface Database {
   instance_secrets: InstanceSecretsTable;
   users: UsersTable;
@@ -110,4 +138,7 @@ export interface Database {
   login_failures: LoginFailuresTable;
   login_lockouts: LoginLockoutsTable;
   audit_events: AuditEventsTable;
+  config_versions: ConfigVersionsTable;
+  config_state: ConfigStateTable;
+  producer_leases: ProducerLeasesTable;
 }

@@ -1,0 +1,20 @@
+/**
+ * Canonical JSON: keys sorted at every depth, two-space indentation, a final newline. Two documents that
+ * mean the same are stored as the same text, so a diff shows only what changed.
+ */
+export function canonicalize(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonicalize);
+  if (value !== null && typeof value === 'object') {
+    const sorted: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) {
+      const item = (value as Record<string, unknown>)[key];
+      if (item !== undefined) sorted[key] = canonicalize(item);
+    }
+    return sorted;
+  }
+  return value;
+}
+
+export function canonicalJson(value: unknown): string {
+  return `${JSON.stringify(canonicalize(value), null, 2)}\n`;
+}

@@ -1,0 +1,39 @@
+import { createTwoFilesPatch } from 'diff';
+import { canonicalJson } from './canonical.js';
+
+/**
+ * Past this many edits jsdiff gives up (its cost grows with the number of edits, not only the size), and
+ * the diff shows the whole of both sides instead: still correct, never slow.
+ */
+const MAX_EDIT_LENGTH = 20_000;
+
+/** A unified diff of two documents in their canonical form; '' when they are the same. */
+export function unifiedDiff(
+  before: { label: string; document: unknown } | undefined,
+  after: { label: string; document: unknown },
+): string {
+  const oldText = before === undefined ? '' : canonicalJson(before.document);
+  const newText = canonicalJson(after.document);
+  if (oldText === newText) return '';
+  const oldLabel = before?.label ?? '/dev/null';
+  const options = { context: 3, maxEditLength: MAX_EDIT_LENGTH };
+  return (
+    createTwoFilesPatch(oldLabel, after.label, oldText, newText, undefined, undefined, options) ??
+    wholeReplacement(oldLabel, after.label, oldText, newText)
+  );
+}
+
+function wholeReplacement(oldLabel: string, newLabel: string, oldText: string, newText: string): string {
+  const lines = (text: string) => (text === '' ? [] : text.replace(/\n$/, '').split('\n'));
+  const removed = lines(oldText);
+  const added = lines(newText);
+  return [
+    '===================================================================',
+    `--- ${oldLabel}`,
+    `+++ ${newLabel}`,
+    `@@ -${removed.length === 0 ? 0 : 1},${removed.length} +1,${added.length} @@`,
+    ...removed.map((line) => `-${line}`),
+    ...added.map((line) => `+${line}`),
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,231 @@
+import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
+import { auditContext } from '../auth/request.js';
+import { ok } from '../platform/envelope.js';
+import { Envelope } from '../platform/pagination.js';
+import type { FunctionTester } from './function-test.js';
+import { EndpointConfig } from './schema.js';
+import { EndpointConfigService } from './service.js';
+
+const tags = ['config'];
+const editors = { access: { rule: { minRole: 'editor' as const } } };
+const admins = { access: { rule: { minRole: 'admin' as const } } };
+
+const Version = Type.String({ minLength: 1, maxLength: 64, description: 'A semantic version, e.g. 1.4.0' });
+const VersionParams = Type.Object({ version: Version });
+const Diff = Type.Object({
+  ok: Type.Literal(true),
+  diff: Type.String({ description: 'Unified diff; empty when equal' }),
+});
+
+const VersionItem = Type.Object({
+  version: Type.String(),
+  created_at: Type.String(),
+  created_by: Type.Union([Type.String(), Type.Null()]),
+  message: Type.Union([Type.String(), Type.Null()]),
+  active: Type.Boolean(),
+});
+
+export interface ConfigRouteOptions {
+  service: EndpointConfigService;
+  tester: FunctionTester;
+  bodyLimit: number;
+}
+
+/** /config: versions of the endpoint configuration, their diffs, activation, and function test runs. */
+export const configRoutes: FastifyPluginAsyncTypebox<ConfigRouteOptions> = async (app, options) => {
+  const { service, tester } = options;
+
+  app.get(
+    '',
+    {
+      config: editors,
+      schema: {
+        tags,
+        summary:
+          'A saved version (the active one by default), with its variables resolved and secrets masked',
+        querystring: Type.Object({ version: Type.Optional(Version) }),
+      },
+    },
+    async (request, reply) => {
+      const view = await service.get(request.query.version);
+      reply.header('etag', `"${view.version}"`);
+      return ok({
+        version: view.version,
+        config: view.config,
+        vars_resolved: view.varsResolved,
+        active: view.active,
+        created_at: view.createdAt,
+        created_by: view.createdBy,
+        message: view.message,
+      });
+    },
+  );
+
+  app.get(
+    '/schema',
+    { schema: { tags, summary: 'The JSON Schema every saved configuration must pass' } },
+    async () => ok(EndpointConfig),
+  );
+
+  app.get(
+    '/versions',
+    {
+      config: editors,
+      schema: {
+        tags,
+        summary:
+          'Saved versions, newest first, with what is active, what this instance runs and whether it is in recovery',
+        response: {
+          200: Envelope(
+            Type.Object({
+              versions: Type.Array(VersionItem),
+              active: Type.Union([Type.String(), Type.Null()]),
+              loaded: Type.Union([Type.String(), Type.Null()]),
+              last_good: Type.Union([Type.String(), Type.Null()]),
+              recovery: Type.Boolean(),
+              recovery_version: Type.Union([Type.String(), Type.Null()]),
+              recovery_reason: Type.Union([Type.String(), Type.Null()]),
+            }),
+          ),
+        },
+      },
+    },
+    async () => {
+      const { versions, state, loaded } = await service.list();
+      return ok({
+        versions: versions.map((v) => ({
+          version: v.version,
+          created_at: v.createdAt,
+          created_by: v.createdBy,
+          message: v.message,
+          active: v.active,
+        })),
+        active: state.activeVersion,
+        loaded,
+        last_good: state.lastGoodVersion,
+        recovery: state.recovery,
+        recovery_version: state.recoveryVersion,
+        recovery_reason: state.recoveryReason,
+      });
+    },
+  );
+
+  app.post(
+    '',
+    {
+      bodyLimit: options.bodyLimit,
+      config: { ...admins, rateLimit: { operations: ['config.save'] } },
+      schema: {
+        tags,
+        summary:
+          'Save a version: the raw document (patch bumped, activated) or {config, version?, activate?, message?}',
+        description:
+          'A body is the wrapper exactly when it has a top-level `config` key. Every schema problem is listed ' +
+          'at once in `error_detail.errors` with its JSON pointer (422). A saved version that fails to load ' +
+          'is kept, reported in `activation_error`, and the running version stays (recovery).',
+        body: Type.Unknown({ description: 'The configuration, or the save wrapper' }),
+      },
+    },
+    async (request, reply) => {
+      const result = await service.save(
+        EndpointConfigService.saveRequestOf(request.body),
+        auditContext(request),
+      );
+      reply.code(201).header('etag', `"${result.version}"`);
+      return ok({
+        version: result.version,
+        diff: result.diff,
+        active: result.active,
+        ...(result.activationError !== undefined && { activation_error: result.activationError }),
+      });
+    },
+  );
+
+  app.post(
+    '/versions/:version/activate',
+    {
+      config: { ...admins, rateLimit: { operations: ['config.activate'] } },
+      schema: {
+        tags,
+        summary:
+          'Activate a saved version: built completely first, then swapped without dropping subscribers',
+        params: VersionParams,
+      },
+    },
+    async (request) => {
+      await service.activate(request.params.version, auditContext(request));
+      return ok({ version: request.params.version, active: true });
+    },
+  );
+
+  app.delete(
+    '/versions/:version',
+    {
+      config: { ...admins, rateLimit: { operations: ['config.delete'] } },
+      schema: { tags, summary: 'Delete a saved version that is not active', params: VersionParams },
+    },
+    async (request, reply) => {
+      await service.delete(request.params.version, auditContext(request));
+      return reply.code(204).send();
+    },
+  );
+
+  app.post(
+    '/diff',
+    {
+      bodyLimit: options.bodyLimit,
+      config: editors,
+      schema: {
+        tags,
+        summary: 'Unified diff of a draft against a saved version (the active one by default)',
+        body: Type.Object(
+          { config: Type.Unknown(), base_version: Type.Optional(Version) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Envelope(Diff) },
+      },
+    },
+    async (request) =>
+      ok({
+        ok: true as const,
+        diff: await service.diffDraft(request.body.config, request.body.base_version),
+      }),
+  );
+
+  app.get(
+    '/diff',
+    {
+      config: editors,
+      schema: {
+        tags,
+        summary: 'Unified diff between two saved versions; either left out means the active one',
+        querystring: Type.Object({ from: Type.Optional(Version), to: Type.Optional(Version) }),
+        response: { 200: Envelope(Diff) },
+      },
+    },
+    async (request) =>
+      ok({ ok: true as const, diff: await service.diffVersions(request.query.from, request.query.to) }),
+  );
+
+  app.post(
+    '/functions/:name/test',
+    {
+      config: { ...admins, rateLimit: { operations: ['config.test'], concurrency: 'config.test' } },
+      schema: {
+        tags,
+        summary: 'Run a function of the active version once, under its limits; its raw output, or its error',
+        description:
+          '`args` replaces the declared arguments for this run. A function that throws, crashes, exceeds its ' +
+          'memory or returns what JSON cannot hold is a 502 (code 7000); one that runs out of time a 504.',
+        params: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) }),
+        body: Type.Optional(
+          Type.Object({ args: Type.Optional(Type.Unknown()) }, { additionalProperties: false }),
+        ),
+      },
+    },
+    async (request) => {
+      const result = await tester.test(request.params.name, request.body?.args);
+      return ok({ output: result.output, duration_ms: result.durationMs });
+    },
+  );
+};

@@ -1,0 +1,539 @@
+import { readFile } from 'node:fs/promises';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { AuditContext, AuditService } from '../audit/service.js';
+import type { LiveService } from '../live/service.js';
+import { AppError, ErrorCode } from '../platform/problem.js';
+import type { EndpointSettings } from '../settings.js';
+import type { Database } from '../storage/schema.js';
+import { BuildError, buildRuntime } from './build.js';
+import { canonicalJson } from './canonical.js';
+import { unifiedDiff } from './diff.js';
+import type { EndpointRuntime } from './runtime.js';
+import type { EndpointConfig } from './schema.js';
+import { compareVersions, isVersion, nextPatch } from './semver.js';
+import { type ConfigState, ConfigStore, type VersionRecord } from './store.js';
+import { type ConfigProblem, validateConfig } from './validate.js';
+import { maskSecrets, presentVars, resolveVars, restoreMaskedSecrets } from './vars.js';
+
+export const MAX_MESSAGE_CHARS = 1000;
+
+/** A save request, after the raw-or-wrapper rule of API.md has been applied. */
+export interface SaveRequest {
+  config: unknown;
+  version?: string;
+  activate?: boolean;
+  message?: string;
+  /** Where the document sits in the request body, for the pointers of its problems: '' or '/config'. */
+  pointerPrefix?: string;
+}
+
+export interface SaveResult {
+  version: string;
+  diff: string;
+  active: boolean;
+  /** Present when activation was asked for and failed: the version is saved, the old one still runs. */
+  activationError?: string;
+}
+
+export interface VersionView {
+  version: string;
+  config: EndpointConfig;
+  varsResolved: Record<string, unknown>;
+  active: boolean;
+  createdAt: string;
+  createdBy: string | null;
+  message: string | null;
+}
+
+export interface VersionList {
+  versions: {
+    version: string;
+    createdAt: string;
+    createdBy: string | null;
+    message: string | null;
+    active: boolean;
+  }[];
+  state: ConfigState;
+  loaded: string | null;
+}
+
+/** Something the service reports on the `config` channel. */
+export type ConfigNotice =
+  | { type: 'saved'; version: string; by: string | null }
+  | { type: 'activated'; version: string; by: string | null }
+  | { type: 'recovery'; version: string; reason: string; running: string | null }
+  | { type: 'deleted'; version: string; by: string | null };
+
+/** Changes the server makes on its own (bootstrap, recovery at start). */
+const SYSTEM: AuditContext = { actor: { id: null, username: 'system' }, ip: null, userAgent: null };
+
+const unprocessable = (problems: ConfigProblem[], prefix = '') =>
+  new AppError(
+    422,
+    ErrorCode.invalidBody,
+    `the configuration is not valid: ${problems.length} problem${problems.length === 1 ? '' : 's'}, ` +
+      `first ${prefix}${problems[0]?.pointer || '/'} ${problems[0]?.message}`,
+    { errors: problems.map((p) => ({ pointer: `${prefix}${p.pointer}`, message: p.message })) },
+  );
+
+const unknownVersion = (version: string) =>
+  new AppError(404, ErrorCode.notFound, `no saved configuration version "${version}"`);
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * The rules of the endpoint configuration: versions saved whole or not at all, activation that builds
+ * before it swaps, recovery when a version cannot run, and a record of every change in the audit log.
+ */
+export class EndpointConfigService {
+  /** Activations on this instance one at a time, so the runtime is swapped in the order versions commit. */
+  private activating: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly audit: AuditService,
+    private readonly live: LiveService,
+    readonly runtime: EndpointRuntime,
+    private readonly settings: EndpointSettings,
+    private readonly log: FastifyBaseLogger,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private get store(): ConfigStore {
+    return new ConfigStore(this.db);
+  }
+
+  private iso(): string {
+    return new Date(this.now()).toISOString();
+  }
+
+  private validation(document: unknown) {
+    return validateConfig(document, {
+      allowedHosts: this.settings.allowedHosts,
+      functionsDir: this.settings.functionsDir,
+    });
+  }
+
+  /** API.md: a body is the wrapper exactly when it has a top-level `config` key. */
+  static saveRequestOf(body: unknown): SaveRequest {
+    if (!isObject(body)) {
+      throw unprocessable([
+        { pointer: '', message: 'must be a JSON object: the configuration, or {config, …}' },
+      ]);
+    }
+    if (!('config' in body)) return { config: body, pointerPrefix: '' };
+    const problems: ConfigProblem[] = [];
+    for (const key of Object.keys(body)) {
+      if (!['config', 'version', 'activate', 'message'].includes(key)) {
+        problems.push({
+          pointer: `/${key}`,
+          message: 'is not a property of a save request (config, version, activate, message)',
+        });
+      }
+    }
+    const { config, version, activate, message } = body;
+    if (version !== undefined && (typeof version !== 'string' || !isVersion(version))) {
+      problems.push({ pointer: '/version', message: 'must be a semantic version such as "1.4.0"' });
+    }
+    if (activate !== undefined && typeof activate !== 'boolean') {
+      problems.push({ pointer: '/activate', message: 'must be true or false' });
+    }
+    if (message !== undefined && (typeof message !== 'string' || message.length > MAX_MESSAGE_CHARS)) {
+      problems.push({
+        pointer: '/message',
+        message: `must be a string of at most ${MAX_MESSAGE_CHARS} characters`,
+      });
+    }
+    if (problems.length > 0) throw unprocessable(problems);
+    return {
+      config,
+      pointerPrefix: '/config',
+      ...(version !== undefined && { version: version as string }),
+      ...(activate !== undefined && { activate: activate as boolean }),
+      ...(message !== undefined && { message: message as string }),
+    };
+  }
+
+  private async documentOf(version: string): Promise<VersionRecord> {
+    const record = await this.store.get(version);
+    if (!record) throw unknownVersion(version);
+    return record;
+  }
+
+  private parse(record: VersionRecord): EndpointConfig {
+    return JSON.parse(record.document) as EndpointConfig;
+  }
+
+  async get(version: string | undefined): Promise<VersionView> {
+    const state = await this.store.state();
+    const wanted = version ?? state.activeVersion;
+    if (wanted === null)
+      throw new AppError(404, ErrorCode.notFound, 'no configuration is active yet; POST /config saves one');
+    const record = await this.documentOf(wanted);
+    const config = this.parse(record);
+    const resolved = resolveVars(config.vars, this.env);
+    return {
+      version: record.version,
+      config: maskSecrets(config),
+      varsResolved: presentVars(resolved, Object.keys(config.vars ?? {})),
+      active: record.version === state.activeVersion,
+      createdAt: record.createdAt,
+      createdBy: record.createdByName,
+      message: record.message,
+    };
+  }
+
+  async list(): Promise<VersionList> {
+    const [versions, state] = await Promise.all([this.store.listVersions(), this.store.state()]);
+    versions.sort((a, b) => compareVersions(b.version, a.version));
+    return {
+      versions: versions.map((v) => ({
+        version: v.version,
+        createdAt: v.createdAt,
+        createdBy: v.createdByName,
+        message: v.message,
+        active: v.version === state.activeVersion,
+      })),
+      state,
+      loaded: this.runtime.loaded,
+    };
+  }
+
+  /** The document a new version is compared with and inherits masked secrets from: the active one. */
+  private async baseline(): Promise<VersionRecord | undefined> {
+    const state = await this.store.state();
+    return state.activeVersion === null ? undefined : this.store.get(state.activeVersion);
+  }
+
+  async save(request: SaveRequest, context: AuditContext): Promise<SaveResult> {
+    const prefix = request.pointerPrefix ?? '';
+    if (!isObject(request.config)) {
+      throw unprocessable([{ pointer: prefix, message: 'must be a JSON object' }]);
+    }
+    const base = await this.baseline();
+    const baseConfig = base ? this.parse(base) : undefined;
+    const { config: restored, unrestored } = restoreMaskedSecrets(
+      request.config as EndpointConfig,
+      baseConfig,
+    );
+    const masked = unrestored.map((name) => ({
+      pointer: `/vars/${name}/value`,
+      message:
+        'holds the mask "********" but the active version has no secret of that name to keep; give the value',
+    }));
+    const validation = this.validation(restored);
+    if (!validation.ok || masked.length > 0) {
+      throw unprocessable([...(validation.ok ? [] : validation.problems), ...masked], prefix);
+    }
+    const document = canonicalJson(validation.config);
+    const at = this.iso();
+    const version = await this.db
+      .transaction()
+      .execute(async (trx) => {
+        const store = new ConfigStore(trx);
+        const version = request.version ?? nextPatch(await store.versionNumbers());
+        if (await store.exists(version)) {
+          throw new AppError(
+            409,
+            ErrorCode.duplicate,
+            `version ${version} is already saved; choose another or leave it out`,
+          );
+        }
+        await store.insert({
+          version,
+          document,
+          createdAt: at,
+          createdBy: context.actor?.id ?? null,
+          createdByName: context.actor?.username ?? null,
+          message: request.message ?? null,
+        });
+        await this.audit.record(
+          context,
+          {
+            type: 'config.saved',
+            outcome: 'success',
+            target: { type: 'config_version', id: version },
+            detail: { version, message: request.message ?? null, base_version: base?.version ?? null },
+          },
+          trx,
+        );
+        return version;
+      })
+      .catch((error: unknown) => {
+        throw duplicateFromConstraint(error, request.version);
+      });
+    const diff = unifiedDiff(
+      baseConfig && base
+        ? { label: `version ${base.version}`, document: maskSecrets(baseConfig) }
+        : undefined,
+      { label: `version ${version}`, document: maskSecrets(validation.config) },
+    );
+    this.notify({ type: 'saved', version, by: context.actor?.username ?? null });
+    if (request.activate === false) return { version, diff, active: false };
+    try {
+      await this.activate(version, context);
+      return { version, diff, active: true };
+    } catch (error) {
+      if (error instanceof AppError && error.status === 422) {
+        return { version, diff, active: false, activationError: error.message };
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Builds the version completely, then commits it as active and swaps the runtime. A version that cannot
+   * be built leaves the running one running, sets recovery, and says why (422).
+   */
+  activate(version: string, context: AuditContext): Promise<void> {
+    return this.serialized(() => this.activateNow(version, context));
+  }
+
+  private async activateNow(version: string, context: AuditContext): Promise<void> {
+    const record = await this.documentOf(version);
+    let plan: Awaited<ReturnType<typeof buildRuntime>>;
+    try {
+      plan = await buildRuntime(JSON.parse(record.document), version, this.settings, this.env);
+    } catch (error) {
+      if (!(error instanceof BuildError)) throw error;
+      await this.enterRecovery(version, error.message, context);
+      throw new AppError(422, ErrorCode.invalidBody, error.message, {
+        errors: error.problems.map((p) => ({ pointer: p.pointer, message: p.message })),
+      });
+    }
+    await this.db.transaction().execute(async (trx) => {
+      const store = new ConfigStore(trx);
+      // Deleted while it was being built: nothing to activate.
+      if (!(await store.exists(version))) throw unknownVersion(version);
+      await store.writeState(
+        {
+          activeVersion: version,
+          lastGoodVersion: version,
+          recovery: false,
+          recoveryVersion: null,
+          recoveryReason: null,
+        },
+        this.iso(),
+      );
+      await this.audit.record(
+        context,
+        {
+          type: 'config.activated',
+          outcome: 'success',
+          target: { type: 'config_version', id: version },
+          detail: { version },
+        },
+        trx,
+      );
+    });
+    this.runtime.apply(plan);
+    this.log.info({ version }, 'endpoint configuration activated');
+    this.notify({ type: 'activated', version, by: context.actor?.username ?? null });
+  }
+
+  private async enterRecovery(version: string, reason: string, context: AuditContext): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await new ConfigStore(trx).writeState(
+        { recovery: true, recoveryVersion: version, recoveryReason: reason },
+        this.iso(),
+      );
+      await this.audit.record(
+        context,
+        {
+          type: 'config.recovery',
+          outcome: 'failure',
+          target: { type: 'config_version', id: version },
+          detail: { version, reason, running: this.runtime.loaded },
+        },
+        trx,
+      );
+    });
+    this.log.error(
+      { version, reason, running: this.runtime.loaded },
+      'endpoint configuration could not be loaded',
+    );
+    this.notify({ type: 'recovery', version, reason, running: this.runtime.loaded });
+  }
+
+  async delete(version: string, context: AuditContext): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const store = new ConfigStore(trx);
+      if (!(await store.exists(version))) throw unknownVersion(version);
+      const state = await store.state();
+      if (state.activeVersion === version) {
+        throw new AppError(
+          409,
+          ErrorCode.conflict,
+          `version ${version} is active; activate another version before deleting it`,
+        );
+      }
+      if (state.lastGoodVersion === version) {
+        // The last-good pointer names what runs when the active version cannot: it must stay loadable.
+        if (state.recovery || state.activeVersion === null) {
+          throw new AppError(
+            409,
+            ErrorCode.conflict,
+            `version ${version} is the last one that loaded cleanly and the active version does not load; fix or activate another version first`,
+          );
+        }
+        await store.writeState({ lastGoodVersion: state.activeVersion }, this.iso());
+      }
+      await store.delete(version);
+      await this.audit.record(
+        context,
+        {
+          type: 'config.deleted',
+          outcome: 'success',
+          target: { type: 'config_version', id: version },
+          detail: { version },
+        },
+        trx,
+      );
+    });
+    this.notify({ type: 'deleted', version, by: context.actor?.username ?? null });
+  }
+
+  /** A draft against a saved version (the active one by default); secrets masked on both sides. */
+  async diffDraft(config: unknown, baseVersion: string | undefined): Promise<string> {
+    if (!isObject(config)) throw unprocessable([{ pointer: '/config', message: 'must be a JSON object' }]);
+    const base = baseVersion === undefined ? await this.baseline() : await this.documentOf(baseVersion);
+    return unifiedDiff(
+      base ? { label: `version ${base.version}`, document: maskSecrets(this.parse(base)) } : undefined,
+      { label: 'draft', document: maskSecrets(config as EndpointConfig) },
+    );
+  }
+
+  /** Two saved versions; either left out means the active one. */
+  async diffVersions(from: string | undefined, to: string | undefined): Promise<string> {
+    const state = await this.store.state();
+    const pick = async (version: string | undefined, name: string) => {
+      const wanted = version ?? state.activeVersion;
+      if (wanted === null) {
+        throw new AppError(
+          422,
+          ErrorCode.invalidBody,
+          `give ${name}: no version is active to stand in for it`,
+          {
+            errors: [{ pointer: `/querystring/${name}`, message: 'is required while no version is active' }],
+          },
+        );
+      }
+      return this.documentOf(wanted);
+    };
+    const [a, b] = [await pick(from, 'from'), await pick(to, 'to')];
+    return unifiedDiff(
+      { label: `version ${a.version}`, document: maskSecrets(this.parse(a)) },
+      { label: `version ${b.version}`, document: maskSecrets(this.parse(b)) },
+    );
+  }
+
+  /**
+   * At start: saves the bootstrap file as 1.0.0 when nothing is stored yet, then loads the active version,
+   * or the last good one (in recovery) when the active one cannot run here.
+   */
+  async start(): Promise<void> {
+    await this.bootstrap();
+    await this.serialized(() => this.loadActive());
+  }
+
+  /** Loads the active version when another instance activated one that this instance does not run. */
+  sync(): Promise<void> {
+    return this.serialized(async () => {
+      const state = await this.store.state();
+      if (state.activeVersion !== null && state.activeVersion !== this.runtime.loaded)
+        await this.loadActive();
+    });
+  }
+
+  private serialized(work: () => Promise<void>): Promise<void> {
+    const run = this.activating.then(work);
+    this.activating = run.catch(() => {});
+    return run;
+  }
+
+  private async loadActive(): Promise<void> {
+    const state = await this.store.state();
+    if (state.activeVersion === null) return;
+    const active = state.activeVersion;
+    try {
+      const record = await this.documentOf(active);
+      this.runtime.apply(await buildRuntime(JSON.parse(record.document), active, this.settings, this.env));
+      this.log.info({ version: active }, 'endpoint configuration loaded');
+      return;
+    } catch (error) {
+      const reason = (error as Error).message;
+      await this.enterRecovery(active, reason, SYSTEM);
+    }
+    const fallback = state.lastGoodVersion;
+    if (fallback === null || fallback === active || fallback === this.runtime.loaded) return;
+    try {
+      const record = await this.documentOf(fallback);
+      this.runtime.apply(await buildRuntime(JSON.parse(record.document), fallback, this.settings, this.env));
+      this.log.warn({ version: fallback, active }, 'running the last good endpoint configuration (recovery)');
+    } catch (error) {
+      this.log.error(
+        { version: fallback, reason: (error as Error).message },
+        'the last good endpoint configuration cannot be loaded either; no streams run',
+      );
+    }
+  }
+
+  private async bootstrap(): Promise<void> {
+    const file = this.settings.bootstrapFile;
+    if (file === undefined) return;
+    if ((await this.store.versionNumbers()).length > 0) return;
+    let document: unknown;
+    try {
+      document = JSON.parse(await readFile(file, 'utf8'));
+    } catch (error) {
+      this.log.error(
+        { file, reason: (error as Error).message },
+        'SWITCHBOARD_ENDPOINTS_FILE cannot be read as JSON; nothing was bootstrapped',
+      );
+      return;
+    }
+    try {
+      const result = await this.save(
+        { config: document, version: '1.0.0', message: `bootstrapped from ${file}` },
+        SYSTEM,
+      );
+      if (result.activationError) {
+        this.log.error(
+          { file, reason: result.activationError },
+          'the bootstrapped configuration was saved but cannot be loaded',
+        );
+      } else {
+        this.log.info({ file, version: result.version }, 'endpoint configuration bootstrapped from file');
+      }
+    } catch (error) {
+      const problems = error instanceof AppError ? error.options.errors : undefined;
+      this.log.error(
+        { file, reason: (error as Error).message, problems },
+        'SWITCHBOARD_ENDPOINTS_FILE is not a valid endpoint configuration; nothing was bootstrapped',
+      );
+    }
+  }
+
+  private notify(notice: ConfigNotice): void {
+    this.live.bus.publish('config', notice).catch((error: Error) => {
+      this.log.warn({ reason: error.message }, 'could not publish on the config channel');
+    });
+  }
+}
+
+/** Two saves of one version at once: the loser's unique violation is a 409, not a 500. */
+function duplicateFromConstraint(error: unknown, version: string | undefined): unknown {
+  if (error instanceof AppError) return error;
+  const text = String((error as Error)?.message ?? '');
+  if (/unique|duplicate key|primary key/i.test(text)) {
+    return new AppError(
+      409,
+      ErrorCode.duplicate,
+      `version ${version ?? ''} was saved by someone else just now; choose another`.replace('  ', ' '),
+    );
+  }
+  return error;
+}
