@@ -38,16 +38,16 @@ export function assembleEndpoints(options: {
   const holder = `${hostname().slice(0, 40)}:${process.pid}:${randomBytes(4).toString('hex')}`;
   const leases = new LeaseKeeper(new LeaseStore(storage.db), holder, settings.endpoints.leaseMs, log, now);
   const runtime = new EndpointRuntime(live, leases, settings.endpoints, log, env, now);
-  const service = new EndpointConfigService(
-    storage.db,
+  const service = new EndpointConfigService({
+    db: storage.db,
     audit,
-    live,
     runtime,
-    settings.endpoints,
+    settings: settings.endpoints,
     log,
     env,
+    publish: (notice) => live.bus.publish('config', notice),
     now,
-  );
+  });
   const tester = new FunctionTester(runtime, settings.endpoints.functionsDir, env);
   let timer: NodeJS.Timeout | undefined;
   let unsubscribe: (() => void) | undefined;

@@ -2,14 +2,12 @@ import { readFile } from 'node:fs/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { AuditContext, AuditService } from '../audit/service.js';
-import type { LiveService } from '../live/service.js';
 import { AppError, ErrorCode } from '../platform/problem.js';
 import type { EndpointSettings } from '../settings.js';
 import type { Database } from '../storage/schema.js';
-import { BuildError, buildRuntime } from './build.js';
+import { BuildError, buildRuntime, type RuntimePlan } from './build.js';
 import { canonicalJson } from './canonical.js';
 import { unifiedDiff } from './diff.js';
-import type { EndpointRuntime } from './runtime.js';
 import type { EndpointConfig } from './schema.js';
 import { compareVersions, isVersion, nextPatch } from './semver.js';
 import { type ConfigState, ConfigStore, type VersionRecord } from './store.js';
@@ -68,6 +66,25 @@ export type ConfigNotice =
 /** Changes the server makes on its own (bootstrap, recovery at start). */
 const SYSTEM: AuditContext = { actor: { id: null, username: 'system' }, ip: null, userAgent: null };
 
+/** What runs the active version: the server's runtime, or nothing at all for the command line. */
+export interface RuntimeHandle {
+  readonly loaded: string | null;
+  apply(plan: RuntimePlan): void;
+}
+
+export interface ConfigServiceDeps {
+  db: Kysely<Database>;
+  audit: AuditService;
+  runtime: RuntimeHandle;
+  settings: EndpointSettings;
+  log: FastifyBaseLogger;
+  /** What `${env:…}` reads. */
+  env: NodeJS.ProcessEnv;
+  /** Says something on the `config` channel. */
+  publish(notice: ConfigNotice): Promise<unknown>;
+  now?: () => number;
+}
+
 const unprocessable = (problems: ConfigProblem[], prefix = '') =>
   new AppError(
     422,
@@ -91,16 +108,25 @@ export class EndpointConfigService {
   /** Activations on this instance one at a time, so the runtime is swapped in the order versions commit. */
   private activating: Promise<unknown> = Promise.resolve();
 
-  constructor(
-    private readonly db: Kysely<Database>,
-    private readonly audit: AuditService,
-    private readonly live: LiveService,
-    readonly runtime: EndpointRuntime,
-    private readonly settings: EndpointSettings,
-    private readonly log: FastifyBaseLogger,
-    private readonly env: NodeJS.ProcessEnv,
-    private readonly now: () => number = Date.now,
-  ) {}
+  private readonly db: Kysely<Database>;
+  private readonly audit: AuditService;
+  readonly runtime: RuntimeHandle;
+  private readonly settings: EndpointSettings;
+  private readonly log: FastifyBaseLogger;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly publish: (notice: ConfigNotice) => Promise<unknown>;
+  private readonly now: () => number;
+
+  constructor(deps: ConfigServiceDeps) {
+    this.db = deps.db;
+    this.audit = deps.audit;
+    this.runtime = deps.runtime;
+    this.settings = deps.settings;
+    this.log = deps.log;
+    this.env = deps.env;
+    this.publish = deps.publish;
+    this.now = deps.now ?? Date.now;
+  }
 
   private get store(): ConfigStore {
     return new ConfigStore(this.db);
@@ -518,7 +544,7 @@ export class EndpointConfigService {
   }
 
   private notify(notice: ConfigNotice): void {
-    this.live.bus.publish('config', notice).catch((error: Error) => {
+    this.publish(notice).catch((error: Error) => {
       this.log.warn({ reason: error.message }, 'could not publish on the config channel');
     });
   }
