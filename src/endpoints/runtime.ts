@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import { statusChannelOf } from '../live/channels.js';
 import type { LiveService } from '../live/service.js';
 import type { EndpointSettings } from '../settings.js';
 import type { RuntimePlan, StreamPlan } from './build.js';
@@ -61,6 +62,7 @@ export class EndpointRuntime {
       this.stopStream(before);
       this.live.channels.remove(name);
       this.live.bus.drop(name).catch(() => {});
+      this.live.bus.drop(statusChannelOf(name)).catch(() => {});
     }
     this.running = next;
     this.current = plan;

@@ -5,6 +5,9 @@ import { selectFields } from '../select.js';
 import { nextPollDelay } from './backoff.js';
 import { fetchEndpoint } from './http-source.js';
 
+/** How often a producer without the lease looks whether it has it now (an in-memory check). */
+const LEASE_CHECK_MS = 500;
+
 /** A producer's state as subscribers see it in `status` frames. */
 export interface ProducerStatus {
   readonly state: 'ok' | 'error';
@@ -62,9 +65,10 @@ export class Producer {
   async tick(): Promise<void> {
     const { plan } = this;
     if (!this.deps.holdsLease(plan.name)) {
-      // Another instance runs it; the status it publishes reaches subscribers through the bus.
+      // Another instance runs it (its status reaches subscribers through the bus), or the lease is still
+      // being asked for: look again soon, so a stream with a long interval does not wait a whole one.
       this.lastStatus = undefined;
-      this.schedule(plan.intervalMs);
+      this.schedule(Math.min(plan.intervalMs, LEASE_CHECK_MS));
       return;
     }
     const controller = new AbortController();

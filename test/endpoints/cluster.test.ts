@@ -1,0 +1,165 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { LeaseStore } from '../../src/endpoints/lease-store.js';
+import { LeaseKeeper } from '../../src/endpoints/producers/leases.js';
+import { openStorage } from '../../src/storage/database.js';
+import { type SignedIn, startTestApp, type TestApp } from '../fixture.js';
+import { eventually, RedisRun, redisUrl } from '../live/redis-run.js';
+
+const LEASE_MS = 1000;
+const run = new RedisRun();
+const started: TestApp[] = [];
+const cleanups: (() => void | Promise<void>)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  // The instance that owns the database closes last, since its close drops it.
+  for (const t of started.splice(0).reverse()) await t.close();
+});
+afterAll(() => run.end());
+
+/** An upstream that counts the polls it answers. */
+async function upstream(): Promise<{ url: string; hits: number[] }> {
+  const hits: number[] = [];
+  const server: Server = createServer((_request, response) => {
+    hits.push(Date.now());
+    response.setHeader('content-type', 'application/json');
+    response.end(JSON.stringify({ level: hits.length }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/level`, hits };
+}
+
+/** Two instances of one deployment: one database, one Redis key prefix, leases of one second. */
+async function cluster(options: { redis: boolean }) {
+  const env: Record<string, string> = {
+    SWITCHBOARD_ENDPOINT_HOSTS: '127.0.0.1',
+    SWITCHBOARD_PRODUCER_LEASE: `${LEASE_MS}ms`,
+    SWITCHBOARD_RATE_LIMITS: 'config.save=off,config.activate=off',
+    ...(options.redis && { SWITCHBOARD_REDIS_URL: redisUrl, SWITCHBOARD_REDIS_KEY_PREFIX: run.prefix() }),
+  };
+  const a = await startTestApp({ env });
+  started.push(a);
+  const b = await startTestApp({ env, shareDatabaseWith: a });
+  started.push(b);
+  return { a, b };
+}
+
+const config = (url: string, interval = '1s') => ({
+  endpoints: { level: { url, retries: 0 } },
+  streams: { 'tank.level': { endpoint: 'level', interval } },
+});
+
+async function holderOf(t: TestApp, stream: string) {
+  return new LeaseStore(t.app.storage.db).holderOf(stream);
+}
+
+describe('producers in a cluster', () => {
+  it('run each stream on one instance, and hand it over when that instance stops', async () => {
+    const { a, b } = await cluster({ redis: false });
+    const source = await upstream();
+    const admin: SignedIn = await b.signIn(await b.createUser({ role: 'admin' }));
+    const saved = await admin.client.call('/api/v1/config', { json: config(source.url) });
+    expect(saved.status).toBe(201);
+    // Without Redis, A finds the new active version by its periodic check; run that check now.
+    await a.app.endpoints.service.sync();
+    expect(a.app.endpoints.runtime.loaded).toBe('1.0.0');
+    expect(b.app.endpoints.runtime.loaded).toBe('1.0.0');
+
+    // Both run the version; B activated it and took the lease first, so only B polls.
+    const holder = await holderOf(a, 'tank.level');
+    const before = source.hits.length;
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    const polls = source.hits.length - before;
+    // One instance polling every second; two would make about seven.
+    expect(polls).toBeGreaterThanOrEqual(2);
+    expect(polls).toBeLessThanOrEqual(5);
+    expect((await holderOf(a, 'tank.level'))?.holder).toBe(holder?.holder);
+
+    // B stops: it gives the lease back, and A takes the stream over at its next renewal.
+    await b.close();
+    started.splice(started.indexOf(b), 1);
+    const stoppedAt = Date.now();
+    const next = await eventually(
+      () => holderOf(a, 'tank.level'),
+      (lease) => lease !== undefined && lease.holder !== holder?.holder,
+      2 * LEASE_MS,
+    );
+    expect(next?.holder).not.toBe(holder?.holder);
+    expect(Date.now() - stoppedAt).toBeLessThan(2 * LEASE_MS);
+    const after = source.hits.length;
+    expect(
+      await eventually(
+        () => source.hits.length,
+        (n) => n > after,
+        3000,
+      ),
+    ).toBeGreaterThan(after);
+  });
+
+  it('reaches every instance when one activates a version (through the bus on Redis)', async () => {
+    const { a, b } = await cluster({ redis: true });
+    const source = await upstream();
+    const admin = await a.signIn(await a.createUser({ role: 'admin' }));
+    expect((await admin.client.call('/api/v1/config', { json: config(source.url) })).status).toBe(201);
+    const loaded = () => b.app.endpoints.runtime.loaded;
+    expect(await eventually(loaded, (v) => v === '1.0.0')).toBe('1.0.0');
+    expect((await admin.client.call('/api/v1/config', { json: config(source.url, '2s') })).status).toBe(201);
+    expect(await eventually(loaded, (v) => v === '1.0.1')).toBe('1.0.1');
+    expect(a.app.endpoints.runtime.loaded).toBe('1.0.1');
+  });
+});
+
+describe('leases', () => {
+  it('pass to another instance within twice the lease time when the holder dies without a word', async () => {
+    const t = await startTestApp();
+    started.push(t);
+    const log = pino({ level: 'silent' });
+    // Each instance has its own connection to the database; a dead one's simply stops answering.
+    const target = t.settings.database;
+    const deadOne = openStorage(target, 1);
+    const survivor = new LeaseKeeper(new LeaseStore(t.app.storage.db), 'survivor', LEASE_MS, log);
+    const doomed = new LeaseKeeper(new LeaseStore(deadOne.db), 'doomed', LEASE_MS, log);
+    cleanups.push(() => survivor.stop());
+
+    await doomed.track(['tank.level']);
+    await survivor.track(['tank.level']);
+    expect(doomed.held('tank.level')).toBe(true);
+    expect(survivor.held('tank.level')).toBe(false);
+
+    // The holder's process dies: its connection goes, its timers with it, and nothing is given back.
+    await deadOne.close();
+    await doomed.stop();
+    const diedAt = Date.now();
+    expect((await holderOf(t, 'tank.level'))?.holder).toBe('doomed');
+    await eventually(
+      () => survivor.held('tank.level'),
+      (held) => held,
+      2 * LEASE_MS + 500,
+    );
+    const takenOver = Date.now() - diedAt;
+    expect(takenOver).toBeLessThanOrEqual(2 * LEASE_MS);
+    expect((await holderOf(t, 'tank.level'))?.holder).toBe('survivor');
+  });
+
+  it('are granted to one of two instances asking at once', async () => {
+    const t = await startTestApp();
+    started.push(t);
+    const store = new LeaseStore(t.app.storage.db);
+    const now = new Date().toISOString();
+    const until = new Date(Date.now() + LEASE_MS).toISOString();
+    const granted = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => store.acquire('tank.level', `instance-${i}`, now, until)),
+    );
+    expect(granted.filter(Boolean)).toHaveLength(1);
+    const winner = granted.indexOf(true);
+    // The holder renews; the others still cannot take it before it lapses.
+    expect(await store.acquire('tank.level', `instance-${winner}`, now, until)).toBe(true);
+    expect(await store.acquire('tank.level', `instance-${(winner + 1) % 8}`, now, until)).toBe(false);
+    const later = new Date(Date.now() + 2 * LEASE_MS).toISOString();
+    expect(await store.acquire('tank.level', 'latecomer', later, later)).toBe(true);
+  });
+});
