@@ -107,6 +107,8 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 export class EndpointConfigService {
   /** Activations on this instance one at a time, so the runtime is swapped in the order versions commit. */
   private activating: Promise<unknown> = Promise.resolve();
+  /** The active version that could not be loaded on this instance, if that is the case. */
+  private failedHere: string | undefined;
 
   private readonly db: Kysely<Database>;
   private readonly audit: AuditService;
@@ -334,10 +336,11 @@ export class EndpointConfigService {
       const store = new ConfigStore(trx);
       // Deleted while it was being built: nothing to activate.
       if (!(await store.exists(version))) throw unknownVersion(version);
+      const state = await store.state();
       await store.writeState(
         {
           activeVersion: version,
-          lastGoodVersion: version,
+          lastGoodVersion: fallbackAfter(state, version),
           recovery: false,
           recoveryVersion: null,
           recoveryReason: null,
@@ -397,15 +400,15 @@ export class EndpointConfigService {
         );
       }
       if (state.lastGoodVersion === version) {
-        // The last-good pointer names what runs when the active version cannot: it must stay loadable.
-        if (state.recovery || state.activeVersion === null) {
+        if (activeFailed(state)) {
           throw new AppError(
             409,
             ErrorCode.conflict,
-            `version ${version} is the last one that loaded cleanly and the active version does not load; fix or activate another version first`,
+            `version ${version} is what runs while the active version ${state.activeVersion} cannot load; activate a version that loads first`,
           );
         }
-        await store.writeState({ lastGoodVersion: state.activeVersion }, this.iso());
+        // Never left pointing at nothing: without it there is no fallback until the next activation.
+        await store.writeState({ lastGoodVersion: null }, this.iso());
       }
       await store.delete(version);
       await this.audit.record(
@@ -465,12 +468,16 @@ export class EndpointConfigService {
     await this.serialized(() => this.loadActive());
   }
 
-  /** Loads the active version when another instance activated one that this instance does not run. */
+  /**
+   * Loads the active version when another instance activated one that this instance does not run. One that
+   * failed to load here is not tried again (nor recorded again) until another version is activated.
+   */
   sync(): Promise<void> {
     return this.serialized(async () => {
-      const state = await this.store.state();
-      if (state.activeVersion !== null && state.activeVersion !== this.runtime.loaded)
-        await this.loadActive();
+      const { activeVersion } = await this.store.state();
+      if (activeVersion === null || activeVersion === this.runtime.loaded) return;
+      if (activeVersion === this.failedHere) return;
+      await this.loadActive();
     });
   }
 
@@ -490,8 +497,8 @@ export class EndpointConfigService {
       this.log.info({ version: active }, 'endpoint configuration loaded');
       return;
     } catch (error) {
-      const reason = (error as Error).message;
-      await this.enterRecovery(active, reason, SYSTEM);
+      this.failedHere = active;
+      await this.enterRecovery(active, (error as Error).message, SYSTEM);
     }
     const fallback = state.lastGoodVersion;
     if (fallback === null || fallback === active || fallback === this.runtime.loaded) return;
@@ -548,6 +555,18 @@ export class EndpointConfigService {
       this.log.warn({ reason: error.message }, 'could not publish on the config channel');
     });
   }
+}
+
+/** The active version itself could not be loaded (at start, on some instance): the fallback is running. */
+const activeFailed = (state: ConfigState) => state.recovery && state.recoveryVersion === state.activeVersion;
+
+/**
+ * The version to fall back to once `next` is active: the one active until now, which loaded, unless it is
+ * the one that failed (then the fallback stays), or `next` is activated again.
+ */
+function fallbackAfter(state: ConfigState, next: string): string | null {
+  if (state.activeVersion === null || state.activeVersion === next) return state.lastGoodVersion;
+  return activeFailed(state) ? state.lastGoodVersion : state.activeVersion;
 }
 
 /** Two saves of one version at once: the loser's unique violation is a 409, not a 500. */

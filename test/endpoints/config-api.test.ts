@@ -72,7 +72,8 @@ describe('saving', () => {
     expect(res.body.data.diff).toMatch(/^\+\s+"streams": \{/m);
     expect(res.headers.etag).toBe('"1.0.0"');
     const list = await versions();
-    expect(list).toMatchObject({ active: '1.0.0', loaded: '1.0.0', last_good: '1.0.0', recovery: false });
+    // Nothing ran before it, so there is nothing to fall back to yet.
+    expect(list).toMatchObject({ active: '1.0.0', loaded: '1.0.0', last_good: null, recovery: false });
     expect(list.versions.map((v: { version: string }) => v.version)).toEqual(['1.0.0']);
     const names = (await admin.client.call('/api/v1/streams')).body.data.map((c: { name: string }) => c.name);
     expect(names).toEqual(expect.arrayContaining(['weather.current', 'plant.alarms', 'shift.roster']));
@@ -417,7 +418,8 @@ describe('activation', () => {
     const list = await versions();
     expect(['2.0.0', '2.0.1']).toContain(list.active);
     expect(list.loaded).toBe(list.active);
-    expect(list.last_good).toBe(list.active);
+    // The one activated first ran until the other replaced it: it is the fallback.
+    expect(['2.0.0', '2.0.1'].filter((v) => v !== list.active)).toEqual([list.last_good]);
     const entries = await auditOf('config.activated');
     expect(entries.length - before).toBe(2);
     expect((await activate('1.0.1')).status).toBe(200);
@@ -439,11 +441,15 @@ describe('deletion', () => {
   it('keeps the last-good pointer on a version that exists', async () => {
     expect((await save({ config: minimalConfig({ description: 'a' }), version: '6.0.0' })).status).toBe(201);
     expect((await save({ config: minimalConfig({ description: 'b' }), version: '6.0.1' })).status).toBe(201);
-    expect((await versions()).last_good).toBe('6.0.1');
-    // Active and last good are the same version: the delete of the previous one changes nothing.
+    // The fallback is the version that ran before the active one.
+    expect(await versions()).toMatchObject({ active: '6.0.1', last_good: '6.0.0' });
+    // Activating the active version again does not make it its own fallback.
+    expect((await activate('6.0.1')).status).toBe(200);
+    expect((await versions()).last_good).toBe('6.0.0');
     expect((await admin.client.call('/api/v1/config/versions/6.0.0', { method: 'DELETE' })).status).toBe(204);
-    expect(await versions()).toMatchObject({ active: '6.0.1', last_good: '6.0.1' });
+    expect(await versions()).toMatchObject({ active: '6.0.1', last_good: null });
     expect((await activate('1.0.1')).status).toBe(200);
+    expect((await versions()).last_good).toBe('6.0.1');
   });
 });
 
@@ -456,5 +462,48 @@ describe('audit', () => {
       outcome: 'success',
       detail: expect.objectContaining({ version: '2.0.0', message: 'next season' }),
     });
+  });
+});
+
+describe('recovery at start', () => {
+  it('runs the last good version when the active one cannot load on this instance', async () => {
+    const env = { ...exampleEnv(), SWITCHBOARD_RATE_LIMITS: 'config.activate=off,config.save=off' };
+    // Version 7.0.0 needs a variable that only the first instance has.
+    const first = await startTestApp({ env, processEnv: { SWITCHBOARD_VAR_ONLY_ON_FIRST: 'x' } });
+    try {
+      const owner = await first.signIn(await first.createUser({ role: 'admin' }));
+      const saveOn = (body: unknown) => owner.client.call('/api/v1/config', { method: 'POST', json: body });
+      const needsVar = minimalConfig({ vars: { token: '${env:SWITCHBOARD_VAR_ONLY_ON_FIRST}' } });
+      expect((await saveOn({ config: minimalConfig(), version: '1.0.0' })).status).toBe(201);
+      expect((await saveOn({ config: needsVar, version: '7.0.0' })).status).toBe(201);
+      const second = await startTestApp({ env, processEnv: {}, shareDatabaseWith: first });
+      try {
+        expect(second.app.endpoints.runtime.loaded).toBe('1.0.0');
+        const list = (await owner.client.call('/api/v1/config/versions')).body.data;
+        expect(list).toMatchObject({
+          active: '7.0.0',
+          last_good: '1.0.0',
+          recovery: true,
+          recovery_version: '7.0.0',
+        });
+        expect(list.recovery_reason).toContain('SWITCHBOARD_VAR_ONLY_ON_FIRST');
+        expect(second.logs.some((l) => l.level === 50 && String(l.msg).includes('could not be loaded'))).toBe(
+          true,
+        );
+        // Its periodic check does not try (and record) the same failure again.
+        const recorded = async () =>
+          (await owner.client.call('/api/v1/audit?type=config.recovery&limit=200')).body.data.length;
+        const before = await recorded();
+        await second.app.endpoints.service.sync();
+        expect(await recorded()).toBe(before);
+        // What runs while the active version cannot load cannot be deleted.
+        const refused = await owner.client.call('/api/v1/config/versions/1.0.0', { method: 'DELETE' });
+        expect(refused.status).toBe(409);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await first.close();
+    }
   });
 });
