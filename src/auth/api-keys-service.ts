@@ -93,6 +93,7 @@ export class ApiKeysService {
       target: { type: 'api_key', id },
       detail: { name: record.name, owner_id: record.userId },
     });
+    this.deps.events.emit('api_key.revoked', { keyId: id, userId: record.userId });
   }
 
   /** Revoked, expired, unknown keys and keys of disabled owners are all the same 401. */

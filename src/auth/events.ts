@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 export interface AuthEventMap {
   'session.ended': { sessionId: string; userId: string; reason: string };
   'user.changed': { userId: string; change: 'role' | 'groups' | 'disabled' | 'deleted' | 'password' };
+  'api_key.revoked': { keyId: string; userId: string };
 }
 
 export class AuthEvents {

@@ -5,7 +5,11 @@ import { redisReady } from '../platform/redis.js';
 import type { AuthEventMap, AuthEvents } from './events.js';
 
 /** The events other instances must hear: their open streams belong to sessions and users changed here. */
-const RELAYED = ['session.ended', 'user.changed'] as const satisfies readonly (keyof AuthEventMap)[];
+const RELAYED = [
+  'session.ended',
+  'user.changed',
+  'api_key.revoked',
+] as const satisfies readonly (keyof AuthEventMap)[];
 type Relayed = (typeof RELAYED)[number];
 
 interface Message {

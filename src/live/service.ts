@@ -94,6 +94,11 @@ export class LiveService {
           if (connection.principal.sessionId === sessionId) connection.end(reason);
         }
       }),
+      auth.events.on('api_key.revoked', ({ keyId }) => {
+        for (const connection of this.connections) {
+          if (connection.principal.apiKeyId === keyId) connection.end('the API key was revoked');
+        }
+      }),
       auth.events.on('user.changed', ({ userId }) => {
         void this.reauthenticate([...this.connections].filter((c) => c.principal.userId === userId));
       }),

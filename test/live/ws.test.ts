@@ -527,6 +527,26 @@ describe('WebSocket gateway', () => {
       expect((await closedWithin(socket, 1000)).code).toBe(4403);
     });
 
+    it('when the API key it was opened with is revoked', async () => {
+      const who = await viewer();
+      const created = await who.client.call('/api/v1/auth/api-keys', {
+        method: 'POST',
+        json: { name: 'console', role: 'viewer' },
+      });
+      const socket = open(t, { headers: { authorization: `Bearer ${created.body.data.key}` } });
+      await socket.opened;
+      expect((await socket.subscribe('weather')).type).toBe('subscribed');
+      const other = await connect(t, who);
+      const res = await who.client.call(`/api/v1/auth/api-keys/${created.body.data.id}`, {
+        method: 'DELETE',
+      });
+      expect(res.status).toBe(204);
+      expect((await closedWithin(socket, 1000)).code).toBe(4403);
+      // The owner's own session is not the key: its socket stays.
+      expect(other.closedWith).toBeUndefined();
+      await other.close();
+    });
+
     it('when an admin disables the user', async () => {
       const who = await viewer();
       const socket = await connect(t, who);
