@@ -258,41 +258,40 @@ export class EndpointConfigService {
     }
     const document = canonicalJson(validation.config);
     const at = this.iso();
-    const version = await this.db
-      .transaction()
-      .execute(async (trx) => {
-        const store = new ConfigStore(trx);
-        const version = request.version ?? nextPatch(await store.versionNumbers());
-        if (await store.exists(version)) {
-          throw new AppError(
-            409,
-            ErrorCode.duplicate,
-            `version ${version} is already saved; choose another or leave it out`,
-          );
-        }
-        await store.insert({
+    const version = await this.db.transaction().execute(async (trx) => {
+      const store = new ConfigStore(trx);
+      const version = request.version ?? nextPatch(await store.versionNumbers());
+      if (await store.exists(version)) {
+        throw new AppError(
+          409,
+          ErrorCode.duplicate,
+          `version ${version} is already saved; choose another or leave it out`,
+        );
+      }
+      await store
+        .insert({
           version,
           document,
           createdAt: at,
           createdBy: context.actor?.id ?? null,
           createdByName: context.actor?.username ?? null,
           message: request.message ?? null,
+        })
+        .catch((error: unknown) => {
+          throw duplicateFromConstraint(error, version);
         });
-        await this.audit.record(
-          context,
-          {
-            type: 'config.saved',
-            outcome: 'success',
-            target: { type: 'config_version', id: version },
-            detail: { version, message: request.message ?? null, base_version: base?.version ?? null },
-          },
-          trx,
-        );
-        return version;
-      })
-      .catch((error: unknown) => {
-        throw duplicateFromConstraint(error, request.version);
-      });
+      await this.audit.record(
+        context,
+        {
+          type: 'config.saved',
+          outcome: 'success',
+          target: { type: 'config_version', id: version },
+          detail: { version, message: request.message ?? null, base_version: base?.version ?? null },
+        },
+        trx,
+      );
+      return version;
+    });
     const diff = unifiedDiff(
       baseConfig && base
         ? { label: `version ${base.version}`, document: maskSecrets(baseConfig) }
@@ -570,14 +569,13 @@ function fallbackAfter(state: ConfigState, next: string): string | null {
 }
 
 /** Two saves of one version at once: the loser's unique violation is a 409, not a 500. */
-function duplicateFromConstraint(error: unknown, version: string | undefined): unknown {
-  if (error instanceof AppError) return error;
+function duplicateFromConstraint(error: unknown, version: string): unknown {
   const text = String((error as Error)?.message ?? '');
   if (/unique|duplicate key|primary key/i.test(text)) {
     return new AppError(
       409,
       ErrorCode.duplicate,
-      `version ${version ?? ''} was saved by someone else just now; choose another`.replace('  ', ' '),
+      `version ${version} was saved by someone else just now; choose another`,
     );
   }
   return error;
