@@ -222,6 +222,10 @@ export const configRoutes: FastifyPluginAsyncTypebox<ConfigRouteOptions> = async
           Type.Object({ args: Type.Optional(Type.Unknown()) }, { additionalProperties: false }),
         ),
       },
+      // Fastify validates a missing body against the object schema; no body means the declared arguments.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
     },
     async (request) => {
       const result = await tester.test(request.params.name, request.body?.args);
