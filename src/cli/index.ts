@@ -2,6 +2,7 @@ import { loadSettings, SettingsError } from '../settings.js';
 import { openStorage } from '../storage/database.js';
 import { migrateToLatest } from '../storage/migrations.js';
 import { VERSION } from '../version.js';
+import { runConfigCommand } from './config.js';
 import { runUserCommand } from './user.js';
 
 const HELP = `switchboard ${VERSION}: backend for live operations dashboards
@@ -13,6 +14,8 @@ Commands:
   migrate     apply pending database migrations and exit
   user        manage local accounts: add, list, set-role, disable, enable, reset-password, unlock
               (switchboard user --help)
+  config      manage the endpoint configuration: list, export, import, activate, diff
+              (switchboard config --help)
   --help      show this help
   --version   print the version
 
@@ -99,6 +102,8 @@ export async function runCli(args: string[]): Promise<number> {
         return 0;
       case 'user':
         return await runUserCommand(args.slice(1));
+      case 'config':
+        return await runConfigCommand(args.slice(1));
       default:
         process.stderr.write(`unknown command "${command}"\n\n${HELP}`);
         return 2;

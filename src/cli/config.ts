@@ -1,0 +1,532 @@
+import { open, readFile } from 'node:fs/promises';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { AuditService, CLI_CONTEXT } from '../audit/service.js';
+import { canonicalJson } from '../endpoints/canonical.js';
+import type { EndpointConfig } from '../endpoints/schema.js';
+import { isVersion } from '../endpoints/semver.js';
+import { EndpointConfigService, MAX_MESSAGE_CHARS, type RuntimeHandle } from '../endpoints/service.js';
+import { ConfigStore } from '../endpoints/store.js';
+import { maskSecrets } from '../endpoints/vars.js';
+import { AppError } from '../platform/problem.js';
+import { loadSettings, type Settings } from '../settings.js';
+import { openStorage } from '../storage/database.js';
+import { migrateToLatest } from '../storage/migrations.js';
+
+export const CONFIG_HELP = `Usage: switchboard config <command> [options]
+
+Manages the versioned endpoint configuration (docs/endpoint-configuration.md) in the database the
+settings name (the same SWITCHBOARD_* variables as serve); the audit log names the actor "cli".
+Running servers switch to a version activated here within 10 seconds, at their next check of the
+active version.
+
+Commands:
+  list [--json]       saved versions, newest first, marking the active one and the last good one (what
+                      servers fall back to when the active one cannot load); then whether a version
+                      failed to load (recovery) and why. --json prints the object
+                      GET /api/v1/config/versions returns
+  export [--version V] [--output FILE] [--with-secrets]
+                      the active (or given) version as canonical JSON, on standard output or into FILE
+                      (readable by its owner only). Secret variables show as "********" unless
+                      --with-secrets; a masked export imported again keeps the active version's secrets
+  import FILE [--version V] [--message TEXT] [--no-activate]
+                      save FILE ("-" reads standard input) as a new version and activate it; prints the
+                      version and the diff against the active one. FILE holds the configuration, or
+                      {"config": ..., "version", "activate", "message"} as POST /api/v1/config takes
+                      (the options win over those fields). Without a version: the next patch version
+  activate VERSION    build a saved version and make it active
+  diff [FROM [TO]]    unified diff between two saved versions; one left out is the active version
+  diff --file FILE [--base V]
+                      a draft in FILE against the active (or --base) version
+  --help              show this help
+
+Activation (import, activate) builds the version here before anything changes: every
+\${env:SWITCHBOARD_VAR_...} resolved against this command's environment, every function module loaded
+once in a sandbox. So run it with the servers' environment (SWITCHBOARD_ENDPOINT_HOSTS,
+SWITCHBOARD_FUNCTIONS_DIR, the SWITCHBOARD_VAR_* variables). A version that cannot be built is not
+activated: the reason is printed, the active version stays, and config list shows the recovery.
+
+Exit status: 0 done; 1 refused (a document that is not valid, each problem printed as
+"<pointer>: <message>"; a file that cannot be read or is not JSON; a version that is already saved or
+does not exist; a version that cannot be activated, which import keeps saved); 2 bad usage;
+78 an invalid setting.
+`;
+
+type Values = Record<string, string | boolean | undefined>;
+
+/** What the command line needs of the configuration once the database is open. */
+interface Tools {
+  service: EndpointConfigService;
+  /** Read directly for what the service never shows: the stored document with its secrets. */
+  store: ConfigStore;
+}
+
+/** What a command will do; its arguments are already checked. */
+interface Plan {
+  /** Reads the command's input file (or standard input) before the database is opened. */
+  read?(settings: Settings): Promise<void>;
+  run(tools: Tools): Promise<void>;
+}
+
+interface Command {
+  usage: string;
+  options: NonNullable<ParseArgsConfig['options']>;
+  /** Names of the positional arguments that must be given… */
+  positionals: string[];
+  /** …and of those that may follow them. */
+  optional?: string[];
+  plan(positionals: string[], values: Values): Plan;
+}
+
+/** Bad usage: exit 2 with the command's usage line. */
+class UsageError extends Error {}
+
+/** A refusal the operator can act on: exit 1 with the message (and the problems, one a line). */
+class Refusal extends Error {
+  constructor(
+    message: string,
+    readonly problems: readonly { pointer: string; message: string }[] = [],
+  ) {
+    super(message);
+  }
+}
+
+const help = { help: { type: 'boolean', short: 'h' } } as const;
+
+const out = (text: string) => process.stdout.write(text);
+const note = (text: string) => process.stderr.write(text);
+
+/** The command line runs no streams: activation builds a version to prove it loads, then lets it go. */
+const NO_RUNTIME: RuntimeHandle = { loaded: null, apply() {} };
+
+function version(value: string | boolean | undefined, what: string): string | undefined {
+  if (value === undefined) return undefined;
+  const text = String(value);
+  if (!isVersion(text)) throw new UsageError(`${what} "${text}" is not a semantic version such as 1.4.0`);
+  return text;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+const table = (rows: string[][]) => {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0))) ?? [];
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+};
+
+async function readStdin(): Promise<string> {
+  process.stdin.setEncoding('utf8');
+  let text = '';
+  for await (const chunk of process.stdin) text += chunk;
+  return text;
+}
+
+/**
+ * JSON.parse's message without the excerpt of the file it quotes (the file may hold secrets), with the
+ * position as a line and column.
+ */
+function jsonProblem(error: unknown, text: string): string {
+  const message = (error instanceof Error ? error.message : String(error))
+    .replace(/, ".*is not valid JSON$/s, '')
+    .replace(/ in JSON at position \d+.*$/s, '');
+  const position = /at position (\d+)/.exec(error instanceof Error ? error.message : '')?.[1];
+  if (position === undefined) return message;
+  const before = text.slice(0, Number(position)).split('\n');
+  return `${message} at line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1}`;
+}
+
+/** A JSON file, or standard input for "-"; a Refusal when it cannot be read or parsed. */
+async function readJson(file: string, limitBytes: number): Promise<unknown> {
+  const name = file === '-' ? 'standard input' : file;
+  let text: string;
+  try {
+    text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'there is no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'it is a directory'
+            : (error as Error).message;
+    throw new Refusal(`cannot read ${name}: ${why}`);
+  }
+  const size = Buffer.byteLength(text);
+  if (size > limitBytes)
+    throw new Refusal(
+      `${name} holds ${size} bytes; a configuration may have at most ${limitBytes} (SWITCHBOARD_CONFIG_BODY_LIMIT_BYTES)`,
+    );
+  if (text.trim() === '') throw new Refusal(`${name} is empty; it must hold a JSON configuration`);
+  try {
+    // A byte-order mark, as some editors write one, is not part of the JSON.
+    return JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (error) {
+    throw new Refusal(`${name} is not JSON: ${jsonProblem(error, text)}`);
+  }
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/** What stays active after a failed activation, in words. */
+async function stillActive(store: ConfigStore): Promise<string> {
+  const { activeVersion } = await store.state();
+  return activeVersion === null
+    ? 'no version is active'
+    : `version ${activeVersion} stays active; switchboard config list shows the recovery`;
+}
+
+const COMMANDS: Record<string, Command> = {
+  list: {
+    usage: 'switchboard config list [--json]',
+    options: { json: { type: 'boolean' } },
+    positionals: [],
+    plan(_positionals, values) {
+      return {
+        async run({ service }) {
+          const { versions, state, loaded } = await service.list();
+          if (values.json) {
+            const data = {
+              versions: versions.map((v) => ({
+                version: v.version,
+                created_at: v.createdAt,
+                created_by: v.createdBy,
+                message: v.message,
+                active: v.active,
+              })),
+              active: state.activeVersion,
+              loaded,
+              last_good: state.lastGoodVersion,
+              recovery: state.recovery,
+              recovery_version: state.recoveryVersion,
+              recovery_reason: state.recoveryReason,
+            };
+            out(`${JSON.stringify(data, null, 2)}\n`);
+            return;
+          }
+          if (versions.length === 0) {
+            out('no versions saved yet; switchboard config import FILE saves one\n');
+            return;
+          }
+          const marks = (v: (typeof versions)[number]) =>
+            [
+              v.active && 'active',
+              v.version === state.lastGoodVersion && 'last good',
+              state.recovery && v.version === state.recoveryVersion && 'does not load',
+            ]
+              .filter(Boolean)
+              .join(', ') || '-';
+          const rows = versions.map((v) => [
+            v.version,
+            marks(v),
+            v.createdAt,
+            v.createdBy ?? '-',
+            v.message ?? '',
+          ]);
+          out(`${table([['VERSION', 'STATE', 'CREATED', 'BY', 'MESSAGE'], ...rows])}\n`);
+          const recovery = state.recovery
+            ? `yes, version ${state.recoveryVersion ?? '?'} does not load: ${state.recoveryReason ?? 'no reason recorded'}`
+            : 'no';
+          out(
+            `\nactive: ${state.activeVersion ?? 'none'}; last good: ${state.lastGoodVersion ?? 'none'}; recovery: ${recovery}\n`,
+          );
+        },
+      };
+    },
+  },
+
+  export: {
+    usage: 'switchboard config export [--version V] [--output FILE] [--with-secrets]',
+    options: { version: { type: 'string' }, output: { type: 'string' }, 'with-secrets': { type: 'boolean' } },
+    positionals: [],
+    plan(_positionals, values) {
+      const wanted = version(values.version, '--version');
+      const output = values.output === undefined ? undefined : String(values.output);
+      if (output === '') throw new UsageError('--output needs a file name');
+      const withSecrets = values['with-secrets'] === true;
+      return {
+        async run({ store }) {
+          const chosen = wanted ?? (await store.state()).activeVersion;
+          if (chosen === null)
+            throw new Refusal(
+              'no version is active yet; name one with --version (switchboard config list shows them)',
+            );
+          const record = await store.get(chosen);
+          if (!record) throw new Refusal(`no saved configuration version "${chosen}"`);
+          const text = withSecrets
+            ? record.document
+            : canonicalJson(maskSecrets(JSON.parse(record.document) as EndpointConfig));
+          if (output === undefined) {
+            out(text);
+            return;
+          }
+          // Owner-only before the first byte is written, also when the file was already there.
+          const file = await open(output, 'w', 0o600);
+          try {
+            await file.chmod(0o600);
+            await file.writeFile(text);
+          } finally {
+            await file.close();
+          }
+          out(
+            `wrote version ${record.version} to ${output}${withSecrets ? ' with its secrets' : ' (secrets masked)'}\n`,
+          );
+        },
+      };
+    },
+  },
+
+  import: {
+    usage: 'switchboard config import FILE [--version V] [--message TEXT] [--no-activate]',
+    options: {
+      version: { type: 'string' },
+      message: { type: 'string' },
+      'no-activate': { type: 'boolean' },
+    },
+    positionals: ['FILE'],
+    plan([file = ''], values) {
+      const chosen = version(values.version, '--version');
+      const message = values.message === undefined ? undefined : String(values.message);
+      if (message !== undefined && message.length > MAX_MESSAGE_CHARS)
+        throw new UsageError(`--message must be at most ${MAX_MESSAGE_CHARS} characters`);
+      const name = file === '-' ? 'standard input' : file;
+      let body: unknown;
+      return {
+        async read(settings) {
+          body = await readJson(file, settings.configBodyLimitBytes);
+        },
+        async run({ service, store }) {
+          let result: Awaited<ReturnType<EndpointConfigService['save']>>;
+          try {
+            const request = EndpointConfigService.saveRequestOf(body);
+            if (chosen !== undefined) request.version = chosen;
+            if (message !== undefined) request.message = message;
+            if (values['no-activate']) request.activate = false;
+            result = await service.save(request, CLI_CONTEXT);
+          } catch (error) {
+            if (error instanceof AppError && error.status === 422) {
+              const problems = error.options.errors ?? [];
+              throw new Refusal(
+                `${name} is not a valid endpoint configuration (${plural(problems.length, 'problem')}); nothing was saved`,
+                problems,
+              );
+            }
+            throw error;
+          }
+          out(
+            result.active
+              ? `saved version ${result.version} and activated it; running servers switch to it within 10 seconds\n`
+              : result.activationError
+                ? `saved version ${result.version}; it is not active (it cannot be loaded, see below)\n`
+                : `saved version ${result.version}, not activated; switchboard config activate ${result.version} does it\n`,
+          );
+          out(result.diff === '' ? 'no change from the active version\n' : result.diff);
+          if (result.activationError) {
+            throw new Refusal(
+              `version ${result.version} is saved but cannot be activated: ${result.activationError}\n` +
+                `${await stillActive(store)}; fix the cause and run switchboard config activate ${result.version}`,
+            );
+          }
+        },
+      };
+    },
+  },
+
+  activate: {
+    usage: 'switchboard config activate VERSION',
+    options: {},
+    positionals: ['VERSION'],
+    plan([given = '']) {
+      const wanted = version(given, 'VERSION') ?? given;
+      return {
+        async run({ service, store }) {
+          try {
+            await service.activate(wanted, CLI_CONTEXT);
+          } catch (error) {
+            if (error instanceof AppError && error.status === 404)
+              throw new Refusal(
+                `no saved configuration version "${wanted}" (switchboard config list shows them)`,
+              );
+            if (error instanceof AppError && error.status === 422)
+              throw new Refusal(`${error.message}\n${await stillActive(store)}`);
+            throw error;
+          }
+          out(`activated version ${wanted}; running servers switch to it within 10 seconds\n`);
+        },
+      };
+    },
+  },
+
+  diff: {
+    usage: 'switchboard config diff [FROM [TO]] | switchboard config diff --file FILE [--base V]',
+    options: { file: { type: 'string' }, base: { type: 'string' } },
+    positionals: [],
+    optional: ['FROM', 'TO'],
+    plan(positionals, values) {
+      const base = version(values.base, '--base');
+      if (values.file === undefined) {
+        if (base !== undefined) throw new UsageError('--base goes with --file');
+        const [from, to] = positionals.map((p, i) => version(p, i === 0 ? 'FROM' : 'TO'));
+        const label = (v: string | undefined, active: string | null) => v ?? active ?? '(none)';
+        return {
+          async run({ service, store }) {
+            const diff = await versionsDiff(service, from, to);
+            if (diff !== '') {
+              out(diff);
+              return;
+            }
+            const { activeVersion } = await store.state();
+            note(
+              `no differences between version ${label(from, activeVersion)} and version ${label(to, activeVersion)}\n`,
+            );
+          },
+        };
+      }
+      if (positionals.length > 0)
+        throw new UsageError(
+          `--file compares a draft with one version (--base); "${positionals[0]}" is extra`,
+        );
+      const file = String(values.file);
+      if (file === '') throw new UsageError('--file needs a file name');
+      let draft: unknown;
+      return {
+        async read(settings) {
+          const body = await readJson(file, settings.configBodyLimitBytes);
+          // The same rule as import: a top-level "config" key means the save wrapper.
+          draft = isObject(body) && 'config' in body ? body.config : body;
+        },
+        async run({ service }) {
+          let diff: string;
+          try {
+            diff = await service.diffDraft(draft, base);
+          } catch (error) {
+            if (error instanceof AppError && error.status === 404)
+              throw new Refusal(`no saved configuration version "${base}" to compare with`);
+            if (error instanceof AppError && error.status === 422)
+              throw new Refusal(`${file === '-' ? 'standard input' : file} must hold a JSON object`);
+            throw error;
+          }
+          if (diff === '') note('no differences\n');
+          else out(diff);
+        },
+      };
+    },
+  },
+};
+
+async function versionsDiff(
+  service: EndpointConfigService,
+  from: string | undefined,
+  to: string | undefined,
+): Promise<string> {
+  try {
+    return await service.diffVersions(from, to);
+  } catch (error) {
+    if (error instanceof AppError && error.status === 404)
+      throw new Refusal(`${error.message} (switchboard config list shows them)`);
+    if (error instanceof AppError && error.status === 422)
+      throw new Refusal('no version is active; name both versions: switchboard config diff FROM TO');
+    throw error;
+  }
+}
+
+/** Checks the arguments of one command; throws UsageError. Undefined when --help was asked for. */
+function planOf(command: Command, args: string[]): Plan | undefined {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args,
+      options: { ...command.options, ...help },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    // Node's message goes on to explain `--`; its first sentence says what is wrong.
+    const message = error instanceof Error ? error.message : String(error);
+    throw new UsageError(message.replace(/(\.|argument missing).*$/s, '$1'));
+  }
+  const values = parsed.values as Values;
+  if (values.help) return undefined;
+  const { positionals } = parsed;
+  const most = command.positionals.length + (command.optional?.length ?? 0);
+  if (positionals.length < command.positionals.length)
+    throw new UsageError(`missing ${command.positionals[positionals.length]}`);
+  if (positionals.length > most) throw new UsageError(`unexpected argument "${positionals[most]}"`);
+  return command.plan(positionals, values);
+}
+
+/** `switchboard config …`; returns the exit status. A SettingsError is left to the caller (exit 78). */
+export async function runConfigCommand(args: string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === '--help' || name === '-h' || name === 'help') {
+    out(CONFIG_HELP);
+    return 0;
+  }
+  const command = name === undefined ? undefined : COMMANDS[name];
+  let plan: Plan | undefined;
+  try {
+    if (!command)
+      throw new UsageError(name === undefined ? 'missing command' : `unknown command "config ${name}"`);
+    plan = planOf(command, rest);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    const usage = command ? `usage: ${command.usage}\n` : `\n${CONFIG_HELP}`;
+    note(`switchboard config: ${error.message}\n${usage}`);
+    if (command) note('(switchboard config --help tells more)\n');
+    return 2;
+  }
+  if (!plan) {
+    out(CONFIG_HELP);
+    return 0;
+  }
+  const settings = loadSettings();
+  try {
+    await plan.read?.(settings);
+  } catch (error) {
+    return refused(error);
+  }
+  const storage = openStorage(settings.database, 2);
+  try {
+    await migrateToLatest(storage);
+    const service = new EndpointConfigService({
+      db: storage.db,
+      audit: new AuditService(storage.db),
+      runtime: NO_RUNTIME,
+      settings: settings.endpoints,
+      // What matters reaches the operator as the command's own output; the service's log lines would repeat it.
+      log: pino({ level: 'silent' }),
+      env: process.env,
+      publish: async () => {},
+    });
+    await plan.run({ service, store: new ConfigStore(storage.db) });
+    return 0;
+  } catch (error) {
+    return refused(error);
+  } finally {
+    await storage.close();
+  }
+}
+
+/** Exit 1 for a refusal, saying why; anything else is the caller's (an unexpected failure). */
+function refused(error: unknown): number {
+  if (error instanceof Refusal) {
+    note(`switchboard config: ${error.message}\n`);
+    for (const p of error.problems) note(`  ${p.pointer || '/'}: ${p.message}\n`);
+    return 1;
+  }
+  if (error instanceof AppError) {
+    // A 409 (version taken) or a 422 from the wrapper's own fields: the service already words it.
+    note(`switchboard config: ${error.message}\n`);
+    for (const p of error.options.errors ?? []) note(`  ${p.pointer || '/'}: ${p.message}\n`);
+    return 1;
+  }
+  throw error;
+}
