@@ -179,3 +179,94 @@ describe('settings', () => {
     }
   });
 });
+
+describe('endpoint configuration settings', () => {
+  it('allow no host, keep functions in the data directory, bootstrap nothing and lease for 10s by default', () => {
+    const s = loadSettings({ SWITCHBOARD_DATA_DIR: '/var/lib/switchboard' });
+    expect(s.endpoints).toEqual({
+      allowedHosts: [],
+      functionsDir: '/var/lib/switchboard/functions',
+      bootstrapFile: undefined,
+      leaseMs: 10_000,
+    });
+    expect(Object.isFrozen(s.endpoints)).toBe(true);
+    expect(loadSettings({}).endpoints.functionsDir).toBe(join(process.cwd(), 'data', 'functions'));
+  });
+
+  it('read each of them, paths resolved against the working directory', () => {
+    const s = loadSettings({
+      SWITCHBOARD_ENDPOINT_HOSTS: ' api.open-meteo.com, *.example.com:8443,10.0.0.5 ,[::1]:9000, ',
+      SWITCHBOARD_FUNCTIONS_DIR: 'fns',
+      SWITCHBOARD_ENDPOINTS_FILE: ' /etc/switchboard/endpoints.json ',
+      SWITCHBOARD_PRODUCER_LEASE: '30s',
+    });
+    expect(s.endpoints).toEqual({
+      allowedHosts: ['api.open-meteo.com', '*.example.com:8443', '10.0.0.5', '[::1]:9000'],
+      functionsDir: join(process.cwd(), 'fns'),
+      bootstrapFile: '/etc/switchboard/endpoints.json',
+      leaseMs: 30_000,
+    });
+    expect(Object.isFrozen(s.endpoints.allowedHosts)).toBe(true);
+    expect(loadSettings({ SWITCHBOARD_ENDPOINTS_FILE: 'endpoints.json' }).endpoints.bootstrapFile).toBe(
+      join(process.cwd(), 'endpoints.json'),
+    );
+    expect(loadSettings({ SWITCHBOARD_PRODUCER_LEASE: '1s' }).endpoints.leaseMs).toBe(1000);
+    expect(loadSettings({ SWITCHBOARD_PRODUCER_LEASE: '5m' }).endpoints.leaseMs).toBe(300_000);
+    expect(loadSettings({ SWITCHBOARD_ENDPOINT_HOSTS: '' }).endpoints.allowedHosts).toEqual([]);
+  });
+
+  it('read the host list from a settings file as a list', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-settings-'));
+    const file = join(dir, 'settings.yaml');
+    writeFileSync(file, 'endpoint_hosts:\n  - api.example.com\n  - "*.example.com"\nproducer_lease: 20s\n');
+    const endpoints = loadSettings({ SWITCHBOARD_CONFIG_FILE: file }).endpoints;
+    expect(endpoints.allowedHosts).toEqual(['api.example.com', '*.example.com']);
+    expect(endpoints.leaseMs).toBe(20_000);
+    writeFileSync(file, 'endpoint_hosts:\n  - https://api.example.com\n');
+    expect(() => loadSettings({ SWITCHBOARD_CONFIG_FILE: file })).toThrow(
+      /"endpoint_hosts" in .*settings\.yaml="https:\/\/api\.example\.com": expected a comma-separated list of hosts/,
+    );
+  });
+
+  it.each([
+    [
+      'SWITCHBOARD_ENDPOINT_HOSTS',
+      'https://api.example.com',
+      /ENDPOINT_HOSTS="https:\/\/api.example.com": expected a comma-separated list of hosts/,
+    ],
+    [
+      'SWITCHBOARD_ENDPOINT_HOSTS',
+      'api.example.com, not a host',
+      /SWITCHBOARD_ENDPOINT_HOSTS="api.example.com, not a host"/,
+    ],
+    [
+      'SWITCHBOARD_ENDPOINT_HOSTS',
+      'api.example.com:0',
+      /SWITCHBOARD_ENDPOINT_HOSTS=.*each optionally with :port/,
+    ],
+    [
+      'SWITCHBOARD_ENDPOINT_HOSTS',
+      'api.example.com:65536',
+      /SWITCHBOARD_ENDPOINT_HOSTS="api.example.com:65536"/,
+    ],
+    ['SWITCHBOARD_ENDPOINT_HOSTS', '*', /SWITCHBOARD_ENDPOINT_HOSTS="\*"/],
+    ['SWITCHBOARD_ENDPOINT_HOSTS', '*.0.0.5', /SWITCHBOARD_ENDPOINT_HOSTS="\*.0.0.5"/],
+    ['SWITCHBOARD_ENDPOINT_HOSTS', '10.0.0.0/8', /SWITCHBOARD_ENDPOINT_HOSTS="10.0.0.0\/8"/],
+    ['SWITCHBOARD_FUNCTIONS_DIR', '   ', /SWITCHBOARD_FUNCTIONS_DIR="   ": expected a directory path/],
+    [
+      'SWITCHBOARD_ENDPOINTS_FILE',
+      '',
+      /SWITCHBOARD_ENDPOINTS_FILE="": expected a path to a JSON endpoint configuration/,
+    ],
+    [
+      'SWITCHBOARD_PRODUCER_LEASE',
+      '10',
+      /SWITCHBOARD_PRODUCER_LEASE="10": expected a duration with a unit \(ms, s, m, h, d\) from 1s to 5m/,
+    ],
+    ['SWITCHBOARD_PRODUCER_LEASE', '500ms', /SWITCHBOARD_PRODUCER_LEASE="500ms": expected a duration/],
+    ['SWITCHBOARD_PRODUCER_LEASE', '6m', /SWITCHBOARD_PRODUCER_LEASE="6m"/],
+    ['SWITCHBOARD_PRODUCER_LEASE', 'forever', /SWITCHBOARD_PRODUCER_LEASE="forever"/],
+  ])('refuse %s=%j naming the variable', (name, value, message) => {
+    expect(() => loadSettings({ [name]: value })).toThrow(message);
+  });
+});

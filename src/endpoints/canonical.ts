@@ -8,7 +8,15 @@ export function canonicalize(value: unknown): unknown {
     const sorted: Record<string, unknown> = {};
     for (const key of Object.keys(value).sort()) {
       const item = (value as Record<string, unknown>)[key];
-      if (item !== undefined) sorted[key] = canonicalize(item);
+      // Defined rather than assigned: assigning "__proto__" would set the prototype and lose the key.
+      if (item !== undefined) {
+        Object.defineProperty(sorted, key, {
+          value: canonicalize(item),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
     }
     return sorted;
   }

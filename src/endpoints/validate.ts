@@ -1,4 +1,5 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { type ValueError, ValueErrorType } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
 import { parseDuration } from '../platform/duration.js';
 import { hostAllowed } from './hosts.js';
@@ -36,33 +37,98 @@ const SECTION_KEYS: Record<string, string> = {
 const escapePointer = (key: string) => key.replaceAll('~', '~0').replaceAll('/', '~1');
 const pointerOf = (...keys: string[]) => keys.map((k) => `/${escapePointer(k)}`).join('');
 
+const TYPE_NAMES: Partial<Record<ValueErrorType, string>> = {
+  [ValueErrorType.Object]: 'an object',
+  [ValueErrorType.Array]: 'an array',
+  [ValueErrorType.String]: 'a string',
+  [ValueErrorType.Number]: 'a number',
+  [ValueErrorType.Integer]: 'an integer',
+  [ValueErrorType.Boolean]: 'true or false',
+  [ValueErrorType.Null]: 'null',
+};
+
 /** TypeBox's messages, said the way the rest of the API says them. */
-function humanize(message: string): string {
-  if (message === 'Unexpected property') return 'is not a property this object may have';
-  if (message.startsWith('Expected required property')) return 'is required';
-  const expected = /^Expected (string|number|integer|boolean|object|array)$/.exec(message);
-  if (expected)
-    return `must be ${expected[1] === 'integer' || expected[1] === 'array' ? 'an' : 'a'} ${expected[1]}`;
-  return message.replace(/^Expected /, 'must be ');
+function humanize(error: ValueError): string {
+  const schema = error.schema as Record<string, unknown>;
+  switch (error.type) {
+    case ValueErrorType.ObjectAdditionalProperties:
+      return 'is not a property this object may have';
+    case ValueErrorType.ObjectRequiredProperty:
+      return 'is required';
+    case ValueErrorType.StringMinLength:
+      return schema.minLength === 1
+        ? 'must not be empty'
+        : `must be at least ${schema.minLength} characters long`;
+    case ValueErrorType.StringMaxLength:
+      return `must be at most ${schema.maxLength} characters long`;
+    case ValueErrorType.IntegerMinimum:
+    case ValueErrorType.NumberMinimum:
+      return `must be at least ${schema.minimum}`;
+    case ValueErrorType.IntegerMaximum:
+    case ValueErrorType.NumberMaximum:
+      return `must be at most ${schema.maximum}`;
+    case ValueErrorType.ArrayMaxItems:
+      return `must hold at most ${schema.maxItems} items`;
+    case ValueErrorType.ArrayMinItems:
+      return `must hold at least ${schema.minItems} items`;
+  }
+  const type = TYPE_NAMES[error.type];
+  return type ? `must be ${type}` : error.message.replace(/^Expected /, 'must be ');
 }
+
+/** Section key patterns, checked here for every key: TypeBox reports only the first key that fails. */
+const SECTION_PATTERNS = new Map(
+  Object.keys(SECTION_KEYS).map((section) => {
+    const record = EndpointConfig.properties[section.slice(1) as keyof typeof EndpointConfig.properties];
+    const pattern = Object.keys((record as { patternProperties?: object }).patternProperties ?? {})[0];
+    return [section, new RegExp(pattern ?? '^$')] as const;
+  }),
+);
+
+function* sectionKeyProblems(document: unknown): Generator<ConfigProblem> {
+  if (!isRecord(document)) return;
+  for (const [section, pattern] of SECTION_PATTERNS) {
+    const name = section.slice(1);
+    const value = Object.hasOwn(document, name) ? document[name] : undefined;
+    if (!isRecord(value)) continue;
+    for (const key of Object.keys(value)) {
+      if (!pattern.test(key)) {
+        yield { pointer: `${section}/${escapePointer(key)}`, message: SECTION_KEYS[section] as string };
+      }
+    }
+  }
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
 
 /** Every way the document breaks the JSON Schema, each once, at its pointer. */
 export function schemaProblems(document: unknown): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const seen = new Set<string>();
+  const required = new Set<string>();
+  const add = (problem: ConfigProblem) => {
+    const key = `${problem.pointer}\u0000${problem.message}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    problems.push(problem);
+  };
   for (const error of Value.Errors(EndpointConfig, document)) {
-    const parent = error.path.slice(0, error.path.lastIndexOf('/'));
+    const pointer = error.path;
+    // A missing property is also "not a string": saying it is required is enough.
+    if (required.has(pointer)) continue;
+    if (error.type === ValueErrorType.ObjectRequiredProperty) required.add(pointer);
+    const parent = pointer.slice(0, pointer.lastIndexOf('/'));
     const custom = (error.schema as { errorMessage?: string }).errorMessage;
     const message =
-      error.message === 'Unexpected property' && SECTION_KEYS[parent]
+      error.type === ValueErrorType.ObjectAdditionalProperties && SECTION_KEYS[parent]
         ? SECTION_KEYS[parent]
-        : (custom ?? humanize(error.message));
-    const pointer = error.path;
-    const key = `${pointer}\u0000${message}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    problems.push({ pointer, message });
+        : error.type === ValueErrorType.ObjectRequiredProperty
+          ? humanize(error)
+          : (custom ?? humanize(error));
+    add({ pointer, message });
   }
+  for (const problem of sectionKeyProblems(document)) add(problem);
   return problems;
 }
 
@@ -88,18 +154,23 @@ function* stringsIn(value: unknown, pointer: string): Generator<{ pointer: strin
   }
 }
 
+/** Stands for an `${env:…}` value, unknown until activation: a NUL, which no valid URL or header holds. */
+const ENV_MARK = '\u0000env\u0000';
+
+/** Own keys only: a document naming `toString` or `constructor` must not find Object's. */
+const declares = (section: object, name: string) => Object.hasOwn(section, name);
+
 /**
- * The URL as far as it can be known without the environment: variables substituted, each `${env:…}`
+ * A string as far as it can be known without the environment: variables substituted, each `${env:…}`
  * left as a marker. Undefined when a reference cannot be followed (reported elsewhere).
  */
-function urlWithoutEnv(url: string, vars: NonNullable<EndpointConfig['vars']>): string | undefined {
-  const ENV_MARK = '\u0000env\u0000';
+function withoutEnv(text: string, vars: NonNullable<EndpointConfig['vars']>): string | undefined {
   let broken = false;
   const depth = new Set<string>();
   const expand = (text: string): string =>
     substitute(text, (reference: Reference) => {
       if (reference.kind === 'env') return ENV_MARK;
-      const variable = vars[reference.name];
+      const variable = declares(vars, reference.name) ? vars[reference.name] : undefined;
       if (variable === undefined || depth.has(reference.name)) {
         broken = true;
         return '';
@@ -110,8 +181,8 @@ function urlWithoutEnv(url: string, vars: NonNullable<EndpointConfig['vars']>): 
       depth.delete(reference.name);
       return expanded;
     });
-  const text = expand(url);
-  return broken ? undefined : text;
+  const expanded = expand(text);
+  return broken ? undefined : expanded;
 }
 
 /** Where a URL may not go; undefined when it may. `host` may still be unknown (from the environment). */
@@ -163,7 +234,7 @@ export function ruleProblems(config: EndpointConfig, context: ValidationContext)
     const { references, errors } = referencesIn(text);
     for (const message of errors) problems.push({ pointer, message });
     for (const reference of references) {
-      if (reference.kind === 'var' && vars[reference.name] === undefined) {
+      if (reference.kind === 'var' && !declares(vars, reference.name)) {
         problems.push({ pointer, message: `\${${reference.name}} is not a declared variable` });
       }
       if (reference.kind === 'env' && !ENV_NAME.test(reference.name)) {
@@ -185,7 +256,11 @@ export function ruleProblems(config: EndpointConfig, context: ValidationContext)
     for (const [header, value] of Object.entries(endpoint.headers ?? {})) {
       const pointer = pointerOf('endpoints', name, 'headers', header);
       if (!HEADER_NAME.test(header)) problems.push({ pointer, message: 'is not a valid header name' });
-      if (/[\r\n\0]/.test(value)) problems.push({ pointer, message: 'must not contain line breaks' });
+      // A line break from a variable would split the header as surely as one written here.
+      const expanded = (withoutEnv(value, vars) ?? value).replaceAll(ENV_MARK, '');
+      if (/[\r\n\0]/.test(expanded)) {
+        problems.push({ pointer, message: 'must not contain line breaks' });
+      }
     }
     const timeout = endpoint.timeout === undefined ? undefined : parseDuration(endpoint.timeout);
     if (timeout !== undefined && (timeout < 100 || timeout > 300_000)) {
@@ -194,7 +269,7 @@ export function ruleProblems(config: EndpointConfig, context: ValidationContext)
         message: 'must be between 100ms and 5m',
       });
     }
-    const url = urlWithoutEnv(endpoint.url, vars);
+    const url = withoutEnv(endpoint.url, vars);
     // A host that comes from the environment is checked when the version is activated.
     if (url !== undefined && !hostFromEnvironment(url)) {
       const message = urlProblem(url, context.allowedHosts);
@@ -222,13 +297,13 @@ export function ruleProblems(config: EndpointConfig, context: ValidationContext)
     if ((stream.endpoint === undefined) === (stream.function === undefined)) {
       problems.push({ pointer, message: 'must name exactly one source: "endpoint" or "function"' });
     }
-    if (stream.endpoint !== undefined && endpoints[stream.endpoint] === undefined) {
+    if (stream.endpoint !== undefined && !declares(endpoints, stream.endpoint)) {
       problems.push({
         pointer: `${pointer}/endpoint`,
         message: `no endpoint "${stream.endpoint}" is declared`,
       });
     }
-    if (stream.function !== undefined && functions[stream.function] === undefined) {
+    if (stream.function !== undefined && !declares(functions, stream.function)) {
       problems.push({
         pointer: `${pointer}/function`,
         message: `no function "${stream.function}" is declared`,
@@ -272,8 +347,8 @@ function cycles(vars: NonNullable<EndpointConfig['vars']>): ConfigProblem[] {
       });
       return;
     }
-    const variable = vars[name];
-    if (variable === undefined) return;
+    if (!declares(vars, name)) return;
+    const variable = vars[name] as NonNullable<EndpointConfig['vars']>[string];
     const value = valueOf(variable);
     path.push(name);
     if (typeof value === 'string') {

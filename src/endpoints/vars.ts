@@ -2,9 +2,10 @@ import type { EndpointConfig, Variable } from './schema.js';
 
 /**
  * `${name}` refers to a variable, `${env:NAME}` to the server's environment (only `SWITCHBOARD_VAR_*`, so a
- * configuration cannot read the server's own secrets), and `$${` is a literal `${`.
+ * configuration cannot read the server's own secrets), and `$${` is a literal `${`. A `${` that is never
+ * closed is matched too, so that it is reported rather than left in the text unnoticed.
  */
-const REFERENCE = /\$\$\{|\$\{([^}]*)\}/g;
+const REFERENCE = /\$\$\{|\$\{([^}]*)\}|\$\{/g;
 export const ENV_NAME = /^SWITCHBOARD_VAR_[A-Z0-9_]{1,64}$/;
 const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 
@@ -18,7 +19,10 @@ export function referencesIn(text: string): { references: Reference[]; errors: s
   const errors: string[] = [];
   for (const match of text.matchAll(REFERENCE)) {
     const inner = match[1];
-    if (inner === undefined) continue;
+    if (inner === undefined) {
+      if (match[0] === '${') errors.push('${ is not closed: write ${name}, or $${ for a literal ${');
+      continue;
+    }
     if (inner.startsWith('env:')) {
       const name = inner.slice(4);
       if (ENV_NAME.test(name)) references.push({ kind: 'env', name });
@@ -38,8 +42,8 @@ export function referencesIn(text: string): { references: Reference[]; errors: s
 
 /** Replaces every reference with what `lookup` gives for it. */
 export function substitute(text: string, lookup: (reference: Reference) => string): string {
-  return text.replace(REFERENCE, (whole, inner: string | undefined) => {
-    if (inner === undefined) return '${';
+  return text.replace(REFERENCE, (whole: string, inner: string | undefined) => {
+    if (inner === undefined) return whole === '$${' ? '${' : whole;
     return lookup(
       inner.startsWith('env:') ? { kind: 'env', name: inner.slice(4) } : { kind: 'var', name: inner },
     );
@@ -80,7 +84,8 @@ export function resolveVars(vars: EndpointConfig['vars'], env: NodeJS.ProcessEnv
     const variable = declared.get(name);
     if (variable === undefined) return undefined;
     if (visiting.has(name)) {
-      problems.set(name, `refers to itself through ${[...visiting].join(' → ')} → ${name}`);
+      const path = [...visiting];
+      problems.set(name, `refers to itself through ${[...path.slice(path.indexOf(name)), name].join(' → ')}`);
       return undefined;
     }
     visiting.add(name);
@@ -132,18 +137,24 @@ export function presentVars(resolved: ResolvedVars, names: Iterable<string>): Re
   return shown;
 }
 
+/** True when `text` is nothing but references: `${env:A}${b}`, not `Bearer ${env:A}` nor `k3y${env:A}`. */
+function onlyReferences(text: string): boolean {
+  const { references, errors } = referencesIn(text);
+  return references.length > 0 && errors.length === 0 && substitute(text, () => '') === '';
+}
+
 /**
- * The document as anyone may see it: literal values of secret variables become the mask. References
- * (`${env:…}`) are shown as written: they name where a secret comes from, not the secret.
+ * The document as anyone may see it: literal values of secret variables become the mask. A value made
+ * only of references (`${env:…}`) is shown as written: it names where a secret comes from, not the
+ * secret. One that mixes in literal text is masked whole, since that text may be (part of) the secret.
  */
 export function maskSecrets(config: EndpointConfig): EndpointConfig {
   if (!config.vars) return config;
   const vars: NonNullable<EndpointConfig['vars']> = {};
   for (const [name, variable] of Object.entries(config.vars)) {
     if (isSecret(variable) && typeof variable === 'object') {
-      const literal =
-        typeof variable.value !== 'string' || referencesIn(variable.value).references.length === 0;
-      vars[name] = literal ? { ...variable, value: MASK } : variable;
+      const shown = typeof variable.value === 'string' && onlyReferences(variable.value);
+      vars[name] = shown ? variable : { ...variable, value: MASK };
     } else {
       vars[name] = variable;
     }
@@ -153,7 +164,9 @@ export function maskSecrets(config: EndpointConfig): EndpointConfig {
 
 /**
  * A saved document whose secret variable still holds the mask (an editor round-tripped what GET /config
- * showed) keeps that variable's value from `previous`: the mask is never stored as a value.
+ * showed) keeps that variable's value from `previous`: the mask is never stored as a value. Only a
+ * variable that stays secret keeps it: `{"value": "********", "secret": false}` would otherwise show the
+ * previous secret in the clear.
  */
 export function restoreMaskedSecrets(
   config: EndpointConfig,
@@ -167,8 +180,8 @@ export function restoreMaskedSecrets(
   const unrestored: string[] = [];
   for (const [name, variable] of Object.entries(config.vars)) {
     if (typeof variable === 'object' && variable.value === MASK) {
-      const before = previous?.vars?.[name];
-      if (before !== undefined && typeof before === 'object' && isSecret(before)) {
+      const before = previous?.vars && Object.hasOwn(previous.vars, name) ? previous.vars[name] : undefined;
+      if (isSecret(variable) && typeof before === 'object' && isSecret(before)) {
         vars[name] = { ...variable, value: before.value };
         continue;
       }
