@@ -7,6 +7,7 @@ const benchmarks: Record<string, () => Promise<{ run(argv: string[]): Promise<nu
   login: () => import('./login.js'),
   fanout: () => import('./fanout.js'),
   ratelimit: () => import('./ratelimit.js'),
+  config: () => import('./config.js'),
 };
 
 const argv = process.argv.slice(2);
