@@ -1,6 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/schema.js';
 
+/** Streams per statement: three parameters each, well within both engines' limits. */
+const BATCH = 500;
+
 /**
  * Leases that make each stream's producer run on one instance of a cluster. A holder renews its lease
  * well before it lapses; when it dies, another instance takes the lapsed lease over.
@@ -13,19 +16,39 @@ export class LeaseStore {
    * (expires before `now`) or already the holder's. One statement, so two instances cannot both win.
    */
   async acquire(stream: string, holder: string, now: string, expiresAt: string): Promise<boolean> {
-    const result = await this.db
-      .insertInto('producer_leases')
-      .values({ stream, holder, expires_at: expiresAt })
-      .onConflict((conflict) =>
-        conflict
-          .column('stream')
-          .doUpdateSet({ holder, expires_at: expiresAt })
-          .where((eb) =>
-            eb.or([eb('producer_leases.holder', '=', holder), eb('producer_leases.expires_at', '<', now)]),
-          ),
-      )
-      .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+    return (await this.acquireAll([stream], holder, now, expiresAt)).has(stream);
+  }
+
+  /**
+   * `acquire` for many streams in as few statements as there are batches: the streams granted to
+   * `holder`. A cluster running thousands of streams renews them all in a handful of round trips.
+   */
+  async acquireAll(
+    streams: readonly string[],
+    holder: string,
+    now: string,
+    expiresAt: string,
+  ): Promise<Set<string>> {
+    const granted = new Set<string>();
+    for (let start = 0; start < streams.length; start += BATCH) {
+      const rows = await this.db
+        .insertInto('producer_leases')
+        .values(
+          streams.slice(start, start + BATCH).map((stream) => ({ stream, holder, expires_at: expiresAt })),
+        )
+        .onConflict((conflict) =>
+          conflict
+            .column('stream')
+            .doUpdateSet({ holder, expires_at: expiresAt })
+            .where((eb) =>
+              eb.or([eb('producer_leases.holder', '=', holder), eb('producer_leases.expires_at', '<', now)]),
+            ),
+        )
+        .returning('stream')
+        .execute();
+      for (const row of rows) granted.add(row.stream);
+    }
+    return granted;
   }
 
   async release(stream: string, holder: string): Promise<void> {

@@ -42,30 +42,27 @@ export class LeaseKeeper {
   renew(): Promise<void> {
     if (this.stopped) return Promise.resolve();
     this.renewing ??= (async () => {
+      const streams = [...this.wanted];
+      const asked = this.now();
       try {
-        await Promise.all(
-          [...this.wanted].map(async (stream) => {
-            const asked = this.now();
-            try {
-              const granted = await this.store.acquire(
-                stream,
-                this.holder,
-                new Date(asked).toISOString(),
-                new Date(asked + this.leaseMs).toISOString(),
-              );
-              if (!this.wanted.has(stream)) return;
-              if (granted) {
-                if (!this.held(stream)) this.log.info({ stream }, 'this instance now runs the stream');
-                this.heldUntil.set(stream, asked + this.leaseMs);
-              } else {
-                this.heldUntil.delete(stream);
-              }
-            } catch (error) {
-              // Kept until it lapses: a database hiccup shorter than the lease changes nothing.
-              this.log.warn({ stream, reason: (error as Error).message }, 'could not renew a producer lease');
-            }
-          }),
+        const granted = await this.store.acquireAll(
+          streams,
+          this.holder,
+          new Date(asked).toISOString(),
+          new Date(asked + this.leaseMs).toISOString(),
         );
+        for (const stream of streams) {
+          if (!this.wanted.has(stream)) continue;
+          if (granted.has(stream)) {
+            if (!this.held(stream)) this.log.info({ stream }, 'this instance now runs the stream');
+            this.heldUntil.set(stream, asked + this.leaseMs);
+          } else {
+            this.heldUntil.delete(stream);
+          }
+        }
+      } catch (error) {
+        // Kept until they lapse: a database hiccup shorter than the lease changes nothing.
+        this.log.warn({ reason: (error as Error).message }, 'could not renew the producer leases');
       } finally {
         this.renewing = undefined;
       }
