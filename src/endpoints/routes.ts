@@ -3,6 +3,7 @@ import { auditContext } from '../auth/request.js';
 import { ok } from '../platform/envelope.js';
 import { Envelope } from '../platform/pagination.js';
 import type { FunctionTester } from './function-test.js';
+import { versionListBody } from './present.js';
 import { EndpointConfig } from './schema.js';
 import { EndpointConfigService } from './service.js';
 
@@ -90,24 +91,7 @@ export const configRoutes: FastifyPluginAsyncTypebox<ConfigRouteOptions> = async
         },
       },
     },
-    async () => {
-      const { versions, state, loaded } = await service.list();
-      return ok({
-        versions: versions.map((v) => ({
-          version: v.version,
-          created_at: v.createdAt,
-          created_by: v.createdBy,
-          message: v.message,
-          active: v.active,
-        })),
-        active: state.activeVersion,
-        loaded,
-        last_good: state.lastGoodVersion,
-        recovery: state.recovery,
-        recovery_version: state.recoveryVersion,
-        recovery_reason: state.recoveryReason,
-      });
-    },
+    async () => ok(versionListBody(await service.list())),
   );
 
   app.post(

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
-import type { AuditContext, AuditService } from '../audit/service.js';
+import type { AuditContext, AuditOutcome, AuditService } from '../audit/service.js';
 import { AppError, ErrorCode } from '../platform/problem.js';
 import type { EndpointSettings } from '../settings.js';
 import type { Database } from '../storage/schema.js';
@@ -280,16 +280,11 @@ export class EndpointConfigService {
         .catch((error: unknown) => {
           throw duplicateFromConstraint(error, version);
         });
-      await this.audit.record(
-        context,
-        {
-          type: 'config.saved',
-          outcome: 'success',
-          target: { type: 'config_version', id: version },
-          detail: { version, message: request.message ?? null, base_version: base?.version ?? null },
-        },
-        trx,
-      );
+      await this.record(trx, context, 'config.saved', version, {
+        version,
+        message: request.message ?? null,
+        base_version: base?.version ?? null,
+      });
       return version;
     });
     const diff = unifiedDiff(
@@ -346,16 +341,7 @@ export class EndpointConfigService {
         },
         this.iso(),
       );
-      await this.audit.record(
-        context,
-        {
-          type: 'config.activated',
-          outcome: 'success',
-          target: { type: 'config_version', id: version },
-          detail: { version },
-        },
-        trx,
-      );
+      await this.record(trx, context, 'config.activated', version, { version });
     });
     this.runtime.apply(plan);
     this.log.info({ version }, 'endpoint configuration activated');
@@ -368,15 +354,13 @@ export class EndpointConfigService {
         { recovery: true, recoveryVersion: version, recoveryReason: reason },
         this.iso(),
       );
-      await this.audit.record(
-        context,
-        {
-          type: 'config.recovery',
-          outcome: 'failure',
-          target: { type: 'config_version', id: version },
-          detail: { version, reason, running: this.runtime.loaded },
-        },
+      await this.record(
         trx,
+        context,
+        'config.recovery',
+        version,
+        { version, reason, running: this.runtime.loaded },
+        'failure',
       );
     });
     this.log.error(
@@ -384,6 +368,22 @@ export class EndpointConfigService {
       'endpoint configuration could not be loaded',
     );
     this.notify({ type: 'recovery', version, reason, running: this.runtime.loaded });
+  }
+
+  /** A change's audit entry, in the transaction that makes the change. */
+  private record(
+    trx: Kysely<Database>,
+    context: AuditContext,
+    type: `config.${'saved' | 'activated' | 'recovery' | 'deleted'}`,
+    version: string,
+    detail: Record<string, unknown>,
+    outcome: AuditOutcome = 'success',
+  ): Promise<void> {
+    return this.audit.record(
+      context,
+      { type, outcome, target: { type: 'config_version', id: version }, detail },
+      trx,
+    );
   }
 
   async delete(version: string, context: AuditContext): Promise<void> {
@@ -410,16 +410,7 @@ export class EndpointConfigService {
         await store.writeState({ lastGoodVersion: null }, this.iso());
       }
       await store.delete(version);
-      await this.audit.record(
-        context,
-        {
-          type: 'config.deleted',
-          outcome: 'success',
-          target: { type: 'config_version', id: version },
-          detail: { version },
-        },
-        trx,
-      );
+      await this.record(trx, context, 'config.deleted', version, { version });
     });
     this.notify({ type: 'deleted', version, by: context.actor?.username ?? null });
   }
