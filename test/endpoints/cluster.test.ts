@@ -1,24 +1,16 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LeaseStore } from '../../src/endpoints/lease-store.js';
 import { LeaseKeeper } from '../../src/endpoints/producers/leases.js';
 import { openStorage } from '../../src/storage/database.js';
-import { type SignedIn, startTestApp, type TestApp } from '../fixture.js';
-import { eventually, RedisRun, redisUrl } from '../live/redis-run.js';
+import type { SignedIn, TestApp } from '../fixture.js';
+import { clusterHarness } from '../live/cluster-harness.js';
+import { eventually, redisUrl } from '../live/redis-run.js';
 
 const LEASE_MS = 1000;
-const run = new RedisRun();
-const started: TestApp[] = [];
-const cleanups: (() => void | Promise<void>)[] = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  // The instance that owns the database closes last, since its close drops it.
-  for (const t of started.splice(0).reverse()) await t.close();
-});
-afterAll(() => run.end());
+const harness = clusterHarness();
 
 /** An upstream that counts the polls it answers. */
 async function upstream(): Promise<{ url: string; hits: number[] }> {
@@ -29,7 +21,7 @@ async function upstream(): Promise<{ url: string; hits: number[] }> {
     response.end(JSON.stringify({ level: hits.length }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  harness.cleanup(() => new Promise<void>((resolve) => server.close(() => resolve())));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/level`, hits };
 }
 
@@ -39,13 +31,12 @@ async function cluster(options: { redis: boolean }) {
     SWITCHBOARD_ENDPOINT_HOSTS: '127.0.0.1',
     SWITCHBOARD_PRODUCER_LEASE: `${LEASE_MS}ms`,
     SWITCHBOARD_RATE_LIMITS: 'config.save=off,config.activate=off',
-    ...(options.redis && { SWITCHBOARD_REDIS_URL: redisUrl, SWITCHBOARD_REDIS_KEY_PREFIX: run.prefix() }),
+    ...(options.redis && {
+      SWITCHBOARD_REDIS_URL: redisUrl,
+      SWITCHBOARD_REDIS_KEY_PREFIX: harness.redis.prefix(),
+    }),
   };
-  const a = await startTestApp({ env });
-  started.push(a);
-  const b = await startTestApp({ env, shareDatabaseWith: a });
-  started.push(b);
-  return { a, b };
+  return harness.pair(env);
 }
 
 const config = (url: string, interval = '1s') => ({
@@ -80,8 +71,7 @@ describe('producers in a cluster', () => {
     expect((await holderOf(a, 'tank.level'))?.holder).toBe(holder?.holder);
 
     // B stops: it gives the lease back, and A takes the stream over at its next renewal.
-    await b.close();
-    started.splice(started.indexOf(b), 1);
+    await harness.stop(b);
     const stoppedAt = Date.now();
     const next = await eventually(
       () => holderOf(a, 'tank.level'),
@@ -115,15 +105,14 @@ describe('producers in a cluster', () => {
 
 describe('leases', () => {
   it('pass to another instance within twice the lease time when the holder dies without a word', async () => {
-    const t = await startTestApp();
-    started.push(t);
+    const t = await harness.start();
     const log = pino({ level: 'silent' });
     // Each instance has its own connection to the database; a dead one's simply stops answering.
     const target = t.settings.database;
     const deadOne = openStorage(target, 1);
     const survivor = new LeaseKeeper(new LeaseStore(t.app.storage.db), 'survivor', LEASE_MS, log);
     const doomed = new LeaseKeeper(new LeaseStore(deadOne.db), 'doomed', LEASE_MS, log);
-    cleanups.push(() => survivor.stop());
+    harness.cleanup(() => survivor.stop());
 
     await doomed.track(['tank.level']);
     await survivor.track(['tank.level']);
@@ -146,8 +135,7 @@ describe('leases', () => {
   });
 
   it('are granted to one of two instances asking at once', async () => {
-    const t = await startTestApp();
-    started.push(t);
+    const t = await harness.start();
     const store = new LeaseStore(t.app.storage.db);
     const now = new Date().toISOString();
     const until = new Date(Date.now() + LEASE_MS).toISOString();

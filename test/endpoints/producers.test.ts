@@ -11,9 +11,9 @@ import {
   openEventSource,
   openSocket,
   type SseFrame,
-  Upstream,
   until,
-} from './live-client.js';
+} from '../live-client.js';
+import { Upstream } from './upstream.js';
 
 const API_KEY = 'hdr-secret-Xq93kd';
 const QUERY_TOKEN = 'qry-secret-Lm27pw';

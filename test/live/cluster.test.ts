@@ -1,24 +1,18 @@
 import { get } from 'node:http';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import { describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import type { Principal } from '../../src/auth/principal.js';
 import type { LiveEvent } from '../../src/live/bus.js';
 import type { LiveConnection, Subscription, Transport } from '../../src/live/service.js';
 import { Client, errorCode } from '../client.js';
-import { type SignedIn, startTestApp, TEST_CONTEXT, type TestApp } from '../fixture.js';
+import { type SignedIn, TEST_CONTEXT, type TestApp } from '../fixture.js';
+import { LiveSocket, socketUrl } from '../live-client.js';
 import { TcpProxy } from '../ratelimit/tcp-proxy.js';
-import { eventually, RedisRun, redisUrl } from './redis-run.js';
+import { clusterHarness } from './cluster-harness.js';
+import { eventually, redisUrl } from './redis-run.js';
 
-const run = new RedisRun();
-const started: TestApp[] = [];
-const cleanups: (() => void | Promise<void>)[] = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  // The instance that owns the database closes last, since its close drops it.
-  for (const t of started.splice(0).reverse()) await t.close();
-});
-afterAll(() => run.end());
+const harness = clusterHarness();
+const run = harness.redis;
 
 /** Two instances of one deployment: one database, one Redis, one key prefix. */
 async function cluster(env: Record<string, string> = {}, redis = redisUrl) {
@@ -30,10 +24,7 @@ async function cluster(env: Record<string, string> = {}, redis = redisUrl) {
     SWITCHBOARD_STREAM_RECHECK_INTERVAL: '10s',
     ...env,
   };
-  const a = await startTestApp({ env: shared });
-  started.push(a);
-  const b = await startTestApp({ env: { ...shared, SWITCHBOARD_REDIS_URL: redisUrl }, shareDatabaseWith: a });
-  started.push(b);
+  const { a, b } = await harness.pair(shared, { ...shared, SWITCHBOARD_REDIS_URL: redisUrl });
   for (const t of [a, b]) {
     t.app.live.channels.declare({ name: 'weather', access: { minRole: 'viewer' } });
   }
@@ -65,14 +56,14 @@ function connection(principal: Principal, transport: Transport = 'ws'): Recorded
 async function follow(t: TestApp, session: SignedIn, channel: string, since?: string) {
   const conn = connection(await t.app.auth.authenticateBearer(session.accessToken));
   const close = await t.app.live.open(conn);
-  cleanups.push(close);
+  harness.cleanup(close);
   const events: LiveEvent[] = [];
   const endings: string[] = [];
   const subscription: Subscription = await t.app.live.subscribe(conn, channel, since, {
     event: (event) => events.push(event),
     ended: (reason) => endings.push(reason),
   });
-  cleanups.push(() => subscription.stop());
+  harness.cleanup(() => subscription.stop());
   // What it started with, as a transport sends it: start() lets go of the replay and the snapshot.
   const initial = { ...subscription };
   subscription.start();
@@ -102,7 +93,7 @@ function sse(t: TestApp, path: string, headers: Record<string, string>) {
       res.on('close', () => {
         stream.endedAt ??= Date.now();
       });
-      cleanups.push(stream.close);
+      harness.cleanup(stream.close);
       resolve(stream);
     });
     request.on('error', reject);
@@ -116,19 +107,12 @@ const sseEventIds = (text: string) =>
     .filter((frame) => /^event: event$/m.test(frame))
     .map((frame) => /^id: (.*)$/m.exec(frame)?.[1]);
 
-/** A WebSocket on `t` authenticated by `?ticket=`, recording messages and its close. */
-async function socket(t: TestApp, ticket: string) {
-  const ws = new WebSocket(`${t.url.replace(/^http/, 'ws')}/api/v1/ws?ticket=${encodeURIComponent(ticket)}`);
-  cleanups.push(() => ws.terminate());
-  const messages: any[] = [];
-  const closed: { code?: number; at?: number } = {};
-  ws.on('message', (data) => messages.push(JSON.parse(String(data))));
-  ws.on('close', (code) => Object.assign(closed, { code, at: Date.now() }));
-  await new Promise((resolve, reject) => {
-    ws.once('open', resolve);
-    ws.once('error', reject);
-  });
-  return { ws, messages, closed };
+/** A WebSocket on `t` authenticated by `?ticket=`, cut after the test. */
+async function socket(t: TestApp, ticket: string): Promise<LiveSocket> {
+  const ws = new LiveSocket(new WebSocket(socketUrl(t, `?ticket=${encodeURIComponent(ticket)}`)));
+  harness.cleanup(() => ws.terminate());
+  await ws.opened;
+  return ws;
 }
 
 describe('several instances on one Redis', () => {
@@ -141,8 +125,8 @@ describe('several instances on one Redis', () => {
 
     // The ticket was issued by A; B redeems it.
     const ws = await socket(b, ticket);
-    ws.ws.send(JSON.stringify({ type: 'subscribe', id: 1, channel: 'weather' }));
-    await eventually(() => ws.messages.find((m) => m.type === 'subscribed'), Boolean);
+    ws.send({ type: 'subscribe', id: 1, channel: 'weather' });
+    await eventually(() => ws.all.find((m) => m.type === 'subscribed'), Boolean);
     const stream = await sse(b, '/api/v1/streams/weather/events', { cookie });
     expect(stream.status).toBe(200);
     await eventually(
@@ -153,7 +137,7 @@ describe('several instances on one Redis', () => {
     const published = await admin.client.call('/api/v1/streams/weather/publish', { json: { temp: 7 } });
     expect(published.status).toBe(202);
     const id: string = published.body.data.id;
-    const wsEvent = await eventually(() => ws.messages.find((m) => m.type === 'event'), Boolean);
+    const wsEvent = await eventually(() => ws.all.find((m) => m.type === 'event'), Boolean);
     expect(wsEvent).toMatchObject({ type: 'event', channel: 'weather', id, data: { temp: 7 } });
     expect(
       await eventually(
@@ -181,9 +165,9 @@ describe('several instances on one Redis', () => {
 
     const loggedOutAt = Date.now();
     expect((await viewer.client.call('/api/v1/auth/logout', { method: 'POST' })).status).toBeLessThan(300);
-    await eventually(() => ws.closed.code !== undefined && onB.endedAt !== undefined, Boolean, 1000);
-    expect(ws.closed.code).toBe(4403);
-    expect(ws.closed.at! - loggedOutAt).toBeLessThan(1000);
+    await eventually(() => ws.closedWith !== undefined && onB.endedAt !== undefined, Boolean, 1000);
+    expect(ws.closedWith?.code).toBe(4403);
+    expect(ws.closedWith!.at - loggedOutAt).toBeLessThan(1000);
     expect(onB.endedAt! - loggedOutAt).toBeLessThan(1000);
   });
 
@@ -332,18 +316,18 @@ describe('several instances on one Redis', () => {
     const { a, b } = await cluster({ SWITCHBOARD_WS_CONNECTIONS_PER_USER: '2' });
     const session = await a.signIn(await a.createUser());
     const principal = await a.app.auth.authenticateBearer(session.accessToken);
-    cleanups.push(await a.app.live.open(connection(principal)));
+    harness.cleanup(await a.app.live.open(connection(principal)));
     const closeOnB = await b.app.live.open(connection(principal));
     await expect(a.app.live.open(connection(principal))).rejects.toMatchObject({ status: 429, code: 5003 });
     // The other transport counts separately.
-    cleanups.push(await b.app.live.open(connection(principal, 'sse')));
+    harness.cleanup(await b.app.live.open(connection(principal, 'sse')));
     closeOnB();
     const reopened = await eventually(
       () => a.app.live.open(connection(principal)).catch(() => null),
       (close) => close !== null,
     );
     expect(reopened).toBeTypeOf('function');
-    if (reopened) cleanups.push(reopened);
+    if (reopened) harness.cleanup(reopened);
   });
 
   it('keep live subscribers going when Redis lost its keys, and reset a reconnect from the old epoch', async () => {
@@ -376,7 +360,7 @@ describe('several instances on one Redis', () => {
     const target = new URL(redisUrl);
     const proxy = new TcpProxy(target.hostname, Number(target.port || 6379));
     await proxy.start();
-    cleanups.push(() => proxy.stop());
+    harness.cleanup(() => proxy.stop());
     const { a, b } = await cluster({ SWITCHBOARD_RATE_LIMIT_UNAUTHENTICATED: '1000' }, proxy.url);
     const admin = await a.signIn(await a.createUser({ role: 'admin' }));
     const viewer = await a.signIn(await a.createUser({ role: 'viewer' }));

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sseTiming } from '../../src/live/sse.js';
 import { ErrorCode } from '../../src/platform/problem.js';
 import { type SignedIn, startTestApp, type TestApp, type TestUserOptions } from '../fixture.js';
+import { until } from '../live-client.js';
 
 const RETRY_MS = 100;
 const KEEPALIVE_MS = 250;
@@ -47,20 +48,6 @@ function freshChannel(history?: { size: number }): string {
 const publish = (channel: string, data: unknown) => t.app.live.bus.publish(channel, data);
 const session = async (options: TestUserOptions = {}) => t.signIn(await t.createUser(options));
 const cookieOf = (who: SignedIn) => `session=${who.client.cookie('session')}`;
-
-async function until<T>(
-  check: () => T | undefined | null | false,
-  what: string,
-  timeoutMs = 3000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 interface Frame {
   event?: string;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { wsTimings } from '../../src/live/ws-gateway.js';
 import { type SignedIn, startTestApp, type TestApp, testClock } from '../fixture.js';
+import { type Closed, LiveSocket, socketUrl, until } from '../live-client.js';
 
 // Short enough to keep the suite fast, long enough that a busy machine does not trip them by accident.
 wsTimings.authTimeoutMs = 400;
@@ -15,95 +16,18 @@ const ENV = {
   SWITCHBOARD_WS_CONNECTIONS_PER_USER: '2',
 };
 
-interface Closed {
-  code: number;
-  reason: string;
-}
-
-/** Polls `probe` until it returns something other than undefined, or fails after `timeoutMs`. */
-async function until<T>(probe: () => T | undefined, what: string, timeoutMs = 3000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-/** A `ws` client that records every frame, so tests can wait for the one they expect. */
-class TestSocket {
-  readonly frames: any[] = [];
-  closedWith: Closed | undefined;
-  readonly closed: Promise<Closed>;
-  readonly opened: Promise<void>;
-  private nextId = 1000;
-
-  constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => this.frames.push(JSON.parse(data.toString())));
-    this.closed = new Promise((resolve) =>
-      ws.on('close', (code, reason) => {
-        this.closedWith = { code, reason: reason.toString() };
-        resolve(this.closedWith);
-      }),
-    );
-    this.opened = new Promise((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    ws.on('error', () => {});
-  }
-
-  send(message: unknown): void {
-    this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
-  }
-
-  /** Removes and returns the first frame that matches. */
-  next(match: (frame: any) => boolean = () => true, what = 'a frame', timeoutMs = 3000): Promise<any> {
-    return until(
-      () => {
-        const index = this.frames.findIndex(match);
-        return index === -1 ? undefined : this.frames.splice(index, 1)[0];
-      },
-      what,
-      timeoutMs,
-    );
-  }
-
-  /** Sends a message and waits for the frame answering its id. */
-  async call(message: Record<string, unknown>): Promise<any> {
-    const id = (message.id as number | undefined) ?? this.nextId++;
-    this.send({ ...message, id });
-    return this.next((f) => f.id === id, `the answer to ${JSON.stringify(message)}`);
-  }
-
-  /** Everything received before the answer to a ping sent now (the server handles messages in order). */
-  async drain(): Promise<any[]> {
-    const pong = await this.call({ type: 'ping' });
-    expect(pong.type).toBe('pong');
-    return this.frames.splice(0);
-  }
-
-  async subscribe(channel: string, since?: string): Promise<any> {
-    return this.call({ type: 'subscribe', channel, ...(since === undefined ? {} : { since }) });
-  }
-
-  close(): Promise<Closed> {
-    this.ws.close();
-    return this.closed;
-  }
-}
-
-function wsUrl(t: TestApp, query = ''): string {
-  return `${t.url.replace(/^http/, 'ws')}/api/v1/ws${query}`;
-}
+/** The tests here look into fields of every kind of frame, so they read frames loosely. */
+type TestSocket = LiveSocket<any>;
 
 function open(
   t: TestApp,
   options: { query?: string; headers?: Record<string, string>; autoPong?: boolean } = {},
-) {
-  return new TestSocket(
-    new WebSocket(wsUrl(t, options.query), { headers: options.headers, autoPong: options.autoPong ?? true }),
+): TestSocket {
+  return new LiveSocket<any>(
+    new WebSocket(socketUrl(t, options.query), {
+      headers: options.headers,
+      autoPong: options.autoPong ?? true,
+    }),
   );
 }
 

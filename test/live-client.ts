@@ -1,17 +1,20 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { EventSource } from 'eventsource';
+import { expect } from 'vitest';
 import { WebSocket } from 'ws';
-import type { SignedIn, TestApp } from '../fixture.js';
+import type { SignedIn, TestApp } from './fixture.js';
 
-/** Polls `probe` until it returns something other than undefined, or fails after `timeoutMs`. */
-export async function until<T>(probe: () => T | undefined, what: string, timeoutMs = 5000): Promise<T> {
+/** Polls `probe` until it returns something truthy, and returns that; fails after `timeoutMs`. */
+export async function until<T>(
+  probe: () => T | undefined | null | false,
+  what: string,
+  timeoutMs = 5000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = probe();
-    if (value !== undefined) return value;
+    if (value) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
 
@@ -30,39 +33,60 @@ export interface Frame {
   [field: string]: unknown;
 }
 
+/** How a socket closed, and when (Date.now()). */
+export interface Closed {
+  code: number;
+  reason: string;
+  at: number;
+}
+
+/** The gateway's URL on `t`, with `query` (from its `?`) appended. */
+export function socketUrl(t: TestApp, query = ''): string {
+  return `${t.url.replace(/^http/, 'ws')}/api/v1/ws${query}`;
+}
+
 /**
  * A `ws` client that keeps every frame it receives (`all`) and a queue of those not yet taken (`frames`),
- * so a test can wait for the one it expects and still look at everything afterwards.
+ * so a test can wait for the one it expects and still look at everything afterwards. `F` is how the test
+ * reads frames; tests that look into fields of every kind of frame read them loosely.
  */
-export class LiveSocket {
-  readonly all: Frame[] = [];
-  readonly frames: Frame[] = [];
-  closedWith: { code: number; reason: string } | undefined;
+export class LiveSocket<F extends Frame = Frame> {
+  readonly all: F[] = [];
+  readonly frames: F[] = [];
+  closedWith: Closed | undefined;
+  readonly closed: Promise<Closed>;
   readonly opened: Promise<void>;
-  private nextId = 1;
+  // Well above the ids tests pick by hand, so an answer is never mistaken for another's.
+  private nextId = 1000;
 
   constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
-      const frame = JSON.parse(data.toString()) as Frame;
+      const frame = JSON.parse(data.toString()) as F;
       this.all.push(frame);
       this.frames.push(frame);
     });
-    ws.on('close', (code, reason) => {
-      this.closedWith = { code, reason: reason.toString() };
-    });
-    ws.on('error', () => {});
+    this.closed = new Promise((resolve) =>
+      ws.on('close', (code, reason) => {
+        this.closedWith = { code, reason: reason.toString(), at: Date.now() };
+        resolve(this.closedWith);
+      }),
+    );
     this.opened = new Promise((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);
     });
+    // A socket refused before it opens is the expected outcome of some tests, which never await `opened`.
+    this.opened.catch(() => {});
+    ws.on('error', () => {});
   }
 
+  /** Sends a string as it is, anything else as JSON. */
   send(message: unknown): void {
-    this.ws.send(JSON.stringify(message));
+    this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
   }
 
   /** Removes and returns the first queued frame that matches. */
-  next(match: (frame: Frame) => boolean, what: string, timeoutMs = 5000): Promise<Frame> {
+  next(match: (frame: F) => boolean = () => true, what = 'a frame', timeoutMs = 5000): Promise<F> {
     return until(
       () => {
         const index = this.frames.findIndex(match);
@@ -78,20 +102,27 @@ export class LiveSocket {
     this.frames.length = 0;
   }
 
-  /** Sends a message with a fresh id and waits for the frame that answers it. */
-  call(message: Record<string, unknown>): Promise<Frame> {
-    const id = this.nextId++;
+  /** Sends a message (with a fresh id unless it has one) and waits for the frame answering its id. */
+  call(message: Record<string, unknown>): Promise<F> {
+    const id = (message.id as string | number | undefined) ?? this.nextId++;
     this.send({ ...message, id });
     return this.next((f) => f.id === id, `the answer to ${JSON.stringify(message)}`);
   }
 
+  /** Everything queued before the answer to a ping sent now (the server handles messages in order). */
+  async drain(): Promise<F[]> {
+    const pong = await this.call({ type: 'ping' });
+    expect(pong.type).toBe('pong');
+    return this.frames.splice(0);
+  }
+
   /** Subscribes and returns the `subscribed` frame (or the error that refused it). */
-  subscribe(channel: string, since?: string): Promise<Frame> {
+  subscribe(channel: string, since?: string): Promise<F> {
     return this.call({ type: 'subscribe', channel, ...(since === undefined ? {} : { since }) });
   }
 
   /** The frames received so far for `channel`, in order. */
-  of(channel: string): Frame[] {
+  of(channel: string): F[] {
     return this.all.filter((f) => f.channel === channel);
   }
 
@@ -101,7 +132,14 @@ export class LiveSocket {
     return (await this.call({ type: 'ping' })).type === 'pong';
   }
 
-  close(): void {
+  /** Closes with a close frame, and resolves once the socket is closed. */
+  close(): Promise<Closed> {
+    this.ws.close();
+    return this.closed;
+  }
+
+  /** Cuts the connection without a close frame. */
+  terminate(): void {
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
       this.ws.terminate();
     }
@@ -117,14 +155,17 @@ export async function openSocket(
   who: SignedIn,
   via: 'ticket' | 'bearer' = 'bearer',
 ): Promise<LiveSocket> {
-  const base = `${t.url.replace(/^http/, 'ws')}/api/v1/ws`;
   let socket: LiveSocket;
   if (via === 'ticket') {
     const issued = await who.client.call('/api/v1/auth/ws-ticket', { method: 'POST', json: {} });
     if (issued.status !== 200) throw new Error(`no ticket: ${issued.status} ${JSON.stringify(issued.body)}`);
-    socket = new LiveSocket(new WebSocket(`${base}?ticket=${encodeURIComponent(issued.body.data.ticket)}`));
+    socket = new LiveSocket(
+      new WebSocket(socketUrl(t, `?ticket=${encodeURIComponent(issued.body.data.ticket)}`)),
+    );
   } else {
-    socket = new LiveSocket(new WebSocket(base, { headers: { authorization: `Bearer ${who.accessToken}` } }));
+    socket = new LiveSocket(
+      new WebSocket(socketUrl(t), { headers: { authorization: `Bearer ${who.accessToken}` } }),
+    );
   }
   await socket.opened;
   return socket;
@@ -171,80 +212,4 @@ export function openEventSource(t: TestApp, path: string, who: SignedIn) {
     },
     close: () => source.close(),
   };
-}
-
-/** A request the upstream received. */
-export interface UpstreamRequest {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  headers: IncomingHttpHeaders;
-}
-
-/** What the upstream answers on one path; `body` may be a function of how many times the path was asked. */
-export interface UpstreamAnswer {
-  status: number;
-  body: unknown | ((hit: number) => unknown);
-  /** How long to wait before answering. */
-  delayMs?: number;
-}
-
-/**
- * A real HTTP server on 127.0.0.1 whose answers the test sets per path: JSON bodies, any status. Paths with
- * no answer set are 404s. Every request is recorded.
- */
-export class Upstream {
-  readonly requests: UpstreamRequest[] = [];
-  private readonly answers = new Map<string, UpstreamAnswer>();
-  private readonly hits = new Map<string, number>();
-  private readonly server: Server;
-  port = 0;
-
-  constructor() {
-    this.server = createServer((req, res) => {
-      const url = new URL(req.url ?? '/', 'http://upstream.invalid');
-      this.requests.push({
-        method: req.method ?? 'GET',
-        path: url.pathname,
-        query: url.searchParams,
-        headers: req.headers,
-      });
-      const hit = (this.hits.get(url.pathname) ?? 0) + 1;
-      this.hits.set(url.pathname, hit);
-      const answer = this.answers.get(url.pathname);
-      req.resume();
-      if (!answer) {
-        res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"no such path"}');
-        return;
-      }
-      const body = typeof answer.body === 'function' ? answer.body(hit) : answer.body;
-      const send = () =>
-        res.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      if (answer.delayMs) setTimeout(send, answer.delayMs).unref();
-      else send();
-    });
-  }
-
-  async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-    return this;
-  }
-
-  get base(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  answer(path: string, status: number, body: UpstreamAnswer['body'], delayMs?: number): void {
-    this.answers.set(path, { status, body, ...(delayMs === undefined ? {} : { delayMs }) });
-  }
-
-  requestsTo(path: string): UpstreamRequest[] {
-    return this.requests.filter((r) => r.path === path);
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
 }
