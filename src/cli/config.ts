@@ -1,17 +1,17 @@
 import { open, readFile } from 'node:fs/promises';
-import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { AuditService, CLI_CONTEXT } from '../audit/service.js';
 import { canonicalJson } from '../endpoints/canonical.js';
+import { versionListBody } from '../endpoints/present.js';
 import type { EndpointConfig } from '../endpoints/schema.js';
 import { isVersion } from '../endpoints/semver.js';
 import { EndpointConfigService, MAX_MESSAGE_CHARS, type RuntimeHandle } from '../endpoints/service.js';
 import { ConfigStore } from '../endpoints/store.js';
 import { maskSecrets } from '../endpoints/vars.js';
 import { AppError } from '../platform/problem.js';
-import { loadSettings, type Settings } from '../settings.js';
-import { openStorage } from '../storage/database.js';
 import { migrateToLatest } from '../storage/migrations.js';
+import { type Command, type CommandGroup, Refusal, runCommandGroup, UsageError } from './command-group.js';
+import { note, out, table } from './output.js';
 
 export const CONFIG_HELP = `Usage: switchboard config <command> [options]
 
@@ -52,49 +52,12 @@ does not exist; a version that cannot be activated, which import keeps saved); 2
 78 an invalid setting.
 `;
 
-type Values = Record<string, string | boolean | undefined>;
-
 /** What the command line needs of the configuration once the database is open. */
 interface Tools {
   service: EndpointConfigService;
   /** Read directly for what the service never shows: the stored document with its secrets. */
   store: ConfigStore;
 }
-
-/** What a command will do; its arguments are already checked. */
-interface Plan {
-  /** Reads the command's input file (or standard input) before the database is opened. */
-  read?(settings: Settings): Promise<void>;
-  run(tools: Tools): Promise<void>;
-}
-
-interface Command {
-  usage: string;
-  options: NonNullable<ParseArgsConfig['options']>;
-  /** Names of the positional arguments that must be given… */
-  positionals: string[];
-  /** …and of those that may follow them. */
-  optional?: string[];
-  plan(positionals: string[], values: Values): Plan;
-}
-
-/** Bad usage: exit 2 with the command's usage line. */
-class UsageError extends Error {}
-
-/** A refusal the operator can act on: exit 1 with the message (and the problems, one a line). */
-class Refusal extends Error {
-  constructor(
-    message: string,
-    readonly problems: readonly { pointer: string; message: string }[] = [],
-  ) {
-    super(message);
-  }
-}
-
-const help = { help: { type: 'boolean', short: 'h' } } as const;
-
-const out = (text: string) => process.stdout.write(text);
-const note = (text: string) => process.stderr.write(text);
 
 /** The command line runs no streams: activation builds a version to prove it loads, then lets it go. */
 const NO_RUNTIME: RuntimeHandle = { loaded: null, apply() {} };
@@ -107,18 +70,6 @@ function version(value: string | boolean | undefined, what: string): string | un
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-
-const table = (rows: string[][]) => {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0))) ?? [];
-  return rows
-    .map((r) =>
-      r
-        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
-};
 
 async function readStdin(): Promise<string> {
   process.stdin.setEncoding('utf8');
@@ -184,7 +135,7 @@ async function stillActive(store: ConfigStore): Promise<string> {
     : `version ${activeVersion} stays active; switchboard config list shows the recovery`;
 }
 
-const COMMANDS: Record<string, Command> = {
+const COMMANDS: Record<string, Command<Tools>> = {
   list: {
     usage: 'switchboard config list [--json]',
     options: { json: { type: 'boolean' } },
@@ -192,24 +143,10 @@ const COMMANDS: Record<string, Command> = {
     plan(_positionals, values) {
       return {
         async run({ service }) {
-          const { versions, state, loaded } = await service.list();
+          const list = await service.list();
+          const { versions, state } = list;
           if (values.json) {
-            const data = {
-              versions: versions.map((v) => ({
-                version: v.version,
-                created_at: v.createdAt,
-                created_by: v.createdBy,
-                message: v.message,
-                active: v.active,
-              })),
-              active: state.activeVersion,
-              loaded,
-              last_good: state.lastGoodVersion,
-              recovery: state.recovery,
-              recovery_version: state.recoveryVersion,
-              recovery_reason: state.recoveryReason,
-            };
-            out(`${JSON.stringify(data, null, 2)}\n`);
+            out(`${JSON.stringify(versionListBody(list), null, 2)}\n`);
             return;
           }
           if (versions.length === 0) {
@@ -438,63 +375,11 @@ async function versionsDiff(
   }
 }
 
-/** Checks the arguments of one command; throws UsageError. Undefined when --help was asked for. */
-function planOf(command: Command, args: string[]): Plan | undefined {
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args,
-      options: { ...command.options, ...help },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    // Node's message goes on to explain `--`; its first sentence says what is wrong.
-    const message = error instanceof Error ? error.message : String(error);
-    throw new UsageError(message.replace(/(\.|argument missing).*$/s, '$1'));
-  }
-  const values = parsed.values as Values;
-  if (values.help) return undefined;
-  const { positionals } = parsed;
-  const most = command.positionals.length + (command.optional?.length ?? 0);
-  if (positionals.length < command.positionals.length)
-    throw new UsageError(`missing ${command.positionals[positionals.length]}`);
-  if (positionals.length > most) throw new UsageError(`unexpected argument "${positionals[most]}"`);
-  return command.plan(positionals, values);
-}
-
-/** `switchboard config …`; returns the exit status. A SettingsError is left to the caller (exit 78). */
-export async function runConfigCommand(args: string[]): Promise<number> {
-  const [name, ...rest] = args;
-  if (name === '--help' || name === '-h' || name === 'help') {
-    out(CONFIG_HELP);
-    return 0;
-  }
-  const command = name === undefined ? undefined : COMMANDS[name];
-  let plan: Plan | undefined;
-  try {
-    if (!command)
-      throw new UsageError(name === undefined ? 'missing command' : `unknown command "config ${name}"`);
-    plan = planOf(command, rest);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    const usage = command ? `usage: ${command.usage}\n` : `\n${CONFIG_HELP}`;
-    note(`switchboard config: ${error.message}\n${usage}`);
-    if (command) note('(switchboard config --help tells more)\n');
-    return 2;
-  }
-  if (!plan) {
-    out(CONFIG_HELP);
-    return 0;
-  }
-  const settings = loadSettings();
-  try {
-    await plan.read?.(settings);
-  } catch (error) {
-    return refused(error);
-  }
-  const storage = openStorage(settings.database, 2);
-  try {
+const CONFIG_COMMANDS: CommandGroup<Tools> = {
+  name: 'config',
+  help: CONFIG_HELP,
+  commands: COMMANDS,
+  async withTools(settings, storage, run) {
     await migrateToLatest(storage);
     const service = new EndpointConfigService({
       db: storage.db,
@@ -506,27 +391,9 @@ export async function runConfigCommand(args: string[]): Promise<number> {
       env: process.env,
       publish: async () => {},
     });
-    await plan.run({ service, store: new ConfigStore(storage.db) });
-    return 0;
-  } catch (error) {
-    return refused(error);
-  } finally {
-    await storage.close();
-  }
-}
+    await run({ service, store: new ConfigStore(storage.db) });
+  },
+};
 
-/** Exit 1 for a refusal, saying why; anything else is the caller's (an unexpected failure). */
-function refused(error: unknown): number {
-  if (error instanceof Refusal) {
-    note(`switchboard config: ${error.message}\n`);
-    for (const p of error.problems) note(`  ${p.pointer || '/'}: ${p.message}\n`);
-    return 1;
-  }
-  if (error instanceof AppError) {
-    // A 409 (version taken) or a 422 from the wrapper's own fields: the service already words it.
-    note(`switchboard config: ${error.message}\n`);
-    for (const p of error.options.errors ?? []) note(`  ${p.pointer || '/'}: ${p.message}\n`);
-    return 1;
-  }
-  throw error;
-}
+/** `switchboard config …`; returns the exit status. A SettingsError is left to the caller (exit 78). */
+export const runConfigCommand = (args: string[]): Promise<number> => runCommandGroup(CONFIG_COMMANDS, args);

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { CLI_CONTEXT } from '../audit/service.js';
 import { openAuth } from '../auth/open.js';
 import { passwordProblem } from '../auth/password-policy.js';
@@ -8,9 +7,10 @@ import { isRole, ROLES, type Role } from '../auth/roles.js';
 import { FULL_NAME_MAX_LENGTH, GROUP_NAME } from '../auth/schemas.js';
 import type { Auth } from '../auth/service.js';
 import type { UserRecord } from '../auth/users-store.js';
-import { AppError } from '../platform/problem.js';
-import { loadSettings, USERNAME } from '../settings.js';
-import { openStorage } from '../storage/database.js';
+import type { AppError } from '../platform/problem.js';
+import { USERNAME } from '../settings.js';
+import { type Command, type CommandGroup, Refusal, runCommandGroup, UsageError } from './command-group.js';
+import { out, table } from './output.js';
 
 export const USER_HELP = `Usage: switchboard user <command> [options]
 
@@ -43,32 +43,7 @@ Exit status: 0 done; 1 refused (no such user, username taken, weak password, las
 2 bad usage; 78 an invalid setting.
 `;
 
-type Values = Record<string, string | boolean | undefined>;
-
-/** What a command will do once the database is open; its arguments are already checked. */
-interface Plan {
-  passwordStdin: boolean;
-  run(auth: Auth, password: string | undefined): Promise<void>;
-}
-
-interface Command {
-  usage: string;
-  options: NonNullable<ParseArgsConfig['options']>;
-  /** Names of the positional arguments, all required. */
-  positionals: string[];
-  plan(positionals: string[], values: Values): Plan;
-}
-
-/** Bad usage: exit 2 with the command's usage line. */
-class UsageError extends Error {}
-
-/** A refusal the operator can act on: exit 1 with the message. */
-class Refusal extends Error {}
-
-const help = { help: { type: 'boolean', short: 'h' } } as const;
 const passwordStdin = { 'password-stdin': { type: 'boolean' } } as const;
-
-const out = (text: string) => process.stdout.write(text);
 
 function role(value: string, what: string): Role {
   if (!isRole(value)) throw new UsageError(`${what} "${value}" is not one of ${ROLES.join(', ')}`);
@@ -94,28 +69,15 @@ function showGenerated(username: string, password: string): void {
   out(`(shown only now; ${username} must choose a new password at first sign-in)\n`);
 }
 
-const table = (rows: string[][]) => {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0))) ?? [];
-  return rows
-    .map((r) =>
-      r
-        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
-};
-
 /** `disable` and `enable`: one flag, said back in words. */
-function switchDisabled(disabled: boolean): Command {
+function switchDisabled(disabled: boolean): Command<Auth> {
   const verb = disabled ? 'disable' : 'enable';
   return {
     usage: `switchboard user ${verb} <username>`,
     options: {},
-    positionals: ['username'],
+    positionals: ['<username>'],
     plan([username = '']) {
       return {
-        passwordStdin: false,
         async run(auth) {
           const user = await userNamed(auth, username);
           if (user.disabled === disabled) {
@@ -134,7 +96,7 @@ function switchDisabled(disabled: boolean): Command {
   };
 }
 
-const COMMANDS: Record<string, Command> = {
+const COMMANDS: Record<string, Command<Auth>> = {
   add: {
     usage:
       'switchboard user add <username> [--role viewer|editor|admin] [--full-name NAME] [--groups a,b] [--password-stdin]',
@@ -144,7 +106,7 @@ const COMMANDS: Record<string, Command> = {
       groups: { type: 'string' },
       ...passwordStdin,
     },
-    positionals: ['username'],
+    positionals: ['<username>'],
     plan([username = ''], values) {
       if (!USERNAME.test(username))
         throw new UsageError(
@@ -167,9 +129,12 @@ const COMMANDS: Record<string, Command> = {
             `group "${group}" must be 1 to 64 letters, digits, spaces or . _ : / -, starting with a letter or digit`,
           );
       const fromStdin = values['password-stdin'] === true;
+      let given: string | undefined;
       return {
-        passwordStdin: fromStdin,
-        async run(auth, given) {
+        async read() {
+          if (fromStdin) given = await readPassword();
+        },
+        async run(auth) {
           const password = given ?? generatePassword(username.toLowerCase());
           const user = await auth.users.create(
             { username, password, fullName, role: chosenRole, groups, mustChangePassword: !fromStdin },
@@ -189,7 +154,6 @@ const COMMANDS: Record<string, Command> = {
     plan(_positionals, values) {
       const filter = values.role === undefined ? {} : { role: role(String(values.role), 'role') };
       return {
-        passwordStdin: false,
         async run(auth) {
           const users: UserRecord[] = [];
           for (;;) {
@@ -224,11 +188,10 @@ const COMMANDS: Record<string, Command> = {
   'set-role': {
     usage: 'switchboard user set-role <username> <viewer|editor|admin>',
     options: {},
-    positionals: ['username', 'role'],
+    positionals: ['<username>', '<role>'],
     plan([username = '', roleName = '']) {
       const newRole = role(roleName, 'role');
       return {
-        passwordStdin: false,
         async run(auth) {
           const user = await userNamed(auth, username);
           if (user.role === newRole) {
@@ -248,12 +211,15 @@ const COMMANDS: Record<string, Command> = {
   'reset-password': {
     usage: 'switchboard user reset-password <username> [--password-stdin]',
     options: { ...passwordStdin },
-    positionals: ['username'],
+    positionals: ['<username>'],
     plan([username = ''], values) {
       const fromStdin = values['password-stdin'] === true;
+      let given: string | undefined;
       return {
-        passwordStdin: fromStdin,
-        async run(auth, given) {
+        async read() {
+          if (fromStdin) given = await readPassword();
+        },
+        async run(auth) {
           const user = await userNamed(auth, username);
           const password = given ?? generatePassword(user.username);
           await auth.users.update(user.id, { password, mustChangePassword: !fromStdin }, CLI_CONTEXT);
@@ -267,10 +233,9 @@ const COMMANDS: Record<string, Command> = {
   unlock: {
     usage: 'switchboard user unlock <username>',
     options: {},
-    positionals: ['username'],
+    positionals: ['<username>'],
     plan([username = '']) {
       return {
-        passwordStdin: false,
         async run(auth) {
           const user = await userNamed(auth, username);
           const cleared = await auth.login.unlock(user.username, CLI_CONTEXT);
@@ -284,35 +249,6 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 };
-
-/** Checks the arguments of one command; throws UsageError. Undefined when --help was asked for. */
-function planOf(command: Command, args: string[]): Plan | undefined {
-  if (args.some((a) => /^(--password|-p)(=|$)/.test(a)))
-    throw new UsageError(
-      'a password is never taken from the command line (ps would show it); pipe it in with --password-stdin',
-    );
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args,
-      options: { ...command.options, ...help },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    // Node's message goes on to explain `--`; its first sentence says what is wrong.
-    const message = error instanceof Error ? error.message : String(error);
-    throw new UsageError(message.replace(/(\.|argument missing).*$/s, '$1'));
-  }
-  const values = parsed.values as Values;
-  if (values.help) return undefined;
-  const { positionals } = parsed;
-  if (positionals.length < command.positionals.length)
-    throw new UsageError(`missing <${command.positionals[positionals.length]}>`);
-  if (positionals.length > command.positionals.length)
-    throw new UsageError(`unexpected argument "${positionals[command.positionals.length]}"`);
-  return command.plan(positionals, values);
-}
 
 /** The first line of standard input, without its line ending. */
 async function readPasswordLine(): Promise<string> {
@@ -329,6 +265,13 @@ async function readPasswordLine(): Promise<string> {
   return line.endsWith('\r') ? line.slice(0, -1) : line;
 }
 
+/** The password --password-stdin pipes in; a UsageError (exit 2) when standard input holds none. */
+async function readPassword(): Promise<string> {
+  const password = await readPasswordLine();
+  if (password === '') throw new UsageError('--password-stdin: standard input holds no password');
+  return password;
+}
+
 /** An AppError from a service, in words for the terminal: "/password must…" becomes "the password must…". */
 function describe(error: AppError): string {
   const fields = error.options.errors;
@@ -339,54 +282,23 @@ function describe(error: AppError): string {
   return error.message;
 }
 
-/** `switchboard user …`; returns the exit status. A SettingsError is left to the caller (exit 78). */
-export async function runUserCommand(args: string[]): Promise<number> {
-  const [name, ...rest] = args;
-  if (name === '--help' || name === '-h' || name === 'help') {
-    out(USER_HELP);
-    return 0;
-  }
-  const command = name === undefined ? undefined : COMMANDS[name];
-  let plan: Plan | undefined;
-  try {
-    if (!command)
-      throw new UsageError(name === undefined ? 'missing command' : `unknown command "user ${name}"`);
-    plan = planOf(command, rest);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    const usage = command ? `usage: ${command.usage}\n` : `\n${USER_HELP}`;
-    process.stderr.write(`switchboard user: ${error.message}\n${usage}`);
-    if (command) process.stderr.write('(switchboard user --help tells more)\n');
-    return 2;
-  }
-  if (!plan) {
-    out(USER_HELP);
-    return 0;
-  }
-  const settings = loadSettings();
-  let password: string | undefined;
-  if (plan.passwordStdin) {
-    password = await readPasswordLine();
-    if (password === '') {
-      process.stderr.write('switchboard user: --password-stdin: standard input holds no password\n');
-      return 2;
-    }
-  }
-  const storage = openStorage(settings.database, 2);
-  try {
-    const { auth } = await openAuth(settings, storage);
-    await plan.run(auth, password);
-    await auth.setup.retireTokenIfDone();
-    return 0;
-  } catch (error) {
-    if (error instanceof Refusal || error instanceof AppError) {
-      process.stderr.write(
-        `switchboard user: ${error instanceof AppError ? describe(error) : error.message}\n`,
+const USER_COMMANDS: CommandGroup<Auth> = {
+  name: 'user',
+  help: USER_HELP,
+  commands: COMMANDS,
+  screen(args) {
+    if (args.some((a) => /^(--password|-p)(=|$)/.test(a)))
+      throw new UsageError(
+        'a password is never taken from the command line (ps would show it); pipe it in with --password-stdin',
       );
-      return 1;
-    }
-    throw error;
-  } finally {
-    await storage.close();
-  }
-}
+  },
+  async withTools(settings, storage, run) {
+    const { auth } = await openAuth(settings, storage);
+    await run(auth);
+    await auth.setup.retireTokenIfDone();
+  },
+  refusalOf: (error) => new Refusal(describe(error)),
+};
+
+/** `switchboard user …`; returns the exit status. A SettingsError is left to the caller (exit 78). */
+export const runUserCommand = (args: string[]): Promise<number> => runCommandGroup(USER_COMMANDS, args);

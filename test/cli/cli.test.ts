@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { freshDatabase, startTestApp } from '../fixture.js';
+import { databaseEnv } from './run-cli.js';
 
 const tsx = ['--import', 'tsx', 'src/main.ts'];
 
@@ -32,7 +33,7 @@ describe('switchboard command', () => {
   it('migrates a database', async () => {
     const database = await freshDatabase();
     try {
-      const env = { SWITCHBOARD_DATABASE_URL: database.url, SWITCHBOARD_DATA_DIR: database.dataDir };
+      const env = databaseEnv(database);
       expect(run(['migrate'], env).stdout).toContain('applied: 0001_instance_secrets');
       expect(run(['migrate'], env).stdout).toContain('up to date');
     } finally {
@@ -47,8 +48,7 @@ describe('switchboard command', () => {
         ...process.env,
         PORT: '0',
         HOST: '127.0.0.1',
-        SWITCHBOARD_DATABASE_URL: database.url,
-        SWITCHBOARD_DATA_DIR: database.dataDir,
+        ...databaseEnv(database),
       },
     });
     try {

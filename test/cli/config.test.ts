@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { chmodSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -10,12 +8,7 @@ import { loadSettings } from '../../src/settings.js';
 import { openStorage } from '../../src/storage/database.js';
 import { exampleConfig, exampleEnv, exampleFunctionsDir } from '../endpoints/config-fixture.js';
 import { freshDatabase } from '../fixture.js';
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { databaseEnv, type Run, type RunOptions, runSwitchboard, SLOW } from './run-cli.js';
 
 const TOKEN = 'scada-token-Vb72kQ';
 /** A literal secret in the document (rather than a reference to the environment): what export masks. */
@@ -27,34 +20,11 @@ let database: Awaited<ReturnType<typeof freshDatabase>>;
 let env: Record<string, string>;
 
 /** `switchboard …` as an operator runs it: the example's hosts and functions, no token unless given. */
-async function switchboard(
-  args: string[],
-  options: { input?: string; env?: Record<string, string | undefined> } = {},
-): Promise<Run> {
-  const merged: Record<string, string | undefined> = {
-    ...process.env,
-    SWITCHBOARD_VAR_SCADA_TOKEN: undefined,
-    ...env,
-    ...options.env,
-  };
-  const childEnv = Object.fromEntries(
-    Object.entries(merged).filter((entry): entry is [string, string] => entry[1] !== undefined),
-  );
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
-    env: childEnv,
+const switchboard = (args: string[], options: RunOptions = {}): Promise<Run> =>
+  runSwitchboard(args, {
+    ...options,
+    env: { SWITCHBOARD_VAR_SCADA_TOKEN: undefined, ...env, ...options.env },
   });
-  const run: Run = { status: null, stdout: '', stderr: '' };
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    run.stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    run.stderr += chunk;
-  });
-  child.stdin.on('error', () => {});
-  child.stdin.end(options.input ?? '');
-  [run.status] = await once(child, 'close');
-  return run;
-}
 
 const config = (args: string[], options?: Parameters<typeof switchboard>[1]) =>
   switchboard(['config', ...args], options);
@@ -101,9 +71,6 @@ async function cliAudit(): Promise<{ type: string; actor: string | null; detail:
   }
 }
 
-/** Each run starts Node with tsx; on a busy machine that takes seconds. */
-const SLOW = { timeout: 180_000 };
-
 beforeAll(() => {
   functionsDir = exampleFunctionsDir();
 });
@@ -111,8 +78,7 @@ beforeAll(() => {
 beforeEach(async () => {
   database = await freshDatabase();
   env = {
-    SWITCHBOARD_DATABASE_URL: database.url,
-    SWITCHBOARD_DATA_DIR: database.dataDir,
+    ...databaseEnv(database),
     ...exampleEnv(functionsDir),
   };
 });

@@ -1,17 +1,10 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type Switchboard } from '../../src/app.js';
 import type { Role } from '../../src/auth/roles.js';
 import { loadSettings } from '../../src/settings.js';
 import { Client } from '../client.js';
 import { freshDatabase, TEST_CONTEXT, TEST_PASSWORD } from '../fixture.js';
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { databaseEnv, type RunOptions, runSwitchboard, SLOW } from './run-cli.js';
 
 const ROOT_PASSWORD = 'admin-secret-Zq4!mW8p';
 const OTHER_PASSWORD = 'other-password-Hn3$uR6t';
@@ -24,22 +17,8 @@ let origin: string;
 let root: Client;
 
 /** `switchboard user …` as an operator runs it, against the test database. */
-async function user(args: string[], options: { input?: string; env?: Record<string, string> } = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'user', ...args], {
-    env: { ...process.env, ...env, ...options.env },
-  });
-  const run: Run = { status: null, stdout: '', stderr: '' };
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    run.stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    run.stderr += chunk;
-  });
-  child.stdin.on('error', () => {});
-  child.stdin.end(options.input ?? '');
-  [run.status] = await once(child, 'close');
-  return run;
-}
+const user = (args: string[], options: RunOptions = {}) =>
+  runSwitchboard(['user', ...args], { ...options, env: { ...env, ...options.env } });
 
 const client = () => new Client(url, origin);
 
@@ -64,16 +43,12 @@ async function cliAudit(type: string) {
   return res.body.data as any[];
 }
 
-/** Each run starts Node with tsx; on a busy machine that takes seconds. */
-const SLOW = { timeout: 180_000 };
-
 const generatedLine = /^password: ([A-Za-z0-9_-]{24})$/m;
 
 beforeAll(async () => {
   database = await freshDatabase();
   env = {
-    SWITCHBOARD_DATABASE_URL: database.url,
-    SWITCHBOARD_DATA_DIR: database.dataDir,
+    ...databaseEnv(database),
     SWITCHBOARD_LOCKOUT_THRESHOLD: '2',
   };
   // A running server on the same database: the CLI's changes must reach it on its next request.
