@@ -7,11 +7,8 @@
  */
 
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import { canonicalJson } from '../src/endpoints/canonical.js';
 import type { EndpointConfig } from '../src/endpoints/schema.js';
 import { validateConfig } from '../src/endpoints/validate.js';
@@ -26,38 +23,27 @@ import {
 import { STEP_LABELS, STEPS, type Step, timeSteps } from './config/in-process.js';
 import { type Aggregate, aggregate, type Repeats, repeat } from './config/timing.js';
 import { startUpstream, type Upstream } from './config/upstream.js';
-import { SETUP_RATE_LIMITS_OFF, SETUP_TOKEN, setUpAccounts } from './lib/accounts.js';
-import { scrapeEventLoopDelay } from './lib/http.js';
-import { commonOptionSpecs, commonOptions, positiveOption } from './lib/options.js';
-import { processCpuSeconds } from './lib/proc.js';
-import {
-  BENCHMARKS_DOC,
-  type MachineConditions,
-  machineConditions,
-  markdownTable,
-  ms,
-  reportPreamble,
-  writeDocSection,
-} from './lib/report.js';
-import { type BenchServer, ROOT, type Runtime, startServer } from './lib/server.js';
+import { accountsEnv, setUpAccounts } from './lib/accounts.js';
+import { METRICS_ENV, scrapeEventLoopDelay } from './lib/http.js';
+import { type CommonOptions, parseBenchArgs, positiveOption, usageText } from './lib/options.js';
+import { coresUsed, processCpuSeconds } from './lib/proc.js';
+import { type BenchRun, benchRun, cores, count, markdownTable, ms } from './lib/report.js';
+import { type BenchServer, ROOT, startSession } from './lib/server.js';
 import { median } from './lib/stats.js';
 
-const USAGE = `Usage: npm run bench -- config [options]
-
-  --runs N              runs, each on a fresh server (default 3)
-  --iterations N        measured requests per operation and run (default 20)
-  --warmup N            warm-up requests before each operation, not measured (default 3)
-  --worst-iterations N  measured requests of the worst case per run, after one warm-up (default 5)
-  --size BYTES          size of the document's canonical JSON to aim at (default 1000000)
-  --source              run src/ with tsx instead of building and running dist/
-  --no-docs             print only; do not update ${BENCHMARKS_DOC}
-  --note TEXT           a remark printed and written with the result (say, "machine busy")
-`;
+const USAGE = usageText('config', {
+  width: 22,
+  options: [
+    ['--runs N', 'runs, each on a fresh server (default 3)'],
+    ['--iterations N', 'measured requests per operation and run (default 20)'],
+    ['--warmup N', 'warm-up requests before each operation, not measured (default 3)'],
+    ['--worst-iterations N', 'measured requests of the worst case per run, after one warm-up (default 5)'],
+    ['--size BYTES', "size of the document's canonical JSON to aim at (default 1000000)"],
+  ],
+});
 
 const TARGET_MS = 200;
 const SEED = 20_261_122;
-const METRICS_TOKEN = `bench-metrics-${randomBytes(12).toString('hex')}`;
-const NEVER = '100000000';
 /** The worst case used to take tens of seconds: long enough timeouts that it is measured, not cut off. */
 const REQUEST_TIMEOUT_MS = 300_000;
 /** How long the server's CPU is watched while it has nothing to do but run the active version. */
@@ -73,53 +59,33 @@ const OPERATION_LABELS: Record<Operation, string> = {
   worst: 'worst case: `GET /config/diff?from=&to=`, every value changed',
 };
 
-interface Options {
-  runs: number;
+interface Options extends CommonOptions {
   repeats: Repeats;
   worst: Repeats;
   sizeBytes: number;
-  runtime: Runtime;
-  docs: boolean;
-  note: string | undefined;
 }
 
 function parseOptions(argv: string[]): Options | undefined {
   // Warm-ups here are requests, not seconds, and there is no duration: requests are counted instead.
-  const { duration: _seconds, ...common } = commonOptionSpecs({ runs: 3, duration: 1 });
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      ...common,
-      iterations: { type: 'string', default: '20' },
-      'worst-iterations': { type: 'string', default: '5' },
-      size: { type: 'string', default: '1000000' },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return undefined;
-  }
-  const shared = commonOptions({ ...values, duration: '1' }, USAGE);
-  if (!Number.isInteger(shared.warmupS)) {
-    throw new Error(`--warmup counts requests: a whole number, got "${values.warmup}"\n\n${USAGE}`);
-  }
-  const sizeBytes = positiveOption('size', values.size, true, USAGE);
+  const args = parseBenchArgs(
+    argv,
+    USAGE,
+    { runs: 3, counts: 'requests' },
+    { iterations: '20', 'worst-iterations': '5', size: '1000000' },
+  );
+  if (!args) return undefined;
+  const { warmup, ...common } = args.common;
+  const sizeBytes = positiveOption('size', args.own.size, true, USAGE);
   if (sizeBytes < 10_000)
     throw new Error(`--size must be at least 10000 bytes, got ${sizeBytes}\n\n${USAGE}`);
   return {
-    runs: shared.runs,
-    repeats: {
-      warmup: shared.warmupS,
-      iterations: positiveOption('iterations', values.iterations, true, USAGE),
-    },
+    ...common,
+    repeats: { warmup, iterations: positiveOption('iterations', args.own.iterations, true, USAGE) },
     worst: {
-      warmup: Math.min(1, shared.warmupS),
-      iterations: positiveOption('worst-iterations', values['worst-iterations'], true, USAGE),
+      warmup: Math.min(1, warmup),
+      iterations: positiveOption('worst-iterations', args.own['worst-iterations'], true, USAGE),
     },
     sizeBytes,
-    runtime: shared.runtime,
-    docs: shared.docs,
-    note: shared.note,
   };
 }
 
@@ -206,20 +172,21 @@ interface Answer {
   ms: number;
 }
 
-interface Client {
+/** The first admin, over a keep-alive pool: every request of the bench is theirs. */
+interface Admin {
   pool: Pool;
   token: string;
 }
 
 /** One request, timed from sending it to the end of its response body; the body is parsed afterwards. */
-async function send(client: Client, method: 'GET' | 'POST', path: string, body?: Buffer): Promise<Answer> {
+async function send(admin: Admin, method: 'GET' | 'POST', path: string, body?: Buffer): Promise<Answer> {
   const headers: Record<string, string> = {
-    authorization: `Bearer ${client.token}`,
+    authorization: `Bearer ${admin.token}`,
     accept: 'application/json',
   };
   if (body) headers['content-type'] = 'application/json';
   const start = performance.now();
-  const res = await client.pool.request({ method, path, headers, body });
+  const res = await admin.pool.request({ method, path, headers, body });
   const received = Buffer.from(await res.body.arrayBuffer());
   return { status: res.statusCode, body: received, ms: performance.now() - start };
 }
@@ -274,81 +241,101 @@ interface RunResult {
   idleCores: number;
 }
 
-/** Cores `server` uses over `forMs`, measured from /proc; NaN off Linux. */
-async function cpuCores(server: BenchServer, forMs: number): Promise<number> {
-  const before = processCpuSeconds(server.child.pid);
-  await sleep(forMs);
-  return (processCpuSeconds(server.child.pid) - before) / (forMs / 1000);
-}
-
 /** A fresh server whose active version is the base document, with the 1% and worst-case versions saved. */
-async function prepareServer(options: Options, documents: Documents, upstream: Upstream) {
-  const server = await startServer({
-    runtime: options.runtime,
-    env: {
-      SWITCHBOARD_SETUP_TOKEN: SETUP_TOKEN,
-      SWITCHBOARD_METRICS_TOKEN: METRICS_TOKEN,
-      SWITCHBOARD_ACCESS_TOKEN_TTL: '1h',
-      SWITCHBOARD_RATE_LIMIT_IP_FLOOR: NEVER,
-      SWITCHBOARD_RATE_LIMIT_UNAUTHENTICATED: NEVER,
-      SWITCHBOARD_RATE_LIMIT_AUTHENTICATED: NEVER,
-      SWITCHBOARD_RATE_LIMITS: `${SETUP_RATE_LIMITS_OFF},config.save=off,config.activate=off`,
-      SWITCHBOARD_ENDPOINT_HOSTS: upstream.host,
-      ...documents.base.env,
-    },
-  });
-  const pool = new Pool(server.origin, {
-    connections: 2,
-    pipelining: 1,
-    keepAliveTimeout: 60_000,
-    headersTimeout: REQUEST_TIMEOUT_MS,
-    bodyTimeout: REQUEST_TIMEOUT_MS,
-  });
-  try {
-    const { adminToken } = await setUpAccounts(pool);
-    const client = { pool, token: adminToken };
+function prepareServer(options: Options, documents: Documents, upstream: Upstream) {
+  const env = {
+    ...accountsEnv(['config.save=off', 'config.activate=off']),
+    ...METRICS_ENV,
+    SWITCHBOARD_ENDPOINT_HOSTS: upstream.host,
+    ...documents.base.env,
+  };
+  const start = { runtime: options.runtime, env, connections: 2, timeoutMs: REQUEST_TIMEOUT_MS };
+  return startSession(start, async ({ server, client }) => {
+    const admin = { pool: client, token: (await setUpAccounts(client)).adminToken };
     // The worst-case version first, while nothing is active: its save then diffs against nothing.
-    const everything = await send(client, 'POST', '/api/v1/config', documents.bodies.everything);
+    const everything = await send(admin, 'POST', '/api/v1/config', documents.bodies.everything);
     dataOf(everything, 201, 'saving the worst-case version');
     const pollsBefore = upstream.requests();
     const base = dataOf(
-      await send(client, 'POST', '/api/v1/config', documents.bodies.base),
+      await send(admin, 'POST', '/api/v1/config', documents.bodies.base),
       201,
       'saving and activating the base version',
     );
     if (base.active !== true) throw new Error(`the base version was not activated: ${JSON.stringify(base)}`);
     // Each producer polls once at activation, then every hour or more: wait for the first polls to end.
     const settled = await upstream.settled(1500, 30_000);
-    const idleCores = await cpuCores(server, IDLE_MS);
-    const onePercent = await send(client, 'POST', '/api/v1/config', documents.bodies.onePercent);
+    const idleCores = await coresUsed(server.child.pid, IDLE_MS);
+    const onePercent = await send(admin, 'POST', '/api/v1/config', documents.bodies.onePercent);
     dataOf(onePercent, 201, 'saving the 1% version');
-    return { server, client, pollsAtActivation: settled - pollsBefore, idleCores };
-  } catch (error) {
-    await pool.close();
-    await server.stop();
-    throw error;
-  }
+    return { admin, pollsAtActivation: settled - pollsBefore, idleCores };
+  });
+}
+
+/** The requests of an operation, and what their answers must be. */
+interface OperationPlan {
+  repeats: Repeats;
+  request: (index: number) => Promise<Answer>;
+  status: number;
+  /** What the request is, for an error message. */
+  what: string;
+  /** Whether the answer must say the version is active (a save's), when it must say. */
+  active?: boolean;
+}
+
+function operationPlans(
+  options: Options,
+  documents: Documents,
+  admin: Admin,
+): Record<Operation, OperationPlan> {
+  const diffTo = (version: string) => () =>
+    send(admin, 'GET', `/api/v1/config/diff?from=${VERSIONS.base}&to=${version}`);
+  return {
+    save: {
+      repeats: options.repeats,
+      request: (i) => send(admin, 'POST', '/api/v1/config', documents.bodies.saves[i]),
+      status: 201,
+      what: 'save',
+      active: false,
+    },
+    draft: {
+      repeats: options.repeats,
+      request: () => send(admin, 'POST', '/api/v1/config/diff', documents.bodies.draft),
+      status: 200,
+      what: 'draft diff',
+    },
+    versions: {
+      repeats: options.repeats,
+      request: diffTo(VERSIONS.onePercent),
+      status: 200,
+      what: 'version diff',
+    },
+    worst: {
+      repeats: options.worst,
+      request: diffTo(VERSIONS.everything),
+      status: 200,
+      what: 'worst-case diff',
+    },
+  };
 }
 
 /** One operation on the server: warm-ups, then the measured requests, each checked after it is timed. */
 async function measureHttp(
   server: BenchServer,
-  client: Client,
-  repeats: Repeats,
-  request: (index: number) => Promise<Answer>,
-  expected: { status: number; diff: (data: Record<string, unknown>) => string },
+  admin: Admin,
+  plan: OperationPlan,
   oldLines: number,
 ): Promise<HttpMeasurement> {
+  const { repeats } = plan;
   let cpuBefore = Number.NaN;
   let shape: DiffShape | undefined;
   let answerBytes = 0;
   const samples = await repeat(repeats, async (i) => {
     if (i === repeats.warmup) {
-      await scrapeEventLoopDelay(client.pool, METRICS_TOKEN);
+      await scrapeEventLoopDelay(admin.pool);
       cpuBefore = processCpuSeconds(server.child.pid);
     }
-    const answer = await request(i);
-    const diff = expected.diff(dataOf(answer, expected.status, 'a measured request'));
+    const answer = await plan.request(i);
+    const diff = diffIn(dataOf(answer, plan.status, 'a measured request'), plan.what, plan);
     if (i === repeats.warmup) {
       shape = shapeOf(diff, oldLines);
       answerBytes = answer.body.length;
@@ -356,7 +343,7 @@ async function measureHttp(
     return answer.ms;
   });
   const cpu = processCpuSeconds(server.child.pid) - cpuBefore;
-  const loop = await scrapeEventLoopDelay(client.pool, METRICS_TOKEN);
+  const loop = await scrapeEventLoopDelay(admin.pool);
   return {
     samples,
     serverCpuMs: (cpu * 1000) / repeats.iterations,
@@ -378,50 +365,18 @@ function diffIn(data: Record<string, unknown>, what: string, expected: { active?
 }
 
 async function runOnce(options: Options, documents: Documents, upstream: Upstream): Promise<RunResult> {
-  const { server, client, pollsAtActivation, idleCores } = await prepareServer(options, documents, upstream);
-  const oldLines = documents.base.lines;
-  let http: Record<Operation, HttpMeasurement>;
+  const session = await prepareServer(options, documents, upstream);
+  const { server, admin, pollsAtActivation, idleCores } = session;
+  const http: Partial<Record<Operation, HttpMeasurement>> = {};
   let pollsDuring: number;
   try {
     const pollsBefore = upstream.requests();
-    const save = await measureHttp(
-      server,
-      client,
-      options.repeats,
-      (i) => send(client, 'POST', '/api/v1/config', documents.bodies.saves[i]),
-      { status: 201, diff: (data) => diffIn(data, 'save', { active: false }) },
-      oldLines,
-    );
-    const draft = await measureHttp(
-      server,
-      client,
-      options.repeats,
-      () => send(client, 'POST', '/api/v1/config/diff', documents.bodies.draft),
-      { status: 200, diff: (data) => diffIn(data, 'draft diff') },
-      oldLines,
-    );
-    const versions = await measureHttp(
-      server,
-      client,
-      options.repeats,
-      () => send(client, 'GET', `/api/v1/config/diff?from=${VERSIONS.base}&to=${VERSIONS.onePercent}`),
-      { status: 200, diff: (data) => diffIn(data, 'version diff') },
-      oldLines,
-    );
-    const worst = await measureHttp(
-      server,
-      client,
-      options.worst,
-      () => send(client, 'GET', `/api/v1/config/diff?from=${VERSIONS.base}&to=${VERSIONS.everything}`),
-      { status: 200, diff: (data) => diffIn(data, 'worst-case diff') },
-      oldLines,
-    );
+    const plans = operationPlans(options, documents, admin);
+    for (const op of OPERATIONS) http[op] = await measureHttp(server, admin, plans[op], documents.base.lines);
     pollsDuring = upstream.requests() - pollsBefore;
     if (server.child.exitCode !== null) throw new Error(`the server exited:\n${server.output()}`);
-    http = { save, draft, versions, worst };
   } finally {
-    await client.pool.close();
-    await server.stop();
+    await session.close();
   }
   // In-process after the server is gone, so the two do not share the CPUs.
   const inProcess = await timeSteps(
@@ -436,7 +391,13 @@ async function runOnce(options: Options, documents: Documents, upstream: Upstrea
     options.repeats,
     options.worst,
   );
-  return { http, inProcess, pollsAtActivation, pollsDuring, idleCores };
+  return {
+    http: http as Record<Operation, HttpMeasurement>,
+    inProcess,
+    pollsAtActivation,
+    pollsDuring,
+    idleCores,
+  };
 }
 
 /** Uncommitted changes under src/, which the commit in the conditions does not show. */
@@ -456,10 +417,8 @@ function uncommittedSources(): string[] {
 }
 
 const isTrial = (options: Options) => options.runs < 3 || options.repeats.iterations < 20;
-const count = (n: number) => n.toLocaleString('en-US');
 const kb = (bytes: number) =>
   `${(bytes / 1000).toLocaleString('en-US', { maximumFractionDigits: bytes < 10_000 ? 1 : 0 })} KB`;
-const cores = (n: number) => (Number.isNaN(n) ? 'n/a' : n.toFixed(2));
 const verdict = (value: number) => (value < TARGET_MS ? 'met' : 'not met');
 
 function answerText(m: HttpMeasurement): string {
@@ -479,7 +438,7 @@ function spread(a: Aggregate): [string, string, string, string] {
 
 function report(
   options: Options,
-  conditions: MachineConditions,
+  bench: BenchRun,
   documents: Documents,
   runs: RunResult[],
   dirty: string[],
@@ -539,103 +498,87 @@ function report(
     steps.parse.median + steps.validate.median + steps.canonical.median + steps.diffSmall.median;
   const canonicalizing = steps.diffIdentical.median;
   const idle = median(runs.map((r) => r.idleCores));
-  const command =
-    `npm run bench -- config${options.runtime === 'source' ? ' --source' : ''} --runs ${options.runs} ` +
-    `--iterations ${options.repeats.iterations} --warmup ${options.repeats.warmup} ` +
-    `--worst-iterations ${options.worst.iterations} --size ${options.sizeBytes}`;
+  const command = bench.command([
+    ['iterations', options.repeats.iterations],
+    ['warmup', options.repeats.warmup],
+    ['worst-iterations', options.worst.iterations],
+    ['size', options.sizeBytes],
+  ]);
   const met = (['save', 'draft', 'versions'] as const).every((op) => http[op].median < TARGET_MS);
   const trial = isTrial(options);
-  const lines = [
-    '## Endpoint configuration save and diff (bench/config)',
-    '',
-    'How long do a save and a diff of a 1 MB endpoint configuration take? Over HTTP against a real server:',
-    'a save (`POST /api/v1/config`) of a small edit, whose answer holds the unified diff against the active',
-    'version; a diff of a draft (`POST /api/v1/config/diff`) and of two saved versions',
-    '(`GET /api/v1/config/diff`) with 1% of the lines changed; and a worst case, two versions that differ in',
-    `every value. **Target:** under ${TARGET_MS} ms each for save and diff.`,
-    '',
-    ...reportPreamble({
-      bench: 'config',
-      trial: trial
-        ? `${options.runs} run(s) of ${options.repeats.iterations} measured request(s) per operation`
-        : undefined,
-      note: options.note,
-      conditions,
-    }),
-  ];
-  if (dirty.length > 0) {
-    lines.push(
-      `Code measured: commit ${conditions.commit} plus uncommitted changes to ${dirty.map((f) => `\`${f}\``).join(', ')}.`,
-      '',
-    );
-  }
-  lines.push(
-    `Command: \`${command}\`. Server: \`${options.runtime === 'dist' ? 'node dist/main.js serve' : 'node --import tsx src/main.ts serve'}\` ` +
-      'on 127.0.0.1, fresh SQLite data directory per run, log level warn, the `config.save` and ' +
-      '`config.activate` rate limits off. Requests come one after the other from the bench process as the ' +
-      'first admin (bearer token), over a keep-alive connection; each is timed from sending it to the end ' +
-      `of its answer. Per operation and run: ${options.repeats.warmup} warm-up request(s), then ` +
-      `${options.repeats.iterations} measured (the worst case: ${options.worst.warmup} and ` +
-      `${options.worst.iterations}). Figures are medians across ${options.runs} run(s) of each run's median ` +
-      'and p90; "min–max" is the fastest and slowest single request of all runs, "run medians" the lowest ' +
-      'and highest median of a run. "server CPU": CPU time of the server process (all threads, /proc, 10 ms ' +
-      'ticks) over the measured requests divided by their number. "server loop delay max": the longest ' +
-      'event-loop delay of the server over the measured requests (prom-client, 10 ms resolution): how long ' +
-      'one request held the server, during which it answered nobody else.',
-    '',
-    `**The document** (generated, seed ${SEED}): ${count(base.bytes)} bytes and ${count(base.lines)} lines of ` +
-      `canonical JSON (keys sorted, two-space indentation): ${count(c.vars)} variables of ${count(c.sites)} ` +
-      `sites (base URL, a secret token read from the environment, an auth header built from it, units, ` +
-      `coordinates and more), ${count(c.endpoints)} HTTP endpoints (headers, query parameters or a JSON ` +
-      `body, timeouts, retries) and ${count(c.streams)} streams (select maps, access rules with groups, ` +
-      'replay history). Request bodies are that text in the save or diff wrapper ' +
-      `(\`{"activate": false, "message": …, "config": …}\`, ${kb(documents.bodies.saves[0]?.length ?? 0)}). ` +
-      `The base version (${VERSIONS.base}) is saved and activated first, so every save diffs against it. ` +
-      `Each save changes one value, a different one each time (${count(changed.small)} line); the 1% ` +
-      `versions change ${count(changed.onePercent)} values spread evenly through the document ` +
-      `(${count(changed.onePercent)} lines, ${((changed.onePercent / base.lines) * 100).toFixed(1)}%); the ` +
-      `worst case changes every value but a stream's reference to its endpoint ` +
-      `(${count(changed.everything)} lines, ${((changed.everything / base.lines) * 100).toFixed(0)}%), ` +
-      'saved before the base is activated so that its own save does not diff. Every endpoint reaches a ' +
-      'loopback HTTP server in the bench process (`SWITCHBOARD_ENDPOINT_HOSTS` is its address), and every ' +
-      'stream polls every 1 to 12 hours: activating the base starts a producer per stream, each polls once, ' +
-      'and the measurements begin once those polls are over (the per-run table counts them, and any that ' +
-      'came during the measurements). With the base active the server also renews one producer lease per ' +
-      `stream every few seconds, as it would in service: ${cores(idle)} cores with nothing asked of it ` +
-      `(median over ${IDLE_MS / 1000} s before the measurements). A diff masks the values of secret ` +
-      'variables on both sides, so a changed `secret` flag shows as two changed lines.',
-    '',
-    httpTable,
-    '',
-    `**Result:** save ${ms(http.save.median)} ms, diff of a draft ${ms(http.draft.median)} ms, diff of two ` +
-      `versions ${ms(http.versions.median)} ms (medians; target under ${TARGET_MS} ms each): ` +
-      `**${met ? 'met' : 'not met'}**${trial ? ' (trial)' : ''}. Worst case (every value changed): ` +
-      `${ms(http.worst.median)} ms, answered with ${answerText(first.http.worst)}.`,
-    '',
-    'Where the time goes: the same steps in the bench process, on the same documents, with the functions ' +
-      "the server calls (`src/endpoints`, run by tsx), after the run's server has stopped. A diff " +
-      'canonicalizes both sides and then compares them line by line (jsdiff): of a diff, ' +
-      `${ms(canonicalizing)} ms are the two canonicalizations (the diff of a document with itself), the rest ` +
-      `is the comparison: ${ms(steps.diffSmall.median - canonicalizing)} ms with one value changed, ` +
-      `${ms(steps.diffOnePercent.median - canonicalizing)} ms with 1% of the lines, ` +
-      `${ms(steps.diffWorst.median - canonicalizing)} ms with every value. A save parses the body, reads and ` +
-      'parses the active version, validates, canonicalizes, stores the text in SQLite in one transaction ' +
-      'with its audit entry, and diffs against the active version: parse + validate + canonicalize + diff ' +
-      `of one value here add up to ${ms(savePath)} ms of the ${ms(http.save.median)} ms a save takes over HTTP.`,
-    '',
-    stepTable,
-    '',
-    'Per run:',
-    '',
+  return bench.report({
+    title: 'Endpoint configuration save and diff',
+    question: [
+      'How long do a save and a diff of a 1 MB endpoint configuration take? Over HTTP against a real server:',
+      'a save (`POST /api/v1/config`) of a small edit, whose answer holds the unified diff against the active',
+      'version; a diff of a draft (`POST /api/v1/config/diff`) and of two saved versions',
+      '(`GET /api/v1/config/diff`) with 1% of the lines changed; and a worst case, two versions that differ in',
+      `every value. **Target:** under ${TARGET_MS} ms each for save and diff.`,
+    ],
+    trial: trial
+      ? `${options.runs} run(s) of ${options.repeats.iterations} measured request(s) per operation`
+      : undefined,
+    paragraphs: [
+      dirty.length > 0 &&
+        `Code measured: commit ${bench.conditions.commit} plus uncommitted changes to ${dirty.map((f) => `\`${f}\``).join(', ')}.`,
+      `Command: \`${command}\`. Server: \`${bench.serverCommand}\` ` +
+        'on 127.0.0.1, fresh SQLite data directory per run, log level warn, the `config.save` and ' +
+        '`config.activate` rate limits off. Requests come one after the other from the bench process as the ' +
+        'first admin (bearer token), over a keep-alive connection; each is timed from sending it to the end ' +
+        `of its answer. Per operation and run: ${options.repeats.warmup} warm-up request(s), then ` +
+        `${options.repeats.iterations} measured (the worst case: ${options.worst.warmup} and ` +
+        `${options.worst.iterations}). Figures are medians across ${options.runs} run(s) of each run's median ` +
+        'and p90; "min–max" is the fastest and slowest single request of all runs, "run medians" the lowest ' +
+        'and highest median of a run. "server CPU": CPU time of the server process (all threads, /proc, 10 ms ' +
+        'ticks) over the measured requests divided by their number. "server loop delay max": the longest ' +
+        'event-loop delay of the server over the measured requests (prom-client, 10 ms resolution): how long ' +
+        'one request held the server, during which it answered nobody else.',
+      `**The document** (generated, seed ${SEED}): ${count(base.bytes)} bytes and ${count(base.lines)} lines of ` +
+        `canonical JSON (keys sorted, two-space indentation): ${count(c.vars)} variables of ${count(c.sites)} ` +
+        `sites (base URL, a secret token read from the environment, an auth header built from it, units, ` +
+        `coordinates and more), ${count(c.endpoints)} HTTP endpoints (headers, query parameters or a JSON ` +
+        `body, timeouts, retries) and ${count(c.streams)} streams (select maps, access rules with groups, ` +
+        'replay history). Request bodies are that text in the save or diff wrapper ' +
+        `(\`{"activate": false, "message": …, "config": …}\`, ${kb(documents.bodies.saves[0]?.length ?? 0)}). ` +
+        `The base version (${VERSIONS.base}) is saved and activated first, so every save diffs against it. ` +
+        `Each save changes one value, a different one each time (${count(changed.small)} line); the 1% ` +
+        `versions change ${count(changed.onePercent)} values spread evenly through the document ` +
+        `(${count(changed.onePercent)} lines, ${((changed.onePercent / base.lines) * 100).toFixed(1)}%); the ` +
+        `worst case changes every value but a stream's reference to its endpoint ` +
+        `(${count(changed.everything)} lines, ${((changed.everything / base.lines) * 100).toFixed(0)}%), ` +
+        'saved before the base is activated so that its own save does not diff. Every endpoint reaches a ' +
+        'loopback HTTP server in the bench process (`SWITCHBOARD_ENDPOINT_HOSTS` is its address), and every ' +
+        'stream polls every 1 to 12 hours: activating the base starts a producer per stream, each polls once, ' +
+        'and the measurements begin once those polls are over (the per-run table counts them, and any that ' +
+        'came during the measurements). With the base active the server also renews one producer lease per ' +
+        `stream every few seconds, as it would in service: ${cores(idle)} cores with nothing asked of it ` +
+        `(median over ${IDLE_MS / 1000} s before the measurements). A diff masks the values of secret ` +
+        'variables on both sides, so a changed `secret` flag shows as two changed lines.',
+      httpTable,
+      `**Result:** save ${ms(http.save.median)} ms, diff of a draft ${ms(http.draft.median)} ms, diff of two ` +
+        `versions ${ms(http.versions.median)} ms (medians; target under ${TARGET_MS} ms each): ` +
+        `**${met ? 'met' : 'not met'}**${trial ? ' (trial)' : ''}. Worst case (every value changed): ` +
+        `${ms(http.worst.median)} ms, answered with ${answerText(first.http.worst)}.`,
+      'Where the time goes: the same steps in the bench process, on the same documents, with the functions ' +
+        "the server calls (`src/endpoints`, run by tsx), after the run's server has stopped. A diff " +
+        'canonicalizes both sides and then compares them line by line (jsdiff): of a diff, ' +
+        `${ms(canonicalizing)} ms are the two canonicalizations (the diff of a document with itself), the rest ` +
+        `is the comparison: ${ms(steps.diffSmall.median - canonicalizing)} ms with one value changed, ` +
+        `${ms(steps.diffOnePercent.median - canonicalizing)} ms with 1% of the lines, ` +
+        `${ms(steps.diffWorst.median - canonicalizing)} ms with every value. A save parses the body, reads and ` +
+        'parses the active version, validates, canonicalizes, stores the text in SQLite in one transaction ' +
+        'with its audit entry, and diffs against the active version: parse + validate + canonicalize + diff ' +
+        `of one value here add up to ${ms(savePath)} ms of the ${ms(http.save.median)} ms a save takes over HTTP.`,
+      stepTable,
+    ],
     perRun,
-  );
-  return lines.join('\n');
+  });
 }
 
 export async function run(argv: string[]): Promise<number> {
   const options = parseOptions(argv);
   if (!options) return 0;
-  const conditions = machineConditions();
+  const bench = benchRun('config', options);
   const dirty = uncommittedSources();
   const upstream = await startUpstream();
   try {
@@ -657,13 +600,7 @@ export async function run(argv: string[]): Promise<number> {
           `(medians); upstream polls at activation ${result.pollsAtActivation}, during ${result.pollsDuring}\n`,
       );
     }
-    const markdown = report(options, conditions, documents, runs, dirty);
-    process.stdout.write(`${markdown}\n`);
-    if (options.docs) {
-      writeDocSection(`${ROOT}/${BENCHMARKS_DOC}`, 'config', markdown);
-      process.stderr.write(`bench config: wrote the result into ${BENCHMARKS_DOC}\n`);
-    }
-    return 0;
+    return bench.publish(report(options, bench, documents, runs, dirty));
   } finally {
     await upstream.close();
   }

@@ -9,7 +9,6 @@
  */
 import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { writeChartPng } from './fanout/chart.js';
 import { type Collected, preciseNow } from './fanout/protocol.js';
 import {
@@ -22,36 +21,41 @@ import {
 } from './fanout/servers.js';
 import { SubscriberWorker } from './fanout/workers.js';
 import { openLoop } from './lib/load.js';
-import { commonOptionSpecs, commonOptions, positiveOption } from './lib/options.js';
-import { machineCpuSeconds, processCpuSeconds, residentKiB } from './lib/proc.js';
+import { listOption, parseBenchArgs, positiveOption, type TimedOptions, usageText } from './lib/options.js';
+import { coresUsed, machineCpuSeconds, processCpuSeconds, residentKiB } from './lib/proc.js';
 import {
   BENCHMARKS_DOC,
-  conditionsLine,
+  type BenchRun,
+  benchRun,
+  cores,
+  count,
   type MachineConditions,
-  machineConditions,
   markdownTable,
   ms,
-  reportPreamble,
-  writeDocSection,
 } from './lib/report.js';
-import { ROOT, type Runtime } from './lib/server.js';
+import { ROOT } from './lib/server.js';
 import { type LatencySummary, median, minMax, summarize } from './lib/stats.js';
 
-const USAGE = `Usage: npm run bench -- fanout [options]
-
-  --runs N            rounds; each measures every server at every subscriber count, each on a fresh
-                      server process (default 3)
-  --duration S        measured seconds of publishing per measurement (default 10)
-  --warmup S          seconds of publishing before each measurement, not measured (default 3)
-  --subscribers LIST  subscriber counts, comma-separated (default 1000,5000)
-  --rate N            events published per second (default 10)
-  --servers LIST      which servers, comma-separated, from ${SERVER_IDS.join(', ')} (default all;
-                      ${BENCHMARKS_DOC} is written only when all are measured)
-  --workers N         subscriber worker processes sharing the connections (default 1)
-  --source            run Switchboard's src/ with tsx instead of building and running dist/
-  --no-docs           print only; do not update ${BENCHMARKS_DOC} and docs/bench-fanout.png
-  --note TEXT         a remark printed and written with the result (say, "machine busy")
-`;
+const USAGE = usageText('fanout', {
+  width: 20,
+  options: [
+    [
+      '--runs N',
+      'rounds; each measures every server at every subscriber count, each on a fresh\nserver process (default 3)',
+    ],
+    ['--duration S', 'measured seconds of publishing per measurement (default 10)'],
+    ['--warmup S', 'seconds of publishing before each measurement, not measured (default 3)'],
+    ['--subscribers LIST', 'subscriber counts, comma-separated (default 1000,5000)'],
+    ['--rate N', 'events published per second (default 10)'],
+    [
+      '--servers LIST',
+      `which servers, comma-separated, from ${SERVER_IDS.join(', ')} (default all;\n${BENCHMARKS_DOC} is written only when all are measured)`,
+    ],
+    ['--workers N', 'subscriber worker processes sharing the connections (default 1)'],
+  ],
+  source: "run Switchboard's src/ with tsx instead of building and running dist/",
+  noDocs: `print only; do not update ${BENCHMARKS_DOC} and docs/bench-fanout.png`,
+});
 
 const TARGETS = { deliveries: 0.9, p99: 1.3, memoryKB: 20 } as const;
 const CHART = 'docs/bench-fanout.png';
@@ -68,17 +72,11 @@ const IDLE_MS = 10_000;
 /** Readings in a row that must agree before the memory counts as settled. */
 const STABLE_READINGS = 6;
 
-interface Options {
-  runs: number;
-  durationS: number;
-  warmupS: number;
+interface Options extends TimedOptions {
   subscribers: number[];
   rate: number;
   servers: ServerId[];
   workers: number;
-  runtime: Runtime;
-  docs: boolean;
-  note: string | undefined;
 }
 
 interface Measurement {
@@ -125,45 +123,29 @@ interface Round {
   results: Measurement[];
 }
 
-function listOption(name: string, raw: string): string[] {
-  const items = raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (items.length === 0) throw new Error(`--${name} must name at least one value\n\n${USAGE}`);
-  return items;
-}
-
 function parseOptions(argv: string[]): Options | undefined {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      ...commonOptionSpecs({ runs: 3, duration: 10 }),
-      subscribers: { type: 'string', default: '1000,5000' },
-      rate: { type: 'string', default: '10' },
-      servers: { type: 'string', default: SERVER_IDS.join(',') },
-      workers: { type: 'string', default: '1' },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return undefined;
-  }
-  const servers = listOption('servers', values.servers);
+  const args = parseBenchArgs(
+    argv,
+    USAGE,
+    { runs: 3, duration: 10 },
+    { subscribers: '1000,5000', rate: '10', servers: SERVER_IDS.join(','), workers: '1' },
+  );
+  if (!args) return undefined;
+  const servers = listOption('servers', args.own.servers, USAGE);
   const unknown = servers.filter((s) => !(SERVER_IDS as readonly string[]).includes(s));
   if (unknown.length) throw new Error(`--servers: unknown ${unknown.join(', ')}\n\n${USAGE}`);
-  const subscribers = listOption('subscribers', values.subscribers).map((n) =>
+  const subscribers = listOption('subscribers', args.own.subscribers, USAGE).map((n) =>
     positiveOption('subscribers', n, true, USAGE),
   );
   if (subscribers.some((n) => n > 10_000)) {
     throw new Error(`--subscribers: at most 10000 (Switchboard's per-user connection cap)\n\n${USAGE}`);
   }
   return {
-    ...commonOptions(values, USAGE),
+    ...args.common,
     subscribers: [...new Set(subscribers)].sort((a, b) => a - b),
-    rate: positiveOption('rate', values.rate, false, USAGE),
+    rate: positiveOption('rate', args.own.rate, false, USAGE),
     servers: SERVER_IDS.filter((id) => servers.includes(id)),
-    workers: positiveOption('workers', values.workers, true, USAGE),
+    workers: positiveOption('workers', args.own.workers, true, USAGE),
   };
 }
 
@@ -274,11 +256,7 @@ async function measure(options: Options, id: ServerId, subscribers: number): Pro
     const connectFailures = connected.failures;
     // Idle: connected, subscribed, nothing published. Long enough for one round of whatever the server
     // does periodically per connection (Switchboard re-reads sessions every 5 s by default).
-    const idleCpuBefore = processCpuSeconds(target.server.child.pid);
-    const idleStart = performance.now();
-    await sleep(IDLE_MS);
-    const idleServerCpu =
-      (processCpuSeconds(target.server.child.pid) - idleCpuBefore) / ((performance.now() - idleStart) / 1000);
+    const idleServerCpu = await coresUsed(target.server.child.pid, IDLE_MS);
     const after = await stableMemory(target);
 
     const warmupFailures: string[] = [];
@@ -324,8 +302,8 @@ async function measure(options: Options, id: ServerId, subscribers: number): Pro
     const delivered = latencies.length;
     let duplicates = 0;
     for (let seq = 1; seq <= events; seq += 1) {
-      const count = collected.reduce((sum, c) => sum + (c.perSeq[seq] ?? 0), 0);
-      duplicates += Math.max(0, count - ready);
+      const received = collected.reduce((sum, c) => sum + (c.perSeq[seq] ?? 0), 0);
+      duplicates += Math.max(0, received - ready);
     }
     const missing = subscribers * events - (delivered - duplicates);
     const lastDeliveryAt = Math.max(
@@ -399,8 +377,6 @@ const ratioText = (r: number) =>
 /** Latency in ms; ∞ when the deliveries it stands for never came. */
 const lat = (v: number) => (v === Number.POSITIVE_INFINITY ? '∞' : ms(v));
 const kb = (n: number) => (Number.isNaN(n) ? 'n/a' : n.toFixed(1));
-const cores = (n: number) => (Number.isNaN(n) ? 'n/a' : n.toFixed(2));
-const count = (n: number) => n.toLocaleString('en-US');
 const missingText = (missing: number, publishFailed: number) =>
   `${count(missing)}${publishFailed ? ` (${count(publishFailed)} publishes unanswered)` : ''}`;
 
@@ -460,12 +436,7 @@ function verdicts(cell: Cell): Verdict[] {
   ];
 }
 
-function report(
-  options: Options,
-  conditions: MachineConditions,
-  rounds: Round[],
-  chartWritten: boolean,
-): string {
+function report(options: Options, bench: BenchRun, rounds: Round[], chartWritten: boolean): string {
   const all = cells(options, rounds);
   const table = markdownTable(
     [
@@ -568,98 +539,83 @@ function report(
       ]),
     ),
   );
-  const command =
-    `npm run bench -- fanout${options.runtime === 'source' ? ' --source' : ''} --runs ${options.runs} ` +
-    `--duration ${options.durationS} --warmup ${options.warmupS} --subscribers ${options.subscribers.join(',')} ` +
-    `--rate ${options.rate} --workers ${options.workers}` +
-    (options.servers.length < SERVER_IDS.length ? ` --servers ${options.servers.join(',')}` : '');
-  const lines = [
-    '## Live fan-out (bench/fanout)',
-    '',
-    `How fast do Switchboard's WebSocket and SSE deliver one channel to many subscribers, against a bare`,
-    '`ws` broadcast server and a Socket.IO server? A small JSON event (`{"seq", "sent_at"}`) published',
-    `${options.rate} times a second to ${options.subscribers.map(count).join(' and ')} subscribers of one channel.`,
-    `**Targets** (Switchboard, each transport): deliveries at least ${TARGETS.deliveries} of bare ws, p99 at most`,
-    `${TARGETS.p99} times bare ws, at most ${TARGETS.memoryKB} KB of server memory per idle connection.`,
-    '',
-  ];
-  lines.push(
-    ...reportPreamble({
-      bench: 'fanout',
-      trial: isTrial(options)
-        ? `${options.runs} round(s) of ${options.durationS} s per measurement`
-        : undefined,
-      note: options.note,
-      conditions,
-    }),
-    `Command: \`${command}\`. ` +
-      'Servers, each in a child process of its own, one at a time, fresh for every measurement, on 127.0.0.1: ' +
-      `Switchboard (\`${options.runtime === 'dist' ? 'dist/' : 'src/ with tsx'}\`, log level warn, SQLite, in-process bus) ` +
-      'started by `bench/fanout/switchboard-server.mjs`, which does what `switchboard serve` does and declares ' +
-      `the stream \`${CHANNEL}\` (viewers may follow it) through the channel registry, since streams are ` +
-      'declared by the endpoint configuration that is not built yet; per-user WebSocket and SSE caps 10,000, ' +
-      'rate-limit tiers 100,000,000 a minute, `streams.publish` limit off. Subscribers are one viewer ' +
-      '(`Authorization: Bearer` with its access token on the upgrade or the SSE request); the WebSocket ones send ' +
-      '`subscribe` and wait for `subscribed`, the SSE ones (`GET /api/v1/streams/' +
-      `${CHANNEL}/events\`, one HTTP/1.1 connection each, undici, frames parsed by hand) for the snapshot. ` +
-      'The publisher is the first admin: `POST /api/v1/streams/…/publish`. Bare ws: `bench/fanout/bare-ws-server.mjs`, ' +
-      '`ws` with compression off, `POST /publish` sends the body as is to every open socket. Socket.IO: ' +
-      '`bench/fanout/socketio-server.mjs`, default server options, clients on the WebSocket transport join a ' +
-      'room, `POST /publish/{room}` emits to it. WebSocket clients are `ws` with its default options (they offer ' +
-      'permessage-deflate, as browsers do; a server may accept it). ' +
-      `Subscribers run in ${options.workers} worker process(es) (\`bench/fanout/subscribers.ts\`), ` +
-      `${CONNECT_CONCURRENCY} connections opened at a time per worker; the publisher runs in the bench process, an ` +
-      `open loop of POSTs over keep-alive connections. A primer event comes first (Switchboard sends it as the ` +
-      `snapshot); then, once every subscriber is confirmed, ${options.warmupS} s of events not measured, then ` +
-      `${options.durationS} s measured (${Math.floor(options.durationS * options.rate)} events per measurement). ` +
-      '**Latency** of a delivery: the time a subscriber received the frame minus the `sent_at` the publisher ' +
-      'put in the event just before sending its POST (both `performance.timeOrigin + performance.now()`, same ' +
-      'machine), so it includes the publish request, the server and the subscriber process reading the frame; ' +
-      'a delivery that never came counts as infinitely late (∞ once more than 1% are missing). ' +
-      `**Deliveries/s**: deliveries of the measured events (at most ${DRAIN_MS / 1000} s after the last publish) ` +
-      'divided by the publishing time, or by the time to the last delivery when longer; "missing": ' +
-      'subscribers × events − distinct deliveries, summed over runs, with the publishes the server did not ' +
-      'answer within 10 s in parentheses (a result, not a failure of the bench). **Memory** per idle connection: ' +
-      "the server's resident memory (VmRSS) with every subscriber connected, subscribed and idle, minus the " +
-      'same before the first connection, divided by the subscribers, in KB of 1,000 bytes. Each reading is taken ' +
-      'after a forced garbage collection, repeated every second until the heap has kept its size and the RSS ' +
-      `within 1% for ${STABLE_READINGS} readings in a row (V8 shrinks a heap in steps, the last one seconds ` +
-      "later: Switchboard's start-up leaves 30 MB to hand back), the second one after the subscribers have been " +
-      `idle for ${IDLE_MS / 1000} s; every server runs with glibc told to return freed memory at once ` +
-      '(`MALLOC_MMAP_THRESHOLD_`, `MALLOC_TRIM_THRESHOLD_`). The figure includes what the first connections cost once (code run for the ' +
-      'first time) and moves by a few KB per connection at 1,000 with how V8 happens to size its heap; ' +
-      '"heap + external" is the same difference from the server\'s own ' +
-      'account (`process.memoryUsage()` heapUsed + external, after the same collection): what live objects ' +
-      'hold, steadier across runs and counts, but without native memory or the pages a heap keeps after garbage is freed. "server CPU idle": cores the server used over the ' +
-      `${IDLE_MS / 1000} s ` +
-      'the subscribers spent connected and idle before that reading (whatever the server does per connection on ' +
-      'its own, such as heartbeats and session re-checks). "server CPU µs / delivery": CPU time of the server ' +
-      'process (all threads, /proc) over the window divided by the deliveries. "subscriber CPU": cores the ' +
-      'worker(s) used; "machine idle": cores nobody used. With no core idle, server, subscribers and publisher ' +
-      'took turns on the CPUs and latencies include that wait. Figures are medians across runs; ratios are ' +
-      'medians of per-round ratios against bare ws at the same subscriber count. ' +
-      `${options.runs} round(s); each runs every server at every count, the servers in an order rotated per round.`,
-    '',
-    table,
-    '',
-  );
-  if (verdictTable) {
-    lines.push(
+  const command = bench.command([
+    ['subscribers', options.subscribers.join(',')],
+    ['rate', options.rate],
+    ['workers', options.workers],
+    options.servers.length < SERVER_IDS.length && ['servers', options.servers.join(',')],
+  ]);
+  const result = failedTargets.length
+    ? `**Result${isTrial(options) ? ' (trial)' : ''}:** targets not met: ${failedTargets.join('; ')}.`
+    : `**Result${isTrial(options) ? ' (trial)' : ''}:** every target met by both transports at every count.`;
+  return bench.report({
+    title: 'Live fan-out',
+    question: [
+      `How fast do Switchboard's WebSocket and SSE deliver one channel to many subscribers, against a bare`,
+      '`ws` broadcast server and a Socket.IO server? A small JSON event (`{"seq", "sent_at"}`) published',
+      `${options.rate} times a second to ${options.subscribers.map(count).join(' and ')} subscribers of one channel.`,
+      `**Targets** (Switchboard, each transport): deliveries at least ${TARGETS.deliveries} of bare ws, p99 at most`,
+      `${TARGETS.p99} times bare ws, at most ${TARGETS.memoryKB} KB of server memory per idle connection.`,
+    ],
+    trial: isTrial(options)
+      ? `${options.runs} round(s) of ${options.durationS} s per measurement`
+      : undefined,
+    paragraphs: [
+      `Command: \`${command}\`. ` +
+        'Servers, each in a child process of its own, one at a time, fresh for every measurement, on 127.0.0.1: ' +
+        `Switchboard (\`${options.runtime === 'dist' ? 'dist/' : 'src/ with tsx'}\`, log level warn, SQLite, in-process bus) ` +
+        'started by `bench/fanout/switchboard-server.mjs`, which does what `switchboard serve` does and declares ' +
+        `the stream \`${CHANNEL}\` (viewers may follow it) through the channel registry, since streams are ` +
+        'declared by the endpoint configuration that is not built yet; per-user WebSocket and SSE caps 10,000, ' +
+        'rate-limit tiers 100,000,000 a minute, `streams.publish` limit off. Subscribers are one viewer ' +
+        '(`Authorization: Bearer` with its access token on the upgrade or the SSE request); the WebSocket ones send ' +
+        '`subscribe` and wait for `subscribed`, the SSE ones (`GET /api/v1/streams/' +
+        `${CHANNEL}/events\`, one HTTP/1.1 connection each, undici, frames parsed by hand) for the snapshot. ` +
+        'The publisher is the first admin: `POST /api/v1/streams/…/publish`. Bare ws: `bench/fanout/bare-ws-server.mjs`, ' +
+        '`ws` with compression off, `POST /publish` sends the body as is to every open socket. Socket.IO: ' +
+        '`bench/fanout/socketio-server.mjs`, default server options, clients on the WebSocket transport join a ' +
+        'room, `POST /publish/{room}` emits to it. WebSocket clients are `ws` with its default options (they offer ' +
+        'permessage-deflate, as browsers do; a server may accept it). ' +
+        `Subscribers run in ${options.workers} worker process(es) (\`bench/fanout/subscribers.ts\`), ` +
+        `${CONNECT_CONCURRENCY} connections opened at a time per worker; the publisher runs in the bench process, an ` +
+        `open loop of POSTs over keep-alive connections. A primer event comes first (Switchboard sends it as the ` +
+        `snapshot); then, once every subscriber is confirmed, ${options.warmupS} s of events not measured, then ` +
+        `${options.durationS} s measured (${Math.floor(options.durationS * options.rate)} events per measurement). ` +
+        '**Latency** of a delivery: the time a subscriber received the frame minus the `sent_at` the publisher ' +
+        'put in the event just before sending its POST (both `performance.timeOrigin + performance.now()`, same ' +
+        'machine), so it includes the publish request, the server and the subscriber process reading the frame; ' +
+        'a delivery that never came counts as infinitely late (∞ once more than 1% are missing). ' +
+        `**Deliveries/s**: deliveries of the measured events (at most ${DRAIN_MS / 1000} s after the last publish) ` +
+        'divided by the publishing time, or by the time to the last delivery when longer; "missing": ' +
+        'subscribers × events − distinct deliveries, summed over runs, with the publishes the server did not ' +
+        'answer within 10 s in parentheses (a result, not a failure of the bench). **Memory** per idle connection: ' +
+        "the server's resident memory (VmRSS) with every subscriber connected, subscribed and idle, minus the " +
+        'same before the first connection, divided by the subscribers, in KB of 1,000 bytes. Each reading is taken ' +
+        'after a forced garbage collection, repeated every second until the heap has kept its size and the RSS ' +
+        `within 1% for ${STABLE_READINGS} readings in a row (V8 shrinks a heap in steps, the last one seconds ` +
+        "later: Switchboard's start-up leaves 30 MB to hand back), the second one after the subscribers have been " +
+        `idle for ${IDLE_MS / 1000} s; every server runs with glibc told to return freed memory at once ` +
+        '(`MALLOC_MMAP_THRESHOLD_`, `MALLOC_TRIM_THRESHOLD_`). The figure includes what the first connections cost once (code run for the ' +
+        'first time) and moves by a few KB per connection at 1,000 with how V8 happens to size its heap; ' +
+        '"heap + external" is the same difference from the server\'s own ' +
+        'account (`process.memoryUsage()` heapUsed + external, after the same collection): what live objects ' +
+        'hold, steadier across runs and counts, but without native memory or the pages a heap keeps after garbage is freed. "server CPU idle": cores the server used over the ' +
+        `${IDLE_MS / 1000} s ` +
+        'the subscribers spent connected and idle before that reading (whatever the server does per connection on ' +
+        'its own, such as heartbeats and session re-checks). "server CPU µs / delivery": CPU time of the server ' +
+        'process (all threads, /proc) over the window divided by the deliveries. "subscriber CPU": cores the ' +
+        'worker(s) used; "machine idle": cores nobody used. With no core idle, server, subscribers and publisher ' +
+        'took turns on the CPUs and latencies include that wait. Figures are medians across runs; ratios are ' +
+        'medians of per-round ratios against bare ws at the same subscriber count. ' +
+        `${options.runs} round(s); each runs every server at every count, the servers in an order rotated per round.`,
+      table,
       verdictTable,
-      '',
-      failedTargets.length
-        ? `**Result${isTrial(options) ? ' (trial)' : ''}:** targets not met: ${failedTargets.join('; ')}.`
-        : `**Result${isTrial(options) ? ' (trial)' : ''}:** every target met by both transports at every count.`,
-      '',
-    );
-  }
-  if (chartWritten)
-    lines.push(
-      `![fanout: p99 latency, deliveries per second and memory per connection](${CHART.replace('docs/', '')})`,
-      '',
-    );
-  lines.push('Per run:', '', perRun);
-  return lines.join('\n');
+      verdictTable && result,
+      chartWritten &&
+        `![fanout: p99 latency, deliveries per second and memory per connection](${CHART.replace('docs/', '')})`,
+    ],
+    perRun,
+  });
 }
 
 const COLORS: Record<ServerId, string> = {
@@ -713,7 +669,7 @@ function drawChart(options: Options, conditions: MachineConditions, rounds: Roun
 export async function run(argv: string[]): Promise<number> {
   const options = parseOptions(argv);
   if (!options) return 0;
-  const conditions = machineConditions();
+  const bench = benchRun('fanout', options);
   const measurements = options.servers.length * options.subscribers.length;
   process.stderr.write(
     `bench fanout: ${options.runs} round(s) of ${measurements} measurement(s) (${options.servers.join(', ')} × ` +
@@ -750,20 +706,10 @@ export async function run(argv: string[]): Promise<number> {
   }
   const complete = options.servers.length === SERVER_IDS.length;
   const writeDocs = options.docs && complete && trouble.length === 0;
-  if (writeDocs) drawChart(options, conditions, rounds);
-  const markdown = report(options, conditions, rounds, writeDocs);
-  process.stdout.write(`${markdown}\n`);
-  if (trouble.length) {
-    process.stderr.write(
-      `bench fanout: ${trouble.length} problem(s): ${trouble.slice(0, 3).join(' | ')}; ${BENCHMARKS_DOC} not updated\n`,
-    );
-    return 1;
-  }
-  if (writeDocs) {
-    writeDocSection(`${ROOT}/${BENCHMARKS_DOC}`, 'fanout', markdown);
-    process.stderr.write(`bench fanout: wrote the result into ${BENCHMARKS_DOC} and ${CHART}\n`);
-  } else if (options.docs && !complete) {
-    process.stderr.write(`bench fanout: not every server was measured; ${BENCHMARKS_DOC} not updated\n`);
-  }
-  return 0;
+  if (writeDocs) drawChart(options, bench.conditions, rounds);
+  return bench.publish(report(options, bench, rounds, writeDocs), {
+    failed: trouble.length ? `${trouble.length} problem(s): ${trouble.slice(0, 3).join(' | ')}` : undefined,
+    skipped: complete ? undefined : 'not every server was measured',
+    alsoWrote: CHART,
+  });
 }

@@ -3,52 +3,33 @@
  * open-loop rate, first alone ("idle"), then while 20 sign-ins a second run beside it ("load").
  * Target: p99 under load at most twice the idle p99. Run with `npm run bench -- login [options]`.
  */
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import type { Pool } from 'undici';
-import { SETUP_RATE_LIMITS_OFF, SETUP_TOKEN, setUpAccounts } from './lib/accounts.js';
-import { expectJson, pool, scrapeEventLoopDelay } from './lib/http.js';
+import { accountsEnv, setUpAccounts } from './lib/accounts.js';
+import { expectJson, METRICS_ENV, pool, scrapeEventLoopDelay } from './lib/http.js';
 import { type LoopResult, loopDelayMonitor, openLoop } from './lib/load.js';
-import { commonOptionSpecs, commonOptions, positiveOption } from './lib/options.js';
-import {
-  BENCHMARKS_DOC,
-  conditionsLine,
-  type MachineConditions,
-  machineConditions,
-  markdownTable,
-  ms,
-  reportPreamble,
-  writeDocSection,
-} from './lib/report.js';
-import { ROOT, type Runtime, startServer } from './lib/server.js';
+import { parseBenchArgs, positiveOption, type TimedOptions, usageText } from './lib/options.js';
+import { type BenchRun, benchRun, markdownTable, ms } from './lib/report.js';
+import { startSession } from './lib/server.js';
 import { type LatencySummary, median, minMax, summarize } from './lib/stats.js';
 
-const USAGE = `Usage: npm run bench -- login [options]
-
-  --runs N          runs, each on a fresh server (default 5)
-  --duration S      measured seconds per phase (default 15)
-  --warmup S        warm-up seconds before each phase, not measured (default 3)
-  --rate N          GET /auth/me requests per second (default 200)
-  --login-rate N    sign-ins per second in the load phase (default 20)
-  --source          run src/ with tsx instead of building and running dist/
-  --no-docs         print only; do not update ${BENCHMARKS_DOC}
-  --note TEXT       a remark printed and written with the result (say, "machine busy")
-`;
+const USAGE = usageText('login', {
+  width: 18,
+  options: [
+    ['--runs N', 'runs, each on a fresh server (default 5)'],
+    ['--duration S', 'measured seconds per phase (default 15)'],
+    ['--warmup S', 'warm-up seconds before each phase, not measured (default 3)'],
+    ['--rate N', 'GET /auth/me requests per second (default 200)'],
+    ['--login-rate N', 'sign-ins per second in the load phase (default 20)'],
+  ],
+});
 
 const TARGET_RATIO = 2;
 const LOGIN_USERS = 10;
-const METRICS_TOKEN = `bench-metrics-${randomBytes(12).toString('hex')}`;
 
-interface Options {
-  runs: number;
-  durationS: number;
-  warmupS: number;
+interface Options extends TimedOptions {
   rate: number;
   loginRate: number;
-  runtime: Runtime;
-  docs: boolean;
-  note: string | undefined;
 }
 
 type Phase = 'idle' | 'load';
@@ -73,59 +54,38 @@ interface RunResult {
 }
 
 function parseOptions(argv: string[]): Options | undefined {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      ...commonOptionSpecs({ runs: 5, duration: 15 }),
-      rate: { type: 'string', default: '200' },
-      'login-rate': { type: 'string', default: '20' },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return undefined;
-  }
-  return {
-    ...commonOptions(values, USAGE),
-    rate: positiveOption('rate', values.rate, false, USAGE),
-    loginRate: positiveOption('login-rate', values['login-rate'], false, USAGE),
-  };
+  const args = parseBenchArgs(argv, USAGE, { runs: 5, duration: 15 }, { rate: '200', 'login-rate': '20' });
+  return (
+    args && {
+      ...args.common,
+      rate: positiveOption('rate', args.own.rate, false, USAGE),
+      loginRate: positiveOption('login-rate', args.own['login-rate'], false, USAGE),
+    }
+  );
 }
 
 /** A fresh server with an admin, the user whose /auth/me is measured, and the users who sign in. */
-async function prepare(options: Options) {
-  const server = await startServer({
-    runtime: options.runtime,
-    env: {
-      SWITCHBOARD_SETUP_TOKEN: SETUP_TOKEN,
-      SWITCHBOARD_METRICS_TOKEN: METRICS_TOKEN,
-      SWITCHBOARD_ACCESS_TOKEN_TTL: '1h',
-      SWITCHBOARD_MAX_SESSIONS_PER_USER: '1000',
-      SWITCHBOARD_LOCKOUT_THRESHOLD: '1000',
-      SWITCHBOARD_LOCKOUT_WINDOW: '1s',
-      SWITCHBOARD_LOCKOUT_DURATION: '1s',
-      // This measures hashing beside reads, not the limiter: 20 sign-ins/s from one address would be refused.
-      SWITCHBOARD_RATE_LIMIT_IP_FLOOR: '100000000',
-      SWITCHBOARD_RATE_LIMIT_UNAUTHENTICATED: '100000000',
-      SWITCHBOARD_RATE_LIMIT_AUTHENTICATED: '100000000',
-      SWITCHBOARD_RATE_LIMITS: SETUP_RATE_LIMITS_OFF,
-    },
-  });
-  const admin = pool(server.origin, 2);
-  try {
-    const { createUser, signIn } = await setUpAccounts(admin);
+function prepare(options: Options) {
+  const env = {
+    ...accountsEnv(),
+    ...METRICS_ENV,
+    SWITCHBOARD_MAX_SESSIONS_PER_USER: '1000',
+    SWITCHBOARD_LOCKOUT_THRESHOLD: '1000',
+    SWITCHBOARD_LOCKOUT_WINDOW: '1s',
+    SWITCHBOARD_LOCKOUT_DURATION: '1s',
+  };
+  // accountsEnv's tiers never refuse: this measures hashing beside reads, not the limiter (20 sign-ins/s
+  // from one address would otherwise be refused).
+  return startSession({ runtime: options.runtime, env, connections: 2 }, async ({ client }) => {
+    const { createUser, signIn } = await setUpAccounts(client);
     const meToken = await signIn(await createUser('bench-me'));
-    const me = await expectJson(admin, 200, 'GET', '/api/v1/auth/me', { bearer: meToken });
+    const me = await expectJson(client, 200, 'GET', '/api/v1/auth/me', { bearer: meToken });
     if (me.body.data.username !== 'bench-me')
       throw new Error(`GET /auth/me answered ${JSON.stringify(me.body)}`);
     const loginUsers = [];
     for (let i = 0; i < LOGIN_USERS; i += 1) loginUsers.push(await createUser(`bench-login-${i}`));
-    return { server, meToken, loginUsers, admin };
-  } catch (error) {
-    await admin.close();
-    await server.stop();
-    throw error;
-  }
+    return { meToken, loginUsers };
+  });
 }
 
 async function request(client: Pool, options: Parameters<Pool['request']>[0], expected: number) {
@@ -151,7 +111,7 @@ async function phase(
   try {
     // At the end of the warm-up: reset the server's event-loop histogram and start watching our own.
     const boundary = sleep(warmupMs).then(async () => {
-      await scrapeEventLoopDelay(env.admin, METRICS_TOKEN);
+      await scrapeEventLoopDelay(env.client);
       generator.start();
     });
     const idle = Promise.resolve<LoopResult>({
@@ -186,7 +146,7 @@ async function phase(
     ]);
     await boundary;
     const generatorLoop = generator.stop();
-    const serverLoop = await scrapeEventLoopDelay(env.admin, METRICS_TOKEN);
+    const serverLoop = await scrapeEventLoopDelay(env.client);
     const inWindow = (loop: LoopResult) => loop.samples.filter((s) => s.dueMs >= warmupMs);
     const meSamples = inWindow(meLoop);
     const loginSamples = inWindow(loginLoop);
@@ -233,8 +193,7 @@ async function runOnce(options: Options, order: Phase[]): Promise<RunResult> {
     }
     return { order, idle: results.idle as PhaseResult, load: results.load as PhaseResult };
   } finally {
-    await env.admin.close();
-    await env.server.stop();
+    await env.close();
   }
 }
 
@@ -275,7 +234,7 @@ function aggregate(options: Options, phases: PhaseResult[]): Aggregate {
 
 const isTrial = (options: Options) => options.runs < 3 || options.durationS < 15;
 
-function report(options: Options, conditions: MachineConditions, runs: RunResult[]): string {
+function report(options: Options, bench: BenchRun, runs: RunResult[]): string {
   const idle = aggregate(
     options,
     runs.map((r) => r.idle),
@@ -327,50 +286,42 @@ function report(options: Options, conditions: MachineConditions, runs: RunResult
       String(r.idle.failed + r.load.failed),
     ]),
   );
-  const command = `npm run bench -- login${options.runtime === 'source' ? ' --source' : ''} --runs ${options.runs} --duration ${options.durationS} --warmup ${options.warmupS} --rate ${options.rate} --login-rate ${options.loginRate}`;
-  const lines = [
-    '## Login load (bench/login)',
-    '',
-    'Does Argon2id hashing stall the event loop? `GET /api/v1/auth/me` (bearer JWT, session and user read',
-    `from SQLite) at ${options.rate} requests/s, measured alone ("idle") and while ${options.loginRate} sign-ins/s`,
-    `(\`POST /api/v1/auth/login\`, right password, round robin over ${LOGIN_USERS} users) run beside it.`,
-    `**Target:** p99 under load at most ${TARGET_RATIO}× the idle p99.`,
-    '',
-  ];
-  lines.push(
-    ...reportPreamble({
-      bench: 'login',
-      trial: isTrial(options) ? `${options.runs} run(s) of ${options.durationS} s per phase` : undefined,
-      note: options.note,
-      conditions,
-    }),
-    `Command: \`${command}\`. Server: \`${options.runtime === 'dist' ? 'node dist/main.js serve' : 'node --import tsx src/main.ts serve'}\` ` +
-      `on 127.0.0.1, fresh SQLite data directory per run, log level warn. Each phase: ${options.warmupS} s warm-up, ` +
-      `then ${options.durationS} s measured; ${options.runs} run(s), phase order alternating between runs. ` +
-      'Both loads are open loops (a request is sent when due, answered or not), latency runs from when the ' +
-      'request was due to the end of its response body, so queueing is counted. "me" columns: latency of ' +
-      '`GET /auth/me` in ms, medians across runs; "p99 range" is the lowest and highest p99 of the runs. ' +
-      '"me/s", "logins/s": successful answers per second (over the measured window, or longer when the ' +
-      "answers trailed past its end). Loop delays: the server's from " +
-      "its Prometheus metrics (prom-client, 10 ms resolution) over the measured window; the generator's " +
-      'own, to show it was not the bottleneck.',
-    '',
-    table,
-    '',
-    `**Result:** p99 under load ${ms(load.p99)} ms vs idle ${ms(idle.p99)} ms = ${ratio.toFixed(2)}× ` +
-      `(target ≤ ${TARGET_RATIO}×): **${met ? 'met' : 'not met'}**${isTrial(options) ? ' (trial)' : ''}.`,
-    '',
-    'Per run:',
-    '',
+  const command = bench.command([
+    ['rate', options.rate],
+    ['login-rate', options.loginRate],
+  ]);
+  return bench.report({
+    title: 'Login load',
+    question: [
+      'Does Argon2id hashing stall the event loop? `GET /api/v1/auth/me` (bearer JWT, session and user read',
+      `from SQLite) at ${options.rate} requests/s, measured alone ("idle") and while ${options.loginRate} sign-ins/s`,
+      `(\`POST /api/v1/auth/login\`, right password, round robin over ${LOGIN_USERS} users) run beside it.`,
+      `**Target:** p99 under load at most ${TARGET_RATIO}× the idle p99.`,
+    ],
+    trial: isTrial(options) ? `${options.runs} run(s) of ${options.durationS} s per phase` : undefined,
+    paragraphs: [
+      `Command: \`${command}\`. Server: \`${bench.serverCommand}\` ` +
+        `on 127.0.0.1, fresh SQLite data directory per run, log level warn. Each phase: ${options.warmupS} s warm-up, ` +
+        `then ${options.durationS} s measured; ${options.runs} run(s), phase order alternating between runs. ` +
+        'Both loads are open loops (a request is sent when due, answered or not), latency runs from when the ' +
+        'request was due to the end of its response body, so queueing is counted. "me" columns: latency of ' +
+        '`GET /auth/me` in ms, medians across runs; "p99 range" is the lowest and highest p99 of the runs. ' +
+        '"me/s", "logins/s": successful answers per second (over the measured window, or longer when the ' +
+        "answers trailed past its end). Loop delays: the server's from " +
+        "its Prometheus metrics (prom-client, 10 ms resolution) over the measured window; the generator's " +
+        'own, to show it was not the bottleneck.',
+      table,
+      `**Result:** p99 under load ${ms(load.p99)} ms vs idle ${ms(idle.p99)} ms = ${ratio.toFixed(2)}× ` +
+        `(target ≤ ${TARGET_RATIO}×): **${met ? 'met' : 'not met'}**${isTrial(options) ? ' (trial)' : ''}.`,
+    ],
     perRun,
-  );
-  return lines.join('\n');
+  });
 }
 
 export async function run(argv: string[]): Promise<number> {
   const options = parseOptions(argv);
   if (!options) return 0;
-  const conditions = machineConditions();
+  const bench = benchRun('login', options);
   const perRunS = 2 * (options.warmupS + options.durationS) + 4;
   process.stderr.write(
     `bench login: ${options.runs} run(s), ${options.warmupS} s + ${options.durationS} s per phase, ` +
@@ -387,19 +338,9 @@ export async function run(argv: string[]): Promise<number> {
         `failed ${result.idle.failed + result.load.failed}\n`,
     );
   }
-  const markdown = report(options, conditions, runs);
-  process.stdout.write(`${markdown}\n`);
   const failures = runs.flatMap((r) => [...r.idle.failures, ...r.load.failures]);
   const failed = runs.reduce((sum, r) => sum + r.idle.failed + r.load.failed, 0);
-  if (failed > 0) {
-    process.stderr.write(
-      `bench login: ${failed} request(s) failed (${failures.slice(0, 3).join('; ')}); ${BENCHMARKS_DOC} not updated\n`,
-    );
-    return 1;
-  }
-  if (options.docs) {
-    writeDocSection(`${ROOT}/${BENCHMARKS_DOC}`, 'login', markdown);
-    process.stderr.write(`bench login: wrote the result into ${BENCHMARKS_DOC}\n`);
-  }
-  return 0;
+  return bench.publish(report(options, bench, runs), {
+    failed: failed > 0 ? `${failed} request(s) failed (${failures.slice(0, 3).join('; ')})` : undefined,
+  });
 }

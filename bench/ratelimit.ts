@@ -8,54 +8,35 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import type { Pool } from 'undici';
-import { SETUP_RATE_LIMITS_OFF, SETUP_TOKEN, setUpAccounts } from './lib/accounts.js';
+import { accountsEnv, NEVER_REFUSED, setUpAccounts } from './lib/accounts.js';
 import { callJson, pool } from './lib/http.js';
-import { commonOptionSpecs, commonOptions, positiveOption } from './lib/options.js';
+import { parseBenchArgs, positiveOption, type TimedOptions, usageText } from './lib/options.js';
 import { machineCpuSeconds, processCpuSeconds } from './lib/proc.js';
-import {
-  BENCHMARKS_DOC,
-  conditionsLine,
-  type MachineConditions,
-  machineConditions,
-  markdownTable,
-  ms,
-  reportPreamble,
-  writeDocSection,
-} from './lib/report.js';
-import { type BenchServer, ROOT, type Runtime, startServer } from './lib/server.js';
+import { type BenchRun, benchRun, cores, count, markdownTable, ms } from './lib/report.js';
+import { type BenchServer, startSession } from './lib/server.js';
 import { type LatencySummary, median, minMax, summarize } from './lib/stats.js';
 
-const USAGE = `Usage: npm run bench -- ratelimit [options]
-
-  --runs N          rounds; each runs off, memory and redis on a fresh server apiece (default 5)
-  --duration S      measured seconds per configuration (default 10)
-  --warmup S        warm-up seconds before each measurement, not measured (default 3)
-  --connections N   concurrent connections, each sending requests back to back (default 32)
-  --source          run src/ with tsx instead of building and running dist/
-  --no-docs         print only; do not update ${BENCHMARKS_DOC}
-  --note TEXT       a remark printed and written with the result (say, "machine busy")
-
-Redis: SWITCHBOARD_BENCH_REDIS_URL, else redis://127.0.0.1:6379 (keys under a random prefix, removed after).
-`;
+const USAGE = usageText('ratelimit', {
+  width: 18,
+  options: [
+    ['--runs N', 'rounds; each runs off, memory and redis on a fresh server apiece (default 5)'],
+    ['--duration S', 'measured seconds per configuration (default 10)'],
+    ['--warmup S', 'warm-up seconds before each measurement, not measured (default 3)'],
+    ['--connections N', 'concurrent connections, each sending requests back to back (default 32)'],
+  ],
+  after:
+    'Redis: SWITCHBOARD_BENCH_REDIS_URL, else redis://127.0.0.1:6379 (keys under a random prefix, removed after).',
+});
 
 const TARGET_LOSS = 0.1;
 const CONFIGS = ['off', 'memory', 'redis'] as const;
 type Config = (typeof CONFIGS)[number];
 const REDIS_URL = process.env.SWITCHBOARD_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-// High enough that nothing is ever refused, so every request takes the whole chain and none is cut short.
-const NEVER = '100000000';
 
-interface Options {
-  runs: number;
-  durationS: number;
-  warmupS: number;
+interface Options extends TimedOptions {
   connections: number;
-  runtime: Runtime;
-  docs: boolean;
-  note: string | undefined;
 }
 
 interface Measurement {
@@ -81,33 +62,16 @@ interface Round {
 }
 
 function parseOptions(argv: string[]): Options | undefined {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      ...commonOptionSpecs({ runs: 5, duration: 10 }),
-      connections: { type: 'string', default: '32' },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return undefined;
-  }
-  return {
-    ...commonOptions(values, USAGE),
-    connections: positiveOption('connections', values.connections, true, USAGE),
-  };
+  const args = parseBenchArgs(argv, USAGE, { runs: 5, duration: 10 }, { connections: '32' });
+  return (
+    args && { ...args.common, connections: positiveOption('connections', args.own.connections, true, USAGE) }
+  );
 }
 
 function serverEnv(config: Config, redisPrefix: string): Record<string, string> {
-  const env: Record<string, string> = {
-    SWITCHBOARD_SETUP_TOKEN: SETUP_TOKEN,
-    SWITCHBOARD_ACCESS_TOKEN_TTL: '1h',
-    SWITCHBOARD_RATE_LIMIT_IP_FLOOR: NEVER,
-    SWITCHBOARD_RATE_LIMIT_UNAUTHENTICATED: NEVER,
-    SWITCHBOARD_RATE_LIMIT_AUTHENTICATED: NEVER,
-    // The setup burst (setup, one user, one sign-in) must not meet the per-operation limits.
-    SWITCHBOARD_RATE_LIMITS: SETUP_RATE_LIMITS_OFF,
-  };
+  // Tiers that never refuse, so every request takes the whole chain and none is cut short; the setup
+  // burst (setup, one user, one sign-in) does not meet the per-operation limits.
+  const env = accountsEnv();
   if (config === 'off') env.SWITCHBOARD_RATE_LIMITING = 'false';
   if (config === 'redis') {
     env.SWITCHBOARD_REDIS_URL = REDIS_URL;
@@ -117,14 +81,13 @@ function serverEnv(config: Config, redisPrefix: string): Record<string, string> 
 }
 
 /** A fresh server in `config` with an admin and the viewer whose /auth/me is measured. */
-async function prepare(options: Options, config: Config, redisPrefix: string) {
-  const server = await startServer({ runtime: options.runtime, env: serverEnv(config, redisPrefix) });
-  const admin = pool(server.origin, 2);
-  try {
-    const { createUser, signIn } = await setUpAccounts(admin);
+function prepare(options: Options, config: Config, redisPrefix: string) {
+  const env = serverEnv(config, redisPrefix);
+  return startSession({ runtime: options.runtime, env, connections: 2 }, async ({ client }) => {
+    const { createUser, signIn } = await setUpAccounts(client);
     const token = await signIn(await createUser('bench-me'));
     // The configuration is what it claims: limit headers exactly when limiting is on, Redis not bypassed.
-    const res = await admin.request({
+    const res = await client.request({
       method: 'GET',
       path: '/api/v1/auth/me',
       headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
@@ -137,13 +100,9 @@ async function prepare(options: Options, config: Config, redisPrefix: string) {
     if (limited !== (config !== 'off')) {
       throw new Error(`${config}: RateLimit-Limit header ${limited ? 'present' : 'missing'} on /auth/me`);
     }
-    await expectNotDegraded(admin, config);
-    return { server, admin, token };
-  } catch (error) {
-    await admin.close();
-    await server.stop();
-    throw error;
-  }
+    await expectNotDegraded(client, config);
+    return { token };
+  });
 }
 
 /** With Redis, the limiter must be counting in Redis, not in its memory fallback. */
@@ -267,14 +226,13 @@ async function measure(options: Options, config: Config, redis: Redis): Promise<
     try {
       const result = await closedLoop(options, env.server, env.token, config === 'redis' ? redis : undefined);
       if (env.server.child.exitCode !== null) throw new Error(`the server exited:\n${env.server.output()}`);
-      await expectNotDegraded(env.admin, config);
+      await expectNotDegraded(env.client, config);
       if (config === 'redis' && /Redis is unreachable/.test(env.server.output())) {
         throw new Error(`redis: the server fell back to memory during the run:\n${env.server.output()}`);
       }
       return { config, ...result };
     } finally {
-      await env.admin.close();
-      await env.server.stop();
+      await env.close();
     }
   } finally {
     if (config === 'redis') {
@@ -303,10 +261,9 @@ async function connectBenchRedis(): Promise<Redis> {
 const isTrial = (options: Options) => options.runs < 3 || options.durationS < 10;
 const perSecond = (n: number) => (Number.isNaN(n) ? 'n/a' : n.toFixed(0));
 const ratioText = (r: number) => (Number.isNaN(r) ? 'n/a' : r.toFixed(3));
-const cores = (n: number) => (Number.isNaN(n) ? 'n/a' : n.toFixed(2));
 const percent = (r: number) => `${((1 - r) * 100).toFixed(1)}%`;
 
-function report(options: Options, conditions: MachineConditions, rounds: Round[]): string {
+function report(options: Options, bench: BenchRun, rounds: Round[]): string {
   const of = (config: Config) => rounds.map((r) => r.results[config]);
   const stat = (config: Config, f: (m: Measurement) => number) => median(of(config).map(f));
   const ratios = (config: Config) => rounds.map((r) => r.results[config].rate / r.results.off.rate);
@@ -397,70 +354,58 @@ function report(options: Options, conditions: MachineConditions, rounds: Round[]
       String(CONFIGS.reduce((sum, c) => sum + r.results[c].failed, 0)),
     ]),
   );
-  const command = `npm run bench -- ratelimit${options.runtime === 'source' ? ' --source' : ''} --runs ${options.runs} --duration ${options.durationS} --warmup ${options.warmupS} --connections ${options.connections}`;
-  const lines = [
-    '## Rate-limit overhead (bench/ratelimit)',
-    '',
-    'What does the limiter chain cost an authenticated read? `GET /api/v1/auth/me` with a bearer access token',
-    '(IP floor → authentication → per-user tier → authorization → handler, plus the RateLimit-* headers) with',
-    'rate limiting off (`SWITCHBOARD_RATE_LIMITING=false`), on with the memory store, and on with the Redis',
-    `store. **Target:** at most ${TARGET_LOSS * 100}% throughput loss with the memory store.`,
-    '',
-  ];
-  lines.push(
-    ...reportPreamble({
-      bench: 'ratelimit',
-      trial: isTrial(options)
-        ? `${options.runs} round(s) of ${options.durationS} s per configuration`
-        : undefined,
-      note: options.note,
-      conditions,
-    }),
-    `Command: \`${command}\`. Server: \`${options.runtime === 'dist' ? 'node dist/main.js serve' : 'node --import tsx src/main.ts serve'}\` ` +
-      'on 127.0.0.1, fresh SQLite data directory per configuration, log level warn, metrics off. ' +
-      `Tiers set to ${Number(NEVER).toLocaleString('en-US')} per minute so that nothing is refused and every ` +
-      `request goes through the floor and the caller tier (the weighted-counter path, as for any limit above ` +
-      `1,000); Redis at \`${REDIS_URL.replace(/\/\/[^@/]*@/, '//')}\` under a random key prefix per server, ` +
-      `its keys deleted after. Closed loop: ${options.connections} keep-alive connections (undici Pool), each ` +
-      'sending the next request as soon as the previous answer is read; ' +
-      `${options.warmupS} s warm-up, then ${options.durationS} s measured; answers ending inside the window ` +
-      `count. ${options.runs} round(s); each round runs the three configurations one after the other, each on ` +
-      'a fresh server, starting with a different one each round so that drift in the machine falls on all ' +
-      'three. Server and load generator share the machine: the generator runs in the bench process, the ' +
-      'server in its own, one server at a time. Figures are medians across rounds; ratios are the median of ' +
-      'the per-round ratios (configurations of the same round against each other). Latency runs from sending ' +
-      'the request to the end of its response body. "server CPU µs/req": CPU time of the server process (all ' +
-      'threads, /proc, 10 ms ticks) over the window divided by the answers in it; it is less sensitive than ' +
-      'throughput to what else the machine runs. "Redis CPU µs/req": the same for the Redis server (its INFO ' +
-      'cpu; the Redis is shared, so anything else using it counts too). "generator CPU": cores the bench ' +
-      'process used; "machine idle": cores nobody used (/proc/stat). The server answers on one JavaScript ' +
-      'thread, so with a core idle it was not short of CPU and its throughput is the inverse of its CPU time ' +
-      'per request; with none idle, other processes (the generator, Redis, anything else) were taking turns with it. ' +
-      'Read the ranges beside the medians: where one configuration varies between rounds (fresh server ' +
-      'processes) by more than the ratios differ from 1, a single round says nothing and only the medians of ' +
-      'several rounds count.',
-    '',
-    table,
-    '',
-    ratioTable,
-    '',
-    `**Result:** memory store ${perSecond(stat('memory', (m) => m.rate))} req/s vs limits off ` +
-      `${perSecond(stat('off', (m) => m.rate))} req/s: ratio ${ratioText(memoryRatio)}, a loss of ` +
-      `${percent(memoryRatio)} (target ≤ ${TARGET_LOSS * 100}%): **${met ? 'met' : 'not met'}**` +
-      `${isTrial(options) ? ' (trial)' : ''}. Redis store: ratio ${ratioText(median(ratios('redis')))} ` +
-      `(${perSecond(stat('redis', (m) => m.rate))} req/s).${caveat}`,
-    '',
-    'Per run:',
-    '',
+  const command = bench.command([['connections', options.connections]]);
+  return bench.report({
+    title: 'Rate-limit overhead',
+    question: [
+      'What does the limiter chain cost an authenticated read? `GET /api/v1/auth/me` with a bearer access token',
+      '(IP floor → authentication → per-user tier → authorization → handler, plus the RateLimit-* headers) with',
+      'rate limiting off (`SWITCHBOARD_RATE_LIMITING=false`), on with the memory store, and on with the Redis',
+      `store. **Target:** at most ${TARGET_LOSS * 100}% throughput loss with the memory store.`,
+    ],
+    trial: isTrial(options)
+      ? `${options.runs} round(s) of ${options.durationS} s per configuration`
+      : undefined,
+    paragraphs: [
+      `Command: \`${command}\`. Server: \`${bench.serverCommand}\` ` +
+        'on 127.0.0.1, fresh SQLite data directory per configuration, log level warn, metrics off. ' +
+        `Tiers set to ${count(Number(NEVER_REFUSED))} per minute so that nothing is refused and every ` +
+        `request goes through the floor and the caller tier (the weighted-counter path, as for any limit above ` +
+        `1,000); Redis at \`${REDIS_URL.replace(/\/\/[^@/]*@/, '//')}\` under a random key prefix per server, ` +
+        `its keys deleted after. Closed loop: ${options.connections} keep-alive connections (undici Pool), each ` +
+        'sending the next request as soon as the previous answer is read; ' +
+        `${options.warmupS} s warm-up, then ${options.durationS} s measured; answers ending inside the window ` +
+        `count. ${options.runs} round(s); each round runs the three configurations one after the other, each on ` +
+        'a fresh server, starting with a different one each round so that drift in the machine falls on all ' +
+        'three. Server and load generator share the machine: the generator runs in the bench process, the ' +
+        'server in its own, one server at a time. Figures are medians across rounds; ratios are the median of ' +
+        'the per-round ratios (configurations of the same round against each other). Latency runs from sending ' +
+        'the request to the end of its response body. "server CPU µs/req": CPU time of the server process (all ' +
+        'threads, /proc, 10 ms ticks) over the window divided by the answers in it; it is less sensitive than ' +
+        'throughput to what else the machine runs. "Redis CPU µs/req": the same for the Redis server (its INFO ' +
+        'cpu; the Redis is shared, so anything else using it counts too). "generator CPU": cores the bench ' +
+        'process used; "machine idle": cores nobody used (/proc/stat). The server answers on one JavaScript ' +
+        'thread, so with a core idle it was not short of CPU and its throughput is the inverse of its CPU time ' +
+        'per request; with none idle, other processes (the generator, Redis, anything else) were taking turns with it. ' +
+        'Read the ranges beside the medians: where one configuration varies between rounds (fresh server ' +
+        'processes) by more than the ratios differ from 1, a single round says nothing and only the medians of ' +
+        'several rounds count.',
+      table,
+      ratioTable,
+      `**Result:** memory store ${perSecond(stat('memory', (m) => m.rate))} req/s vs limits off ` +
+        `${perSecond(stat('off', (m) => m.rate))} req/s: ratio ${ratioText(memoryRatio)}, a loss of ` +
+        `${percent(memoryRatio)} (target ≤ ${TARGET_LOSS * 100}%): **${met ? 'met' : 'not met'}**` +
+        `${isTrial(options) ? ' (trial)' : ''}. Redis store: ratio ${ratioText(median(ratios('redis')))} ` +
+        `(${perSecond(stat('redis', (m) => m.rate))} req/s).${caveat}`,
+    ],
     perRun,
-  );
-  return lines.join('\n');
+  });
 }
 
 export async function run(argv: string[]): Promise<number> {
   const options = parseOptions(argv);
   if (!options) return 0;
-  const conditions = machineConditions();
+  const bench = benchRun('ratelimit', options);
   const redis = await connectBenchRedis();
   try {
     const perRoundS = 3 * (options.warmupS + options.durationS + 4);
@@ -487,22 +432,12 @@ export async function run(argv: string[]): Promise<number> {
           `failed ${CONFIGS.reduce((sum, c) => sum + r[c].failed, 0)}\n`,
       );
     }
-    const markdown = report(options, conditions, rounds);
-    process.stdout.write(`${markdown}\n`);
     const all = rounds.flatMap((r) => CONFIGS.map((c) => r.results[c]));
     const failed = all.reduce((sum, m) => sum + m.failed, 0);
-    if (failed > 0) {
-      const failures = all.flatMap((m) => m.failures.map((f) => `${m.config}: ${f}`));
-      process.stderr.write(
-        `bench ratelimit: ${failed} request(s) failed (${failures.slice(0, 3).join('; ')}); ${BENCHMARKS_DOC} not updated\n`,
-      );
-      return 1;
-    }
-    if (options.docs) {
-      writeDocSection(`${ROOT}/${BENCHMARKS_DOC}`, 'ratelimit', markdown);
-      process.stderr.write(`bench ratelimit: wrote the result into ${BENCHMARKS_DOC}\n`);
-    }
-    return 0;
+    const failures = all.flatMap((m) => m.failures.map((f) => `${m.config}: ${f}`));
+    return bench.publish(report(options, bench, rounds), {
+      failed: failed > 0 ? `${failed} request(s) failed (${failures.slice(0, 3).join('; ')})` : undefined,
+    });
   } finally {
     redis.disconnect();
   }

@@ -11,76 +11,39 @@
 import { canonicalize, canonicalJson } from '../../src/endpoints/canonical.js';
 import type { EndpointConfig, HttpEndpoint, Stream, Variable } from '../../src/endpoints/schema.js';
 
-/** Where the default counts land: about 1,000,000 bytes of canonical JSON. */
-const BASE_SITES = 24;
-const BASE_ENDPOINTS = 1500;
-const BASE_STREAMS = 2000;
-
-interface Kind {
-  slug: string;
-  title: string;
-  path: string;
-  fields: readonly string[];
-  post: boolean;
+interface Counts {
+  sites: number;
+  endpoints: number;
+  streams: number;
 }
 
+/** Where the default counts land: about 1,000,000 bytes of canonical JSON. */
+const BASE_COUNTS: Counts = { sites: 24, endpoints: 1500, streams: 2000 };
+
+/** A kind of device or query an endpoint reads: its fields are what a stream may select. */
+const kind = (slug: string, title: string, path: string, fields: string, post = false) => ({
+  slug,
+  title,
+  path,
+  fields: fields.split(' '),
+  post,
+});
+type Kind = ReturnType<typeof kind>;
+
 const KINDS: readonly Kind[] = [
-  {
-    slug: 'pump',
-    title: 'Pump',
-    path: 'pumps',
-    fields: ['flow_lpm', 'pressure_bar', 'speed_rpm', 'power_kw', 'vibration_mm_s', 'state'],
-    post: false,
-  },
-  {
-    slug: 'valve',
-    title: 'Valve',
-    path: 'valves',
-    fields: ['position_pct', 'command_pct', 'state', 'torque_nm', 'fault'],
-    post: false,
-  },
-  {
-    slug: 'tank',
-    title: 'Tank',
-    path: 'tanks',
-    fields: ['level_pct', 'volume_m3', 'temperature_c', 'inflow_lpm', 'outflow_lpm', 'alarm'],
-    post: false,
-  },
-  {
-    slug: 'meter',
-    title: 'Energy meter',
-    path: 'energy/meters',
-    fields: ['power_kw', 'energy_kwh', 'voltage_v', 'current_a', 'power_factor'],
-    post: false,
-  },
-  {
-    slug: 'hvac',
-    title: 'Air handling unit',
-    path: 'hvac/units',
-    fields: ['supply_temp_c', 'return_temp_c', 'humidity_pct', 'fan_speed_pct', 'filter_dp_pa', 'mode'],
-    post: false,
-  },
-  {
-    slug: 'compressor',
-    title: 'Compressor',
-    path: 'compressors',
-    fields: ['discharge_bar', 'load_pct', 'oil_temp_c', 'running_hours', 'state'],
-    post: false,
-  },
-  {
-    slug: 'alarms',
-    title: 'Alarm list',
-    path: 'alarms/search',
-    fields: ['open', 'acknowledged', 'highest_severity', 'newest_at', 'items'],
-    post: true,
-  },
-  {
-    slug: 'trend',
-    title: 'Trend query',
-    path: 'history/query',
-    fields: ['points', 'from', 'to', 'resolution', 'unit'],
-    post: true,
-  },
+  kind('pump', 'Pump', 'pumps', 'flow_lpm pressure_bar speed_rpm power_kw vibration_mm_s state'),
+  kind('valve', 'Valve', 'valves', 'position_pct command_pct state torque_nm fault'),
+  kind('tank', 'Tank', 'tanks', 'level_pct volume_m3 temperature_c inflow_lpm outflow_lpm alarm'),
+  kind('meter', 'Energy meter', 'energy/meters', 'power_kw energy_kwh voltage_v current_a power_factor'),
+  kind(
+    'hvac',
+    'Air handling unit',
+    'hvac/units',
+    'supply_temp_c return_temp_c humidity_pct fan_speed_pct filter_dp_pa mode',
+  ),
+  kind('compressor', 'Compressor', 'compressors', 'discharge_bar load_pct oil_temp_c running_hours state'),
+  kind('alarms', 'Alarm list', 'alarms/search', 'open acknowledged highest_severity newest_at items', true),
+  kind('trend', 'Trend query', 'history/query', 'points from to resolution unit', true),
 ];
 
 const SITE_NAMES = ['north', 'south', 'east', 'west', 'harbour', 'ridge', 'valley', 'delta'];
@@ -116,12 +79,6 @@ export interface GeneratedConfig {
   counts: { sites: number; vars: number; endpoints: number; streams: number };
   /** The SWITCHBOARD_VAR_* variables the document reads, with bench values: the server needs them to activate it. */
   env: Record<string, string>;
-}
-
-interface Counts {
-  sites: number;
-  endpoints: number;
-  streams: number;
 }
 
 function build(
@@ -280,11 +237,11 @@ export function generateConfig(options: {
   targetBytes: number;
   upstream: string;
 }): GeneratedConfig {
-  const scaled = (factor: number): Counts => ({
-    sites: Math.max(1, Math.round(BASE_SITES * factor)),
-    endpoints: Math.max(1, Math.round(BASE_ENDPOINTS * factor)),
-    streams: Math.max(1, Math.round(BASE_STREAMS * factor)),
-  });
+  const scaled = (factor: number): Counts => {
+    const times = (base: number) => Math.max(1, Math.round(base * factor));
+    const { sites, endpoints, streams } = BASE_COUNTS;
+    return { sites: times(sites), endpoints: times(endpoints), streams: times(streams) };
+  };
   let factor = 1;
   let result = measured(build(options.seed, scaled(factor), options.upstream));
   // Size grows about linearly with the counts: two corrections land within a percent.

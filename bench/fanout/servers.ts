@@ -3,9 +3,9 @@
  * bench/lib/server.ts, which kills it whatever happens to the bench), with what it takes to publish to it.
  */
 import type { Pool } from 'undici';
-import { SETUP_RATE_LIMITS_OFF, SETUP_TOKEN, setUpAccounts } from '../lib/accounts.js';
-import { expectJson, pool } from '../lib/http.js';
-import { type BenchServer, type Runtime, startServer } from '../lib/server.js';
+import { accountsEnv, setUpAccounts } from '../lib/accounts.js';
+import { expectJson } from '../lib/http.js';
+import { type BenchServer, type Runtime, startSession } from '../lib/server.js';
 import type { ClientKind } from './protocol.js';
 
 export const SERVER_IDS = ['ws', 'socketio', 'switchboard-ws', 'switchboard-sse'] as const;
@@ -20,9 +20,6 @@ export const SERVER_LABELS: Record<ServerId, string> = {
 
 /** The channel (Switchboard stream, Socket.IO room) every subscriber follows. */
 export const CHANNEL = 'bench.fanout';
-
-// High enough that nothing is ever refused.
-const NEVER = '100000000';
 
 export interface Target {
   id: ServerId;
@@ -48,15 +45,10 @@ const ALLOCATOR_ENV = { MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_
 /** Switchboard's environment for the bench: caps above the subscriber count, limits that never refuse. */
 export function switchboardEnv(): Record<string, string> {
   return {
-    SWITCHBOARD_SETUP_TOKEN: SETUP_TOKEN,
-    SWITCHBOARD_ACCESS_TOKEN_TTL: '1h',
+    ...accountsEnv(['streams.publish=off']),
     SWITCHBOARD_WS_CONNECTIONS_PER_USER: '10000',
     SWITCHBOARD_SSE_CONNECTIONS_PER_USER: '10000',
     SWITCHBOARD_MAX_SESSIONS_PER_USER: '1000',
-    SWITCHBOARD_RATE_LIMIT_IP_FLOOR: NEVER,
-    SWITCHBOARD_RATE_LIMIT_UNAUTHENTICATED: NEVER,
-    SWITCHBOARD_RATE_LIMIT_AUTHENTICATED: NEVER,
-    SWITCHBOARD_RATE_LIMITS: `${SETUP_RATE_LIMITS_OFF},streams.publish=off`,
     BENCH_FANOUT_STREAM: CHANNEL,
   };
 }
@@ -88,45 +80,38 @@ export async function startTarget(id: ServerId, runtime: Runtime): Promise<Targe
     script,
     ...(switchboard ? [runtime] : []),
   ];
-  const server = await startServer({
-    runtime,
-    args,
-    build: switchboard && runtime === 'dist',
-    env: { ...ALLOCATOR_ENV, ...(switchboard ? switchboardEnv() : {}) },
-  });
-  const client = pool(server.origin, 4);
-  const stop = async () => {
-    await client.close();
-    await server.stop();
-  };
-  try {
-    if (!switchboard) {
+  return startSession(
+    {
+      runtime,
+      args,
+      build: switchboard && runtime === 'dist',
+      env: { ...ALLOCATOR_ENV, ...(switchboard ? switchboardEnv() : {}) },
+      connections: 4,
+    },
+    async ({ client, close }) => {
+      if (!switchboard) {
+        return {
+          id,
+          kind: id,
+          publish: publisher(client, id === 'ws' ? '/publish' : `/publish/${CHANNEL}`),
+          stop: close,
+        };
+      }
+      const accounts = await setUpAccounts(client);
+      const token = await accounts.signIn(await accounts.createUser('bench-subscriber'));
+      // The stream is there and the viewer may follow it.
+      const streams = await expectJson(client, 200, 'GET', '/api/v1/streams', { bearer: token });
+      const names = (streams.body.data as { name: string }[]).map((s) => s.name);
+      if (!names.includes(CHANNEL)) {
+        throw new Error(`GET /api/v1/streams does not list ${CHANNEL}: ${JSON.stringify(names)}`);
+      }
       return {
         id,
-        server,
         kind: id,
-        publish: publisher(client, id === 'ws' ? '/publish' : `/publish/${CHANNEL}`),
-        stop,
+        token,
+        publish: publisher(client, `/api/v1/streams/${CHANNEL}/publish`, accounts.adminToken),
+        stop: close,
       };
-    }
-    const accounts = await setUpAccounts(client);
-    const token = await accounts.signIn(await accounts.createUser('bench-subscriber'));
-    // The stream is there and the viewer may follow it.
-    const streams = await expectJson(client, 200, 'GET', '/api/v1/streams', { bearer: token });
-    const names = (streams.body.data as { name: string }[]).map((s) => s.name);
-    if (!names.includes(CHANNEL)) {
-      throw new Error(`GET /api/v1/streams does not list ${CHANNEL}: ${JSON.stringify(names)}`);
-    }
-    return {
-      id,
-      server,
-      kind: id,
-      token,
-      publish: publisher(client, `/api/v1/streams/${CHANNEL}/publish`, accounts.adminToken),
-      stop,
-    };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+    },
+  );
 }

@@ -2,14 +2,33 @@ import { randomBytes } from 'node:crypto';
 import type { Pool } from 'undici';
 import { expectJson } from './http.js';
 
-/** A setup token for a bench server: pass it as SWITCHBOARD_SETUP_TOKEN. */
-export const SETUP_TOKEN = `bench-setup-${randomBytes(12).toString('hex')}`;
+/** The setup token of every bench server (accountsEnv passes it on). */
+const SETUP_TOKEN = `bench-setup-${randomBytes(12).toString('hex')}`;
 
 /**
  * Per-operation limits that the set-up burst of a bench (setup, creating users, signing in from one
  * address) would meet; benches that measure something else turn them off.
  */
-export const SETUP_RATE_LIMITS_OFF = 'setup=off,users.write=off,login.ip=off,login.username=off';
+const SETUP_RATE_LIMITS_OFF = 'setup=off,users.write=off,login.ip=off,login.username=off';
+
+/** A rate-limit tier this high never refuses: every request takes the whole limiter chain and none is cut short. */
+export const NEVER_REFUSED = '100000000';
+
+/**
+ * The environment of a bench server for setUpAccounts: the setup token, access tokens that outlive the
+ * bench, the tiers at NEVER_REFUSED, and the per-operation limits of the set-up off, with `limitsOff`
+ * (such as `config.save=off`) beside them.
+ */
+export function accountsEnv(limitsOff: readonly string[] = []): Record<string, string> {
+  return {
+    SWITCHBOARD_SETUP_TOKEN: SETUP_TOKEN,
+    SWITCHBOARD_ACCESS_TOKEN_TTL: '1h',
+    SWITCHBOARD_RATE_LIMIT_IP_FLOOR: NEVER_REFUSED,
+    SWITCHBOARD_RATE_LIMIT_UNAUTHENTICATED: NEVER_REFUSED,
+    SWITCHBOARD_RATE_LIMIT_AUTHENTICATED: NEVER_REFUSED,
+    SWITCHBOARD_RATE_LIMITS: [SETUP_RATE_LIMITS_OFF, ...limitsOff].join(','),
+  };
+}
 
 export const benchPassword = () => `Bench-${randomBytes(12).toString('base64url')}`;
 

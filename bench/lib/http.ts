@@ -1,13 +1,14 @@
+import { randomBytes } from 'node:crypto';
 import { Pool } from 'undici';
 
-/** A keep-alive connection pool to the server under test; requests that hang fail after 10 s. */
-export function pool(origin: string, connections: number): Pool {
+/** A keep-alive connection pool to the server under test; requests that hang fail after `timeoutMs`. */
+export function pool(origin: string, connections: number, timeoutMs = 10_000): Pool {
   return new Pool(origin, {
     connections,
     pipelining: 1,
     keepAliveTimeout: 60_000,
-    headersTimeout: 10_000,
-    bodyTimeout: 10_000,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
   });
 }
 
@@ -59,19 +60,21 @@ export async function expectJson(
   return answer;
 }
 
+const METRICS_TOKEN = `bench-metrics-${randomBytes(12).toString('hex')}`;
+
+/** Spread into a server's environment to have GET /metrics answer scrapeEventLoopDelay. */
+export const METRICS_ENV = { SWITCHBOARD_METRICS_TOKEN: METRICS_TOKEN };
+
 /**
  * The server's event-loop delay (p99 and max, milliseconds) since the previous scrape, from the
  * prom-client default metrics at GET /metrics (each scrape resets that histogram). Undefined when the
- * metrics are off or the figures are missing.
+ * metrics are off (the server was started without METRICS_ENV) or the figures are missing.
  */
-export async function scrapeEventLoopDelay(
-  client: Pool,
-  metricsToken: string,
-): Promise<{ p99: number; max: number } | undefined> {
+export async function scrapeEventLoopDelay(client: Pool): Promise<{ p99: number; max: number } | undefined> {
   const res = await client.request({
     method: 'GET',
     path: '/metrics',
-    headers: { authorization: `Bearer ${metricsToken}` },
+    headers: { authorization: `Bearer ${METRICS_TOKEN}` },
   });
   const text = await res.body.text();
   if (res.statusCode !== 200) return undefined;

@@ -1,6 +1,8 @@
 /** What Linux's /proc says about a process and the machine: CPU time and resident memory. NaN elsewhere. */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 let clockTicks: number | undefined;
 
@@ -20,6 +22,14 @@ export function processCpuSeconds(pid: number | undefined): number {
   } catch {
     return Number.NaN;
   }
+}
+
+/** Cores (CPU seconds per second) a process uses over the next `forMs`, while the caller waits. */
+export async function coresUsed(pid: number | undefined, forMs: number): Promise<number> {
+  const before = processCpuSeconds(pid);
+  const start = performance.now();
+  await sleep(forMs);
+  return (processCpuSeconds(pid) - before) / ((performance.now() - start) / 1000);
 }
 
 /** CPU seconds all processes of the machine have used so far (every state but idle and iowait). */

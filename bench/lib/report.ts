@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import type { CommonOptions, TimedOptions } from './options.js';
+import { ROOT } from './server.js';
 
 /** A Markdown table; cells are written as given (escape `|` yourself if a cell may hold one). */
 export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -15,6 +17,12 @@ export function ms(value: number): string {
   if (value < 100) return value.toFixed(1);
   return value.toFixed(0);
 }
+
+/** A count with thousands separators: 1,000,000. */
+export const count = (n: number) => n.toLocaleString('en-US');
+
+/** Cores (CPU seconds per second) to two places; n/a where /proc could not say. */
+export const cores = (n: number) => (Number.isNaN(n) ? 'n/a' : n.toFixed(2));
 
 /** The conditions a result depends on, recorded beside every result. */
 export interface MachineConditions {
@@ -106,4 +114,101 @@ export function reportPreamble(options: {
   if (options.note) lines.push(`> Note: ${options.note}`, '');
   lines.push(`Conditions: ${conditionsLine(options.conditions)}.`, '');
   return lines;
+}
+
+/** A flag of a bench's command line with its value; `false` for one left out. */
+export type Flag = readonly [string, string | number] | false;
+
+/** A bench's section of the report, between its heading and preamble and its per-run table. */
+export interface ReportSection {
+  /** The heading, before `(bench/NAME)`. */
+  title: string;
+  /** The lines under the heading: what the bench asks, and its target. */
+  question: readonly string[];
+  /** What one run was when the run was too short to count (see reportPreamble); undefined otherwise. */
+  trial: string | undefined;
+  /** Method, tables, result…: each followed by a blank line; those that are `false` or empty are left out. */
+  paragraphs: readonly (string | false)[];
+  perRun: string;
+}
+
+/** How a bench run ended, for publish: `failed` and `skipped` say why the report is not written. */
+export interface Outcome {
+  /** Something went wrong: exit code 1. */
+  failed?: string | undefined;
+  /** The run is fine but not one to record (exit code 0). */
+  skipped?: string | undefined;
+  /** A file the bench wrote beside the report, for the message. */
+  alsoWrote?: string;
+}
+
+/** One run of a bench, from its start: what its report and the recording of it need. */
+export interface BenchRun {
+  /** Taken when the run started (the load average then). */
+  readonly conditions: MachineConditions;
+  /** How the server under test was started, as a report says it. */
+  readonly serverCommand: string;
+  /**
+   * The command that reproduces the result: the bench, --source when it ran src/, --runs (and for a bench
+   * that measures for a time --duration and --warmup), then `flags`.
+   */
+  command(flags: readonly Flag[]): string;
+  /** The Markdown of the bench's section: heading, question, preamble, paragraphs, per-run table. */
+  report(section: ReportSection): string;
+  /**
+   * Prints the Markdown, then, unless the outcome says otherwise or --no-docs was given, writes it into the
+   * bench's section of BENCHMARKS_DOC. Returns the exit code.
+   */
+  publish(markdown: string, outcome?: Outcome): number;
+}
+
+export function benchRun(bench: string, options: CommonOptions | TimedOptions): BenchRun {
+  const conditions = machineConditions();
+  const say = (text: string) => process.stderr.write(`bench ${bench}: ${text}\n`);
+  return {
+    conditions,
+    serverCommand:
+      options.runtime === 'dist' ? 'node dist/main.js serve' : 'node --import tsx src/main.ts serve',
+    command(flags) {
+      const timed: Flag[] =
+        'durationS' in options
+          ? [
+              ['duration', options.durationS],
+              ['warmup', options.warmupS],
+            ]
+          : [];
+      const given = [['runs', options.runs] as const, ...timed, ...flags].flatMap((flag) =>
+        flag ? [` --${flag[0]} ${flag[1]}`] : [],
+      );
+      return `npm run bench -- ${bench}${options.runtime === 'source' ? ' --source' : ''}${given.join('')}`;
+    },
+    report(section) {
+      return [
+        `## ${section.title} (bench/${bench})`,
+        '',
+        ...section.question,
+        '',
+        ...reportPreamble({ bench, trial: section.trial, note: options.note, conditions }),
+        ...section.paragraphs.flatMap((paragraph) => (paragraph ? [paragraph, ''] : [])),
+        'Per run:',
+        '',
+        section.perRun,
+      ].join('\n');
+    },
+    publish(markdown, outcome = {}) {
+      process.stdout.write(`${markdown}\n`);
+      if (outcome.failed) {
+        say(`${outcome.failed}; ${BENCHMARKS_DOC} not updated`);
+        return 1;
+      }
+      if (!options.docs) return 0;
+      if (outcome.skipped) {
+        say(`${outcome.skipped}; ${BENCHMARKS_DOC} not updated`);
+        return 0;
+      }
+      writeDocSection(`${ROOT}/${BENCHMARKS_DOC}`, bench, markdown);
+      say(`wrote the result into ${BENCHMARKS_DOC}${outcome.alsoWrote ? ` and ${outcome.alsoWrote}` : ''}`);
+      return 0;
+    },
+  };
 }

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import type { Pool } from 'undici';
+import { pool } from './http.js';
 
 export const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 
@@ -79,12 +81,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-/**
- * Starts `switchboard serve` in a child process on 127.0.0.1, a port of its own and a fresh SQLite data
- * directory, and waits until GET /readyz answers 200. Settings of the calling environment (SWITCHBOARD_*,
- * HOST, PORT) are not passed on: only `env` is.
- */
-export async function startServer(options: {
+export interface StartOptions {
   runtime: Runtime;
   env?: Record<string, string>;
   readyTimeoutMs?: number;
@@ -95,7 +92,14 @@ export async function startServer(options: {
   args?: readonly string[];
   /** Build dist/ first; default: when the runtime is dist. */
   build?: boolean;
-}): Promise<BenchServer> {
+}
+
+/**
+ * Starts `switchboard serve` in a child process on 127.0.0.1, a port of its own and a fresh SQLite data
+ * directory, and waits until GET /readyz answers 200. Settings of the calling environment (SWITCHBOARD_*,
+ * HOST, PORT) are not passed on: only `env` is.
+ */
+export async function startServer(options: StartOptions): Promise<BenchServer> {
   hookExit();
   if (options.build ?? options.runtime === 'dist') await buildOnce();
   const port = await freePort();
@@ -172,4 +176,39 @@ export async function startServer(options: {
   const why = child.exitCode !== null ? `exited with ${child.exitCode}` : 'did not become ready in time';
   await server.stop();
   throw new Error(`the server under test ${why}:\n${server.output()}`);
+}
+
+/** A server under test and a keep-alive pool to it, as a bench readies it (and may measure over it). */
+export interface ServerSession {
+  server: BenchServer;
+  client: Pool;
+  /** Closes the pool and stops the server. */
+  close(): Promise<void>;
+}
+
+/**
+ * startServer, a pool of `connections` to it (requests fail after `timeoutMs`, 10 s by default), and then
+ * `ready`, which readies the server for a bench (accounts, documents…) and returns what the bench needs of
+ * it. When any of that fails, the pool is closed and the server stopped before the error goes on.
+ */
+export async function startSession<T extends object>(
+  options: StartOptions & { connections: number; timeoutMs?: number },
+  ready: (session: ServerSession) => Promise<T>,
+): Promise<ServerSession & T> {
+  const server = await startServer(options);
+  const client = pool(server.origin, options.connections, options.timeoutMs);
+  const session: ServerSession = {
+    server,
+    client,
+    async close() {
+      await client.close();
+      await server.stop();
+    },
+  };
+  try {
+    return { ...(await ready(session)), ...session };
+  } catch (error) {
+    await session.close();
+    throw error;
+  }
 }
