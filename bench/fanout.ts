@@ -565,8 +565,8 @@ function report(options: Options, bench: BenchRun, rounds: Round[], chartWritten
         'Servers, each in a child process of its own, one at a time, fresh for every measurement, on 127.0.0.1: ' +
         `Switchboard (\`${options.runtime === 'dist' ? 'dist/' : 'src/ with tsx'}\`, log level warn, SQLite, in-process bus) ` +
         'started by `bench/fanout/switchboard-server.mjs`, which does what `switchboard serve` does and declares ' +
-        `the stream \`${CHANNEL}\` (viewers may follow it) through the channel registry, since streams are ` +
-        'declared by the endpoint configuration that is not built yet; per-user WebSocket and SSE caps 10,000, ' +
+        `the stream \`${CHANNEL}\` (viewers may follow it) through the channel registry rather than the endpoint ` +
+        'configuration, so that no producer of its own publishes besides the bench; per-user WebSocket and SSE caps 10,000, ' +
         'rate-limit tiers 100,000,000 a minute, `streams.publish` limit off. Subscribers are one viewer ' +
         '(`Authorization: Bearer` with its access token on the upgrade or the SSE request); the WebSocket ones send ' +
         '`subscribe` and wait for `subscribed`, the SSE ones (`GET /api/v1/streams/' +

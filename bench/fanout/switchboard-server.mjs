@@ -1,8 +1,8 @@
 /**
  * Switchboard for bench/fanout: what `switchboard serve` does (settings from the environment, createApp,
- * listen, shut down on SIGTERM), plus one declared stream, BENCH_FANOUT_STREAM, open to viewers. Streams
- * are declared by the endpoint configuration, which is not built yet; until it is, this launcher declares
- * the stream through the channel registry's own API, as the tests do. Nothing else differs from `serve`.
+ * listen, shut down on SIGTERM), plus one declared stream, BENCH_FANOUT_STREAM, open to viewers. It is
+ * declared through the channel registry's own API rather than the endpoint configuration, whose streams
+ * each come with a producer: here only the bench publishes. Nothing else differs from `serve`.
  *
  * Usage: node [--expose-gc] bench/fanout/switchboard-server.mjs dist     (the built server)
  *        node --import tsx bench/fanout/switchboard-server.mjs source    (src/ through tsx)
