@@ -1,5 +1,6 @@
 import { createTwoFilesPatch } from 'diff';
 import { canonicalJson } from './canonical.js';
+import { type PatchJob, patchOffThread } from './diff-thread.js';
 
 /**
  * Past this many edits jsdiff gives up, and the diff shows the whole of both sides instead: still
@@ -11,23 +12,41 @@ export const MAX_EDIT_LENGTH = 2_000;
 /** Bounds the time even where the edits stay few but every one of them is costly to find. */
 const MAX_DIFF_MS = 2_000;
 
-/** A unified diff of two documents in their canonical form; '' when they are the same. */
-export function unifiedDiff(
-  before: { label: string; document: unknown } | undefined,
-  after: { label: string; document: unknown },
-): string {
+type Side = { label: string; document: unknown };
+
+/** What to compare: both documents in their canonical form; undefined when they are the same. */
+function jobOf(before: Side | undefined, after: Side): PatchJob | undefined {
   const oldText = before === undefined ? '' : canonicalJson(before.document);
   const newText = canonicalJson(after.document);
-  if (oldText === newText) return '';
-  const oldLabel = before?.label ?? '/dev/null';
-  const options = { context: 3, maxEditLength: MAX_EDIT_LENGTH, timeout: MAX_DIFF_MS };
+  if (oldText === newText) return undefined;
+  return {
+    oldLabel: before?.label ?? '/dev/null',
+    newLabel: after.label,
+    oldText,
+    newText,
+    options: { context: 3, maxEditLength: MAX_EDIT_LENGTH, timeout: MAX_DIFF_MS },
+  };
+}
+
+/** A unified diff of two documents in their canonical form; '' when they are the same. */
+export function unifiedDiff(before: Side | undefined, after: Side): string {
+  const job = jobOf(before, after);
+  if (!job) return '';
+  const { oldLabel, newLabel, oldText, newText, options } = job;
   return (
-    createTwoFilesPatch(oldLabel, after.label, oldText, newText, undefined, undefined, options) ??
-    wholeReplacement(oldLabel, after.label, oldText, newText)
+    createTwoFilesPatch(oldLabel, newLabel, oldText, newText, undefined, undefined, options) ??
+    wholeReplacement(job)
   );
 }
 
-function wholeReplacement(oldLabel: string, newLabel: string, oldText: string, newText: string): string {
+/** The same diff, compared on the diff thread, so the server keeps answering meanwhile. */
+export async function unifiedDiffOffThread(before: Side | undefined, after: Side): Promise<string> {
+  const job = jobOf(before, after);
+  if (!job) return '';
+  return (await patchOffThread(job)) ?? wholeReplacement(job);
+}
+
+function wholeReplacement({ oldLabel, newLabel, oldText, newText }: PatchJob): string {
   const lines = (text: string) => (text === '' ? [] : text.replace(/\n$/, '').split('\n'));
   const removed = lines(oldText);
   const added = lines(newText);

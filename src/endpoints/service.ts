@@ -7,7 +7,7 @@ import type { EndpointSettings } from '../settings.js';
 import type { Database } from '../storage/schema.js';
 import { BuildError, buildRuntime, type RuntimePlan } from './build.js';
 import { canonicalJson } from './canonical.js';
-import { unifiedDiff } from './diff.js';
+import { unifiedDiffOffThread } from './diff.js';
 import type { EndpointConfig } from './schema.js';
 import { compareVersions, isVersion, nextPatch } from './semver.js';
 import { type ConfigState, ConfigStore, type VersionRecord } from './store.js';
@@ -287,7 +287,7 @@ export class EndpointConfigService {
       });
       return version;
     });
-    const diff = unifiedDiff(
+    const diff = await unifiedDiffOffThread(
       baseConfig && base
         ? { label: `version ${base.version}`, document: maskSecrets(baseConfig) }
         : undefined,
@@ -419,7 +419,7 @@ export class EndpointConfigService {
   async diffDraft(config: unknown, baseVersion: string | undefined): Promise<string> {
     if (!isObject(config)) throw unprocessable([{ pointer: '/config', message: 'must be a JSON object' }]);
     const base = baseVersion === undefined ? await this.baseline() : await this.documentOf(baseVersion);
-    return unifiedDiff(
+    return unifiedDiffOffThread(
       base ? { label: `version ${base.version}`, document: maskSecrets(this.parse(base)) } : undefined,
       { label: 'draft', document: maskSecrets(config as EndpointConfig) },
     );
@@ -443,7 +443,7 @@ export class EndpointConfigService {
       return this.documentOf(wanted);
     };
     const [a, b] = [await pick(from, 'from'), await pick(to, 'to')];
-    return unifiedDiff(
+    return unifiedDiffOffThread(
       { label: `version ${a.version}`, document: maskSecrets(this.parse(a)) },
       { label: `version ${b.version}`, document: maskSecrets(this.parse(b)) },
     );

@@ -2,7 +2,7 @@ import { applyPatch, parsePatch } from 'diff';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/endpoints/canonical.js';
-import { MAX_EDIT_LENGTH, unifiedDiff } from '../../src/endpoints/diff.js';
+import { MAX_EDIT_LENGTH, unifiedDiff, unifiedDiffOffThread } from '../../src/endpoints/diff.js';
 
 /** Documents shaped like configurations, so that two of them often share most of their lines. */
 const document = fc.oneof(
@@ -131,5 +131,46 @@ describe('unifiedDiff', () => {
       '+    "value": "changed"',
     ]);
     expect(applies(before, after, patch)).toBe(true);
+  });
+});
+
+describe('unifiedDiffOffThread', () => {
+  it('gives the same diff as the in-process one, fallback included', async () => {
+    await fc.assert(
+      fc.asyncProperty(editedPair, async ([a, b]) => {
+        const before = { label: 'version 1.0.0', document: a };
+        const after = { label: 'draft', document: b };
+        expect(await unifiedDiffOffThread(before, after)).toBe(unifiedDiff(before, after));
+      }),
+      { numRuns: 50 },
+    );
+    const many = Array.from({ length: MAX_EDIT_LENGTH }, (_, i) => `line ${i}`);
+    const others = many.map((line) => `${line}!`);
+    const sides = [
+      { label: 'a', document: many },
+      { label: 'b', document: others },
+    ] as const;
+    expect(await unifiedDiffOffThread(...sides)).toBe(unifiedDiff(...sides));
+  });
+
+  it('leaves the event loop free while it compares', async () => {
+    // Thousands of scattered changes keep jsdiff busy for a while: timers must keep firing meanwhile.
+    const before = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`k${i}`, i]));
+    const after = Object.fromEntries(Object.entries(before).map(([k, v]) => [k, v % 25 === 0 ? -v : v]));
+    let ticks = 0;
+    const timer = setInterval(() => {
+      ticks += 1;
+    }, 1);
+    const started = ticks;
+    try {
+      const patch = await unifiedDiffOffThread(
+        { label: 'a', document: before },
+        { label: 'b', document: after },
+      );
+      expect(applies(before, after, patch)).toBe(true);
+    } finally {
+      clearInterval(timer);
+    }
+    expect(ticks - started).toBeGreaterThan(0);
   });
 });
