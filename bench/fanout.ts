@@ -570,7 +570,7 @@ function report(options: Options, bench: BenchRun, rounds: Round[], chartWritten
         'rate-limit tiers 100,000,000 a minute, `streams.publish` limit off. Subscribers are one viewer ' +
         '(`Authorization: Bearer` with its access token on the upgrade or the SSE request); the WebSocket ones send ' +
         '`subscribe` and wait for `subscribed`, the SSE ones (`GET /api/v1/streams/' +
-        `${CHANNEL}/events\`, one HTTP/1.1 connection each, undici, frames parsed by hand) for the snapshot. ` +
+        `${CHANNEL}/events\`, one HTTP/1.1 connection each on a bare TCP socket, status line, chunks and frames read by hand, as lean as \`ws\` is for the WebSocket clients) for the snapshot. ` +
         'The publisher is the first admin: `POST /api/v1/streams/…/publish`. Bare ws: `bench/fanout/bare-ws-server.mjs`, ' +
         '`ws` with compression off, `POST /publish` sends the body as is to every open socket. Socket.IO: ' +
         '`bench/fanout/socketio-server.mjs`, default server options, clients on the WebSocket transport join a ' +

@@ -5,9 +5,9 @@
  * connections live outside the bench process so that reading 50,000 frames a second does not delay the
  * publisher's schedule.
  */
+import { connect } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { io, type Socket } from 'socket.io-client';
-import { Client } from 'undici';
 import WebSocket from 'ws';
 import {
   type ConnectRequest,
@@ -165,26 +165,25 @@ function switchboardWs(request: ConnectRequest): Promise<Subscriber> {
 }
 
 /**
- * Switchboard's SSE: one HTTP/1.1 connection each (undici Client), bearer, ready at the first frame (the
- * channel's snapshot; the bench publishes a primer first so that there is one). Frames are parsed by hand:
- * `event:` and `data:` lines up to a blank line.
+ * Switchboard's SSE: one HTTP/1.1 connection each, on a bare TCP socket, bearer, ready at the first frame
+ * (the channel's snapshot; the bench publishes a primer first so that there is one). The response is read
+ * by hand (status line, chunked body, `event:` and `data:` lines up to a blank line): as lean as `ws` is
+ * for the WebSocket clients, so that the figures measure the servers rather than an HTTP client library.
  */
 function switchboardSse(request: ConnectRequest): Promise<Subscriber> {
   return withTimeout('switchboard sse', (resolve, reject) => {
-    const client = new Client(request.origin, {
-      bodyTimeout: 0,
-      headersTimeout: CONNECT_TIMEOUT_MS,
-      pipelining: 1,
-    });
-    const close = () => {
-      client.destroy().catch(() => {});
-    };
+    const { hostname, port } = new URL(request.origin);
+    const socket = connect(Number(port), hostname);
+    socket.setNoDelay(true);
+    const close = () => socket.destroy();
     let ready = false;
-    let buffer = '';
-    const frame = (text: string, receivedAt: number) => {
+    let headersDone = false;
+    let pending: Buffer = Buffer.alloc(0);
+    let text = '';
+    const frame = (raw: string, receivedAt: number) => {
       let event = 'message';
       const data: string[] = [];
-      for (const line of text.split('\n')) {
+      for (const line of raw.split('\n')) {
         if (line === '' || line.startsWith(':')) continue;
         const colon = line.indexOf(':');
         const field = colon === -1 ? line : line.slice(0, colon);
@@ -209,45 +208,65 @@ function switchboardSse(request: ConnectRequest): Promise<Subscriber> {
       if (isPayload(payload)) deliver(payload, receivedAt);
       else if (event !== 'snapshot') noteUnexpected(`${event}: ${data.join('\n')}`);
     };
-    client
-      .request({
-        method: 'GET',
-        path: `/api/v1/streams/${encodeURIComponent(request.channel)}/events`,
-        headers: { authorization: `Bearer ${request.token}`, accept: 'text/event-stream' },
-      })
-      .then(
-        async (res) => {
-          if (res.statusCode !== 200) {
-            const body = await res.body.text().catch(() => '');
-            close();
-            reject(new Error(`switchboard sse: answered ${res.statusCode} ${body.slice(0, 200)}`));
-            return;
-          }
-          res.body.setEncoding('utf8');
-          res.body.on('data', (chunk: string) => {
-            const receivedAt = preciseNow();
-            buffer += chunk.includes('\r') ? chunk.replace(/\r\n?/g, '\n') : chunk;
-            let end = buffer.indexOf('\n\n');
-            while (end !== -1) {
-              frame(buffer.slice(0, end), receivedAt);
-              buffer = buffer.slice(end + 2);
-              end = buffer.indexOf('\n\n');
-            }
-          });
-          res.body.on('end', () => {
-            if (ready) noteDropped('sse ended');
-            else reject(new Error('switchboard sse: ended before the first frame'));
-          });
-          res.body.on('error', (error: Error) => {
-            if (ready) noteDropped(`sse error ${error.message}`);
-            else reject(error);
-          });
-        },
-        (error: Error) => {
-          close();
-          reject(error);
-        },
+    const fail = (error: Error) => {
+      close();
+      if (ready) noteDropped(`sse ${error.message}`);
+      else reject(error);
+    };
+    socket.on('connect', () => {
+      socket.write(
+        `GET /api/v1/streams/${encodeURIComponent(request.channel)}/events HTTP/1.1\r\n` +
+          `host: ${hostname}:${port}\r\nauthorization: Bearer ${request.token}\r\n` +
+          'accept: text/event-stream\r\n\r\n',
       );
+    });
+    socket.on('data', (chunk: Buffer) => {
+      const receivedAt = preciseNow();
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      if (!headersDone) {
+        const end = pending.indexOf('\r\n\r\n');
+        if (end === -1) return;
+        const head = pending.subarray(0, end).toString('latin1');
+        pending = pending.subarray(end + 4);
+        if (!head.startsWith('HTTP/1.1 200')) {
+          fail(
+            new Error(
+              `switchboard sse: answered ${head.split('\r\n')[0]} ${pending.toString().slice(0, 200)}`,
+            ),
+          );
+          return;
+        }
+        if (!/\r\ntransfer-encoding: chunked/i.test(head)) {
+          fail(new Error('switchboard sse: the response is not chunked'));
+          return;
+        }
+        headersDone = true;
+      }
+      // Chunks: <hex size>\r\n<bytes>\r\n, until one of size 0.
+      for (;;) {
+        const line = pending.indexOf('\r\n');
+        if (line === -1) break;
+        const size = Number.parseInt(pending.subarray(0, line).toString('latin1'), 16);
+        if (size === 0) {
+          fail(new Error('ended'));
+          return;
+        }
+        if (pending.length < line + 2 + size + 2) break;
+        text += pending.subarray(line + 2, line + 2 + size).toString('utf8');
+        pending = pending.subarray(line + 2 + size + 2);
+      }
+      let end = text.indexOf('\n\n');
+      while (end !== -1) {
+        frame(text.slice(0, end), receivedAt);
+        text = text.slice(end + 2);
+        end = text.indexOf('\n\n');
+      }
+    });
+    socket.on('error', fail);
+    socket.on('close', () => {
+      if (ready) noteDropped('sse closed');
+      else reject(new Error('switchboard sse: closed before the first frame'));
+    });
   });
 }
 
