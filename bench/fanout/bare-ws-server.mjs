@@ -7,8 +7,7 @@
  */
 import { createServer } from 'node:http';
 import { WebSocketServer } from 'ws';
-
-const MAX_BODY = 64 * 1024;
+import { MAX_BODY, readBody, reportMemoryOnSignal } from './server-kit.mjs';
 
 const server = createServer((req, res) => {
   if (req.method === 'GET' && req.url === '/readyz') {
@@ -19,15 +18,7 @@ const server = createServer((req, res) => {
     res.writeHead(404).end();
     return;
   }
-  const chunks = [];
-  let size = 0;
-  req.on('data', (chunk) => {
-    size += chunk.length;
-    if (size > MAX_BODY) req.destroy();
-    else chunks.push(chunk);
-  });
-  req.on('end', () => {
-    const body = Buffer.concat(chunks).toString('utf8');
+  readBody(req, (body) => {
     let sent = 0;
     for (const socket of wss.clients) {
       if (socket.readyState === 1) {
@@ -44,11 +35,7 @@ wss.on('connection', (socket) => {
   socket.on('error', () => socket.terminate());
 });
 
-process.on('SIGUSR2', () => {
-  globalThis.gc?.();
-  const { rss, heapTotal, heapUsed, external } = process.memoryUsage();
-  process.stderr.write(`bench-memory ${JSON.stringify({ rss, heapTotal, heapUsed, external })}\n`);
-});
+reportMemoryOnSignal();
 process.on('SIGTERM', () => {
   for (const socket of wss.clients) socket.terminate();
   server.close(() => process.exit(0));

@@ -8,8 +8,7 @@
  */
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
-
-const MAX_BODY = 64 * 1024;
+import { MAX_BODY, readBody, reportMemoryOnSignal } from './server-kit.mjs';
 
 const server = createServer((req, res) => {
   if (req.method === 'GET' && req.url === '/readyz') {
@@ -22,17 +21,10 @@ const server = createServer((req, res) => {
     if (!req.url?.startsWith('/socket.io/')) res.writeHead(404).end();
     return;
   }
-  const chunks = [];
-  let size = 0;
-  req.on('data', (chunk) => {
-    size += chunk.length;
-    if (size > MAX_BODY) req.destroy();
-    else chunks.push(chunk);
-  });
-  req.on('end', () => {
+  readBody(req, (body) => {
     let data;
     try {
-      data = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      data = JSON.parse(body);
     } catch {
       res.writeHead(400).end();
       return;
@@ -51,11 +43,7 @@ io.on('connection', (socket) => {
   });
 });
 
-process.on('SIGUSR2', () => {
-  globalThis.gc?.();
-  const { rss, heapTotal, heapUsed, external } = process.memoryUsage();
-  process.stderr.write(`bench-memory ${JSON.stringify({ rss, heapTotal, heapUsed, external })}\n`);
-});
+reportMemoryOnSignal();
 process.on('SIGTERM', () => {
   io.close(() => process.exit(0));
   setTimeout(() => process.exit(0), 1000).unref();

@@ -9,6 +9,8 @@
  * SIGUSR2 runs a full garbage collection (when started with --expose-gc) and writes
  * `bench-memory {"rss","heapTotal","heapUsed","external"}` to stderr, for the bench's memory reading.
  */
+import { reportMemoryOnSignal } from './server-kit.mjs';
+
 const runtime = process.argv[2] === 'source' ? 'source' : 'dist';
 const base = new URL(runtime === 'source' ? '../../src/' : '../../dist/', import.meta.url);
 const { loadSettings } = await import(new URL('settings.js', base).href);
@@ -25,11 +27,7 @@ app.live.channels.declare({
 });
 await app.start();
 
-process.on('SIGUSR2', () => {
-  globalThis.gc?.();
-  const { rss, heapTotal, heapUsed, external } = process.memoryUsage();
-  process.stderr.write(`bench-memory ${JSON.stringify({ rss, heapTotal, heapUsed, external })}\n`);
-});
+reportMemoryOnSignal();
 let signals = 0;
 const stop = () => {
   signals += 1;
