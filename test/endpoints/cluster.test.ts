@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
@@ -5,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { LeaseStore } from '../../src/endpoints/lease-store.js';
 import { LeaseKeeper } from '../../src/endpoints/producers/leases.js';
 import { openStorage } from '../../src/storage/database.js';
+import { Client } from '../client.js';
 import type { SignedIn, TestApp } from '../fixture.js';
 import { clusterHarness } from '../live/cluster-harness.js';
 import { eventually, redisUrl } from '../live/redis-run.js';
@@ -100,6 +102,99 @@ describe('producers in a cluster', () => {
     expect((await admin.client.call('/api/v1/config', { json: config(source.url, '2s') })).status).toBe(201);
     expect(await eventually(loaded, (v) => v === '1.0.1')).toBe('1.0.1');
     expect(a.app.endpoints.runtime.loaded).toBe('1.0.1');
+  });
+});
+
+/**
+ * A real server process on the same database (`switchboard serve` from src/), killed with SIGKILL when the
+ * test says: no shutdown, no lease given back. Resolves once it listens, with its URL.
+ */
+async function serverProcess(t: TestApp, env: Record<string, string>) {
+  const database = t.settings.database;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
+    env: {
+      ...process.env,
+      ...env,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      SWITCHBOARD_DATA_DIR: t.settings.dataDir,
+      SWITCHBOARD_DATABASE_URL: database.engine === 'sqlite' ? `sqlite:${database.file}` : database.url,
+      SWITCHBOARD_LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  harness.cleanup(() => {
+    child.kill('SIGKILL');
+  });
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the server did not start:\n${output}`)), 30_000);
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+      const listening = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(output);
+      if (listening?.[1]) {
+        clearTimeout(timer);
+        resolve(listening[1]);
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+    });
+    child.on('exit', (code) => reject(new Error(`the server exited (${code}):\n${output}`)));
+  });
+  return { url, kill: () => child.kill('SIGKILL') };
+}
+
+describe('a producer in a cluster whose instance dies', () => {
+  it('is taken over by another instance within twice the lease time', async () => {
+    const source = await upstream();
+    const allowed = {
+      SWITCHBOARD_ENDPOINT_HOSTS: '127.0.0.1',
+      SWITCHBOARD_PRODUCER_LEASE: `${LEASE_MS}ms`,
+    };
+    // The database's owner allows no host, so it cannot run the stream and never competes for its lease.
+    const owner = await harness.start({ env: { SWITCHBOARD_PRODUCER_LEASE: `${LEASE_MS}ms` } });
+    const doomed = await serverProcess(owner, allowed);
+    const user = await owner.createUser({ role: 'admin' });
+    const client = new Client(doomed.url, doomed.url);
+    const login = await client.call('/api/v1/auth/login', {
+      json: { username: user.username, password: user.password },
+    });
+    expect(login.status).toBe(200);
+    // A bearer token, as a non-browser client would: no cookie, so no Origin to allow.
+    const saved = await new Client(doomed.url, doomed.url).call('/api/v1/config', {
+      json: config(source.url),
+      bearer: login.body.data.access_token,
+    });
+    expect(saved.status).toBe(201);
+    expect(saved.body.data.active).toBe(true);
+    const held = await eventually(
+      () => holderOf(owner, 'tank.level'),
+      (lease) => lease !== undefined,
+    );
+    expect(held).toBeDefined();
+    const survivor = await harness.start({ env: allowed, shareDatabaseWith: owner });
+    expect(survivor.app.endpoints.runtime.loaded).toBe('1.0.0');
+    // The process holds the stream: the survivor waits.
+    expect((await holderOf(owner, 'tank.level'))?.holder).toBe(held?.holder);
+
+    doomed.kill();
+    const diedAt = Date.now();
+    const next = await eventually(
+      () => holderOf(owner, 'tank.level'),
+      (lease) => lease !== undefined && lease.holder !== held?.holder,
+      3 * LEASE_MS,
+    );
+    expect(next?.holder).not.toBe(held?.holder);
+    expect(Date.now() - diedAt).toBeLessThanOrEqual(2 * LEASE_MS);
+    const polls = source.hits.length;
+    expect(
+      await eventually(
+        () => source.hits.length,
+        (n) => n > polls,
+        3000,
+      ),
+    ).toBeGreaterThan(polls);
   });
 });
 
