@@ -1,3 +1,4 @@
+import { get, type IncomingHttpHeaders } from 'node:http';
 import { EventSource } from 'eventsource';
 import { expect } from 'vitest';
 import { WebSocket } from 'ws';
@@ -212,4 +213,82 @@ export function openEventSource(t: TestApp, path: string, who: SignedIn) {
     },
     close: () => source.close(),
   };
+}
+
+/** One frame of an event-stream as read off the wire. */
+export interface RawFrame {
+  event?: string;
+  id?: string;
+  data?: any;
+  retry?: number;
+  comment?: string;
+}
+
+/** The complete frames of an event-stream text, by the rules of the SSE spec for the fields used here. */
+export function parseFrames(text: string): RawFrame[] {
+  const blocks = text.split('\n\n');
+  blocks.pop();
+  return blocks.map((block) => {
+    const frame: RawFrame = {};
+    for (const line of block.split('\n')) {
+      if (line.startsWith(':')) {
+        frame.comment = line.slice(1).trim();
+        continue;
+      }
+      const colon = line.indexOf(':');
+      const field = colon < 0 ? line : line.slice(0, colon);
+      const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+      if (field === 'data') frame.data = JSON.parse(value);
+      else if (field === 'id') frame.id = value;
+      else if (field === 'event') frame.event = value;
+      else if (field === 'retry') frame.retry = Number(value);
+    }
+    return frame;
+  });
+}
+
+export interface RawStream {
+  status: number;
+  headers: IncomingHttpHeaders;
+  text: string;
+  /** performance.now() when the response ended, if it has. */
+  endedAt: number | undefined;
+  frames(): RawFrame[];
+  events(): RawFrame[];
+  json(): Promise<any>;
+  close(): void;
+}
+
+/** A GET of `base` + `path` on its own connection, resolved once the status line and headers are in. */
+export function openRawStream(
+  base: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<RawStream> {
+  return new Promise((resolve, reject) => {
+    const request = get(`${base}${path}`, { headers, agent: false }, (res) => {
+      const stream: RawStream = {
+        status: res.statusCode ?? 0,
+        headers: res.headers,
+        text: '',
+        endedAt: undefined,
+        frames: () => parseFrames(stream.text),
+        events: () => stream.frames().filter((f) => f.event !== undefined),
+        json: async () => {
+          await until(() => stream.endedAt !== undefined, 'the body');
+          return JSON.parse(stream.text);
+        },
+        close: () => request.destroy(),
+      };
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        stream.text += chunk;
+      });
+      res.on('close', () => {
+        stream.endedAt ??= performance.now();
+      });
+      resolve(stream);
+    });
+    request.on('error', reject);
+  });
 }

@@ -7,6 +7,7 @@ import { type AuthDeps, iso } from './context.js';
 import { digest } from './keys.js';
 import type { Principal } from './principal.js';
 import { lowerRole, type Role, roleLevel } from './roles.js';
+import { isPublisher, PUBLISHER_ROLE } from './scopes.js';
 import { UsersStore } from './users-store.js';
 import { invalidField, notFound } from './validation.js';
 
@@ -31,6 +32,13 @@ export class ApiKeysService {
   ): Promise<{ record: ApiKeyRecord; key: string }> {
     if (roleLevel(input.role) > roleLevel(owner.role)) {
       throw new AppError(403, ErrorCode.forbidden, `a key cannot have a role above your own (${owner.role})`);
+    }
+    if ((input.scopes?.length ?? 0) > 0 && !isPublisher(owner)) {
+      throw new AppError(
+        403,
+        ErrorCode.forbidden,
+        `only users who may publish (${PUBLISHER_ROLE}s) can put publish scopes on a key`,
+      );
     }
     const now = this.deps.now();
     if (input.expiresAt && Date.parse(input.expiresAt) <= now) {
@@ -98,23 +106,38 @@ export class ApiKeysService {
 
   /** Revoked, expired, unknown keys and keys of disabled owners are all the same 401. */
   async authenticate(key: string): Promise<Principal> {
-    const now = this.deps.now();
     const store = new ApiKeysStore(this.deps.db);
     const record = await store.findByHash(digest(this.deps.keys().apiKey, key));
+    const principal = await this.principalOf(record);
+    const now = this.deps.now();
+    // Use is written at most once a minute, like session activity.
+    if (record && (record.lastUsedAt === null || now - Date.parse(record.lastUsedAt) > 60_000)) {
+      await store.touch(record.id, iso(now));
+    }
+    return principal;
+  }
+
+  /**
+   * The key's principal as it is now, by id: what a live stream opened with the key re-reads when its
+   * owner changes, and on its periodic re-check. Throws the same 401s as `authenticate`.
+   */
+  async authenticateById(id: string): Promise<Principal> {
+    return this.principalOf(await new ApiKeysStore(this.deps.db).find(id));
+  }
+
+  private async principalOf(record: ApiKeyRecord | undefined): Promise<Principal> {
     if (!record || record.revokedAt !== null) throw invalidToken('API key is not valid');
-    if (record.expiresAt !== null && Date.parse(record.expiresAt) <= now)
+    if (record.expiresAt !== null && Date.parse(record.expiresAt) <= this.deps.now())
       throw invalidToken('API key has expired');
     const owner = await new UsersStore(this.deps.db, this.deps.engine).findById(record.userId);
     if (!owner || owner.disabled) throw invalidToken('API key is not valid');
-    if (record.lastUsedAt === null || now - Date.parse(record.lastUsedAt) > 60_000) {
-      await store.touch(record.id, iso(now));
-    }
     return {
       userId: owner.id,
       username: owner.username,
       fullName: owner.fullName,
       // A key never acts above its owner as the owner is now.
       role: lowerRole(record.role, owner.role),
+      userRole: owner.role,
       groups: owner.groups,
       mustChangePassword: false,
       authMethod: 'api_key',

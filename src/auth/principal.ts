@@ -11,7 +11,10 @@ export interface Principal {
   readonly userId: string;
   readonly username: string;
   readonly fullName: string | null;
+  /** What the credential may do: for an API key, the lower of the key's role and its owner's. */
   readonly role: Role;
+  /** The role of the user behind the credential as they are now (a key's owner); `role` never exceeds it. */
+  readonly userRole: Role;
   readonly groups: readonly string[];
   readonly mustChangePassword: boolean;
   readonly authMethod: AuthMethod;

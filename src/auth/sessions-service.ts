@@ -122,6 +122,7 @@ export class SessionsService {
       username: user.username,
       fullName: user.fullName,
       role: user.role,
+      userRole: user.role,
       groups: user.groups,
       mustChangePassword: user.mustChangePassword,
       authMethod: session.authMethod,

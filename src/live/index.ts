@@ -21,10 +21,14 @@ export function assembleLive(options: {
   const { settings } = options;
   const channels = new ChannelRegistry({ size: settings.historySize, maxAgeMs: settings.historyMaxAgeMs });
   const bus = options.bus?.(channels) ?? new MemoryBus((name) => channels.historyOf(name), options.now);
-  return new LiveService(bus, channels, options.auth, options.acquireSlot, {
-    connectionsPerUser: settings.connectionsPerUser,
-    recheckMs: settings.recheckMs,
-  });
+  return new LiveService(
+    bus,
+    channels,
+    options.auth,
+    options.acquireSlot,
+    { connectionsPerUser: settings.connectionsPerUser, recheckMs: settings.recheckMs },
+    options.now,
+  );
 }
 
 /** /streams (list, publish, SSE) and /events under the API scope. */

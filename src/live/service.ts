@@ -1,4 +1,5 @@
 import type { Principal } from '../auth/principal.js';
+import { publishAllowedBy } from '../auth/scopes.js';
 import type { Auth } from '../auth/service.js';
 import { AppError, ErrorCode } from '../platform/problem.js';
 import type { EventBus, LiveEvent } from './bus.js';
@@ -61,6 +62,13 @@ export interface SubscriptionHandlers {
   ended(reason: 'forbidden' | 'unavailable'): void;
 }
 
+/** One entry per credential, so connections sharing a session or a key are re-read once. */
+const credentialKey = (principal: Principal): string =>
+  principal.apiKeyId !== null ? `key:${principal.apiKeyId}` : `session:${principal.sessionId}`;
+
+/** How often streams opened with an API key look at its expiry. */
+const KEY_EXPIRY_CHECK_MS = 1000;
+
 const seqOf = (id: string | null): number => (id ? (parseEventId(id)?.seq ?? 0) : 0);
 const epochOf = (id: string | null): string | undefined => (id ? parseEventId(id)?.epoch : undefined);
 
@@ -78,8 +86,11 @@ function positionOf(event: LiveEvent) {
 /** The rules of live data: who may follow and publish what, and when a connection must end. */
 export class LiveService {
   private readonly connections = new Set<LiveConnection>();
+  /** Connections opened with an API key that expires. */
+  private readonly expiring = new Set<LiveConnection>();
   private readonly stopWatching: (() => void)[] = [];
   private recheck: NodeJS.Timeout | undefined;
+  private expiryCheck: NodeJS.Timeout | undefined;
 
   constructor(
     readonly bus: EventBus,
@@ -87,6 +98,7 @@ export class LiveService {
     readonly auth: Auth,
     private readonly acquireSlot: AcquireSlot,
     private readonly limits: LiveLimits,
+    private readonly now: () => number = Date.now,
   ) {
     this.stopWatching.push(
       auth.events.on('session.ended', ({ sessionId, reason }) => {
@@ -230,12 +242,18 @@ export class LiveService {
     }
     this.connections.add(connection);
     this.recheck ??= setInterval(() => this.recheckAll(), this.limits.recheckMs).unref();
+    const { apiKeyId, expiresAt } = connection.principal;
+    if (apiKeyId !== null && expiresAt !== null) {
+      this.expiring.add(connection);
+      this.expiryCheck ??= setInterval(() => this.endExpired(), KEY_EXPIRY_CHECK_MS).unref();
+    }
     let closed = false;
     return () => {
       if (closed) return;
       closed = true;
       slot.release();
       this.connections.delete(connection);
+      this.expiring.delete(connection);
     };
   }
 
@@ -249,46 +267,53 @@ export class LiveService {
     for (const connection of this.connections) connection.rightsChanged();
   }
 
-  /** Publishes to a declared stream, for an admin or an API key with a matching publish scope. */
+  /**
+   * Publishes to a declared stream. The credential must carry the right (a publisher's session, or a key
+   * of a publisher whose scope names the channel), and the stream's access rule must admit the caller as
+   * it admits subscribers: a key's role and its owner's current role and groups. A stream the caller may
+   * not follow answers as one that does not exist.
+   */
   async publish(principal: Principal, name: string, data: unknown): Promise<LiveEvent> {
-    const allowed =
-      principal.apiKeyId === null
-        ? principal.role === 'admin'
-        : principal.scopes.includes(`publish:${name}`) || principal.scopes.includes('publish:*');
-    if (!allowed) throw new AppError(403, ErrorCode.forbidden, `you may not publish to "${name}"`);
+    if (!publishAllowedBy(principal, name)) {
+      throw new AppError(403, ErrorCode.forbidden, `you may not publish to "${name}"`);
+    }
     const channel = this.channels.get(name);
-    if (!channel) throw new AppError(404, ErrorCode.notFound, `no stream "${name}" is declared`);
-    if (!channel.publishable) {
+    if (channel && !channel.publishable) {
       throw new AppError(403, ErrorCode.forbidden, `"${name}" is written by Switchboard itself`);
+    }
+    if (!channel?.admits(principal)) {
+      throw new AppError(404, ErrorCode.notFound, `no stream "${name}" that you may publish to`);
     }
     return this.bus.publish(name, data);
   }
 
   /**
-   * Reads each session behind `connections` afresh, once per session however many connections share it, and
-   * ends or updates them. API-key connections have no session to read and are left as they are.
+   * Reads each credential behind `connections` afresh (a session, or the API key a stream was opened
+   * with), once per credential however many connections share it, and ends or updates them.
    */
   private async reauthenticate(connections: Iterable<LiveConnection>): Promise<void> {
-    const bySession = new Map<string, LiveConnection[]>();
+    const byCredential = new Map<string, LiveConnection[]>();
     for (const connection of connections) {
-      const { sessionId } = connection.principal;
-      if (sessionId === null) continue;
-      const group = bySession.get(sessionId);
+      const key = credentialKey(connection.principal);
+      const group = byCredential.get(key);
       if (group) group.push(connection);
-      else bySession.set(sessionId, [connection]);
+      else byCredential.set(key, [connection]);
     }
     await Promise.all(
-      [...bySession].map(async ([sessionId, group]) => {
+      [...byCredential.values()].map(async (group) => {
+        const { principal } = group[0] as LiveConnection;
         let fresh: Principal | null;
+        let ended = 'your session ended';
         try {
-          fresh = await this.auth.sessions.authenticateSession(sessionId, group[0]!.principal.credential);
-        } catch {
+          fresh = await this.reread(principal);
+        } catch (error) {
           fresh = null;
+          if (principal.apiKeyId !== null && error instanceof AppError) ended = error.message;
         }
         for (const connection of group) {
           if (!this.connections.has(connection)) continue;
           if (!fresh) {
-            connection.end('your session ended');
+            connection.end(ended);
             continue;
           }
           const before = connection.principal;
@@ -301,12 +326,30 @@ export class LiveService {
     );
   }
 
+  private reread(principal: Principal): Promise<Principal> {
+    return principal.apiKeyId !== null
+      ? this.auth.apiKeys.authenticateById(principal.apiKeyId)
+      : this.auth.sessions.authenticateSession(principal.sessionId ?? '', principal.credential);
+  }
+
+  /** Ends the streams of API keys that have expired; keys have no renewal, unlike access tokens. */
+  private endExpired(): void {
+    const now = this.now();
+    for (const connection of this.expiring) {
+      const { apiKeyId, expiresAt } = connection.principal;
+      if (apiKeyId !== null && expiresAt !== null && expiresAt <= now) {
+        connection.end('the API key has expired');
+      }
+    }
+  }
+
   private recheckAll(): void {
     void this.reauthenticate(this.connections);
   }
 
   async close(): Promise<void> {
     clearInterval(this.recheck);
+    clearInterval(this.expiryCheck);
     for (const stop of this.stopWatching.splice(0)) stop();
     await this.bus.close();
   }

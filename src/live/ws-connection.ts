@@ -227,10 +227,13 @@ export class WsConnection implements LiveConnection {
     if (authId !== undefined) this.send(frames.authenticated(authId, principal.userId, this.expiresAt));
   }
 
-  /** Tickets carry no expiry of their own: a socket opened with one lasts as long as an access token. */
+  /**
+   * Tickets carry no expiry of their own: a socket opened with one lasts as long as an access token. An API
+   * key has no renewal: the live service ends its streams, on either transport, once it expires.
+   */
   private setExpiry(principal: Principal): void {
     this.expiresAt =
-      principal.expiresAt ?? (principal.sessionId === null ? null : this.deps.now() + this.deps.accessTtlMs);
+      principal.apiKeyId !== null ? null : (principal.expiresAt ?? this.deps.now() + this.deps.accessTtlMs);
     this.renewalAsked = false;
   }
 

@@ -304,6 +304,30 @@ describe('key names and scopes', () => {
     expect(pointersOf(dupes)).toContain('/scopes');
   });
 
+  it('lets only users who may publish (admins) put publish scopes on a key: 403 for viewers and editors', async () => {
+    for (const role of ['viewer', 'editor'] as const) {
+      const owner = await signedInAs(role);
+      for (const scopes of [['publish:*'], ['publish:weather']]) {
+        const res = await newKey(owner.client, { name: `device ${scopes}`, role: 'viewer', scopes });
+        expectError(res, 403, 1001);
+        expect(res.body.error).toMatch(/publish/);
+      }
+      // Without scopes, the same key is theirs to make.
+      expect((await newKey(owner.client, { name: 'reader', role: 'viewer', scopes: [] })).status).toBe(201);
+    }
+    const admin = await signedInAs('admin');
+    const device = await newKey(admin.client, {
+      name: 'device',
+      role: 'viewer',
+      scopes: ['publish:weather'],
+    });
+    expect(device.status).toBe(201);
+    const audit = await admin.client.call('/api/v1/audit?type=auth.api_key_created');
+    expect(audit.body.data.map((e: { target: { id: string } }) => e.target.id)).toContain(
+      device.body.data.id,
+    );
+  });
+
   it('refuses a duplicate name for the same user (409 code 4001) and an empty or too long name (422)', async () => {
     const owner = await signedInAs('editor');
     const other = await signedInAs('editor');

@@ -1,11 +1,11 @@
-import { get, type IncomingHttpHeaders } from 'node:http';
+import { get } from 'node:http';
 import { EventSource } from 'eventsource';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sseTiming } from '../../src/live/sse.js';
 import { ErrorCode } from '../../src/platform/problem.js';
 import { type SignedIn, startTestApp, type TestApp, type TestUserOptions } from '../fixture.js';
-import { until } from '../live-client.js';
+import { openRawStream, type RawStream, until } from '../live-client.js';
 
 const RETRY_MS = 100;
 const KEEPALIVE_MS = 250;
@@ -49,78 +49,9 @@ const publish = (channel: string, data: unknown) => t.app.live.bus.publish(chann
 const session = async (options: TestUserOptions = {}) => t.signIn(await t.createUser(options));
 const cookieOf = (who: SignedIn) => `session=${who.client.cookie('session')}`;
 
-interface Frame {
-  event?: string;
-  id?: string;
-  data?: any;
-  retry?: number;
-  comment?: string;
-}
-
-/** The complete frames of an event-stream text, by the rules of the SSE spec for the fields used here. */
-function parseFrames(text: string): Frame[] {
-  const blocks = text.split('\n\n');
-  blocks.pop();
-  return blocks.map((block) => {
-    const frame: Frame = {};
-    for (const line of block.split('\n')) {
-      if (line.startsWith(':')) {
-        frame.comment = line.slice(1).trim();
-        continue;
-      }
-      const colon = line.indexOf(':');
-      const field = colon < 0 ? line : line.slice(0, colon);
-      const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-      if (field === 'data') frame.data = JSON.parse(value);
-      else if (field === 'id') frame.id = value;
-      else if (field === 'event') frame.event = value;
-      else if (field === 'retry') frame.retry = Number(value);
-    }
-    return frame;
-  });
-}
-
-interface RawStream {
-  status: number;
-  headers: IncomingHttpHeaders;
-  text: string;
-  /** performance.now() when the response ended, if it has. */
-  endedAt: number | undefined;
-  frames(): Frame[];
-  events(): Frame[];
-  json(): Promise<any>;
-  close(): void;
-}
-
-/** A GET on its own connection, resolved once the status line and headers are in. */
-function openRaw(path: string, headers: Record<string, string> = {}, base = t.url): Promise<RawStream> {
-  return new Promise((resolve, reject) => {
-    const request = get(`${base}${path}`, { headers, agent: false }, (res) => {
-      const stream: RawStream = {
-        status: res.statusCode ?? 0,
-        headers: res.headers,
-        text: '',
-        endedAt: undefined,
-        frames: () => parseFrames(stream.text),
-        events: () => stream.frames().filter((f) => f.event !== undefined),
-        json: async () => {
-          await until(() => stream.endedAt !== undefined, 'the body');
-          return JSON.parse(stream.text);
-        },
-        close: () => request.destroy(),
-      };
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        stream.text += chunk;
-      });
-      res.on('close', () => {
-        stream.endedAt ??= performance.now();
-      });
-      resolve(stream);
-    });
-    request.on('error', reject);
-  });
-}
+/** A GET on its own connection to `t` (or `base`), resolved once the status line and headers are in. */
+const openRaw = (path: string, headers: Record<string, string> = {}, base = t.url): Promise<RawStream> =>
+  openRawStream(base, path, headers);
 
 interface Received {
   type: string;

@@ -1,4 +1,8 @@
+import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_KEY_PREFIX } from '../../src/auth/api-keys-service.js';
+import { ApiKeysStore } from '../../src/auth/api-keys-store.js';
+import { digest } from '../../src/auth/keys.js';
 import { ErrorCode } from '../../src/platform/problem.js';
 import { errorCode } from '../client.js';
 import { type SignedIn, startTestApp, type TestApp } from '../fixture.js';
@@ -71,6 +75,122 @@ describe('POST /streams/{channel}/publish', () => {
     expect(errorCode(other)).toBe(ErrorCode.forbidden);
     expect((await publish(everything, 'short', 2)).status).toBe(202);
     expect((await publish(none, 'weather', 3)).status).toBe(403);
+  });
+
+  describe('publishing is bound by the stream access rule, for keys and sessions alike', () => {
+    /** An admin in `ops`, so that the group-only stream admits them and the key's groups are theirs. */
+    let owner: SignedIn;
+    const STREAMS = { open: 'viewer', editors: 'editor', group: 'viewer', admins: 'admin' } as const;
+
+    beforeAll(async () => {
+      owner = await t.signIn(await t.createUser({ role: 'admin', groups: ['ops'] }));
+      for (const [name, minRole] of Object.entries(STREAMS)) {
+        t.app.live.channels.declare({
+          name: `pub.${name}`,
+          access: { minRole, ...(name === 'group' && { groups: { oneOf: ['ops'] } }) },
+        });
+      }
+    });
+
+    const keyOf = async (who: SignedIn, role: string, scopes: string[]) => {
+      const res = await who.client.call('/api/v1/auth/api-keys', {
+        json: { name: `${role}-${scopes.join()}-${Math.random()}`, role, scopes },
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      return res.body.data.key as string;
+    };
+    const outcomes = async (who: SignedIn | string) => {
+      const seen: Record<string, number> = {};
+      for (const name of Object.keys(STREAMS)) seen[name] = (await publish(who, `pub.${name}`, 1)).status;
+      return seen;
+    };
+
+    it('a viewer, editor or admin key with publish:* reaches what its role and its owner admit, no more', async () => {
+      expect(await outcomes(await keyOf(owner, 'viewer', ['publish:*']))).toEqual({
+        open: 202,
+        editors: 404,
+        group: 202,
+        admins: 404,
+      });
+      expect(await outcomes(await keyOf(owner, 'editor', ['publish:*']))).toEqual({
+        open: 202,
+        editors: 202,
+        group: 202,
+        admins: 404,
+      });
+      expect(await outcomes(await keyOf(owner, 'admin', ['publish:*']))).toEqual({
+        open: 202,
+        editors: 202,
+        group: 202,
+        admins: 202,
+      });
+    });
+
+    it('a key whose scope names one stream publishes there only, if its role reaches it', async () => {
+      expect(await outcomes(await keyOf(owner, 'viewer', ['publish:pub.group']))).toEqual({
+        open: 403,
+        editors: 403,
+        group: 202,
+        admins: 403,
+      });
+      expect(await outcomes(await keyOf(owner, 'viewer', ['publish:pub.admins']))).toEqual({
+        open: 403,
+        editors: 403,
+        group: 403,
+        admins: 404,
+      });
+    });
+
+    it('keys without scopes publish nowhere, whatever their role', async () => {
+      const refused = { open: 403, editors: 403, group: 403, admins: 403 };
+      for (const role of ['viewer', 'editor', 'admin']) {
+        expect(await outcomes(await keyOf(owner, role, []))).toEqual(refused);
+      }
+      expect(await outcomes(await keyOf(viewer, 'viewer', []))).toEqual(refused);
+      expect(await outcomes(await keyOf(operator, 'editor', []))).toEqual(refused);
+    });
+
+    it("a viewer's key with publish:* (as one could be minted before the rule) publishes nowhere", async () => {
+      const key = `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
+      await new ApiKeysStore(t.app.storage.db).insert(
+        {
+          id: randomUUID(),
+          userId: viewer.body.data.user.id,
+          name: 'minted earlier',
+          role: 'viewer',
+          scopes: ['publish:*'],
+          prefix: key.slice(0, 10),
+          createdAt: new Date().toISOString(),
+          expiresAt: null,
+          lastUsedAt: null,
+          revokedAt: null,
+        },
+        digest(t.app.auth.deps.keys().apiKey, key),
+      );
+      expect(await outcomes(key)).toEqual({ open: 403, editors: 403, group: 403, admins: 403 });
+    });
+
+    it('a scoped key stops publishing when its owner is no longer an admin, or leaves the group', async () => {
+      const user = await t.createUser({ role: 'admin', groups: ['ops'] });
+      const session = await t.signIn(user);
+      const key = await keyOf(session, 'viewer', ['publish:*']);
+      expect((await publish(key, 'pub.group', 1)).status).toBe(202);
+      const patch = (json: unknown) =>
+        admin.client.call(`/api/v1/users/${user.record.id}`, { method: 'PATCH', json });
+      expect((await patch({ groups: [] })).status).toBe(200);
+      expect((await publish(key, 'pub.group', 1)).status).toBe(404);
+      expect((await publish(key, 'pub.open', 1)).status).toBe(202);
+      expect((await patch({ role: 'editor' })).status).toBe(200);
+      expect((await publish(key, 'pub.open', 1)).status).toBe(403);
+    });
+
+    it('an admin session publishes where the access rule admits it, and not into a group it is not in', async () => {
+      expect(await outcomes(owner)).toEqual({ open: 202, editors: 202, group: 202, admins: 202 });
+      expect(await outcomes(admin)).toEqual({ open: 202, editors: 202, group: 404, admins: 202 });
+      const refused = { open: 403, editors: 403, group: 403, admins: 403 };
+      expect(await outcomes(viewer)).toEqual(refused);
+      expect(await outcomes(operator)).toEqual(refused);
+    });
   });
 
   it('refuses viewers and editors, and the built-in channels even for admins', async () => {
