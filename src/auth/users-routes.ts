@@ -63,6 +63,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ auth: Auth; cursors: () =>
           mustChangePassword: body.must_change_password,
         },
         auditContext(request),
+        request.principal!,
       );
       reply.code(201).header('location', `/api/v1/users/${user.id}`);
       return ok(userItem(user));
@@ -103,6 +104,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ auth: Auth; cursors: () =>
           mustChangePassword: body.must_change_password,
         },
         auditContext(request),
+        request.principal!,
       );
       return ok(userItem(user));
     },

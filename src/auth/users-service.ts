@@ -3,6 +3,7 @@ import type { AuditContext } from '../audit/service.js';
 import { AppError, ErrorCode } from '../platform/problem.js';
 import { type AuthDeps, iso } from './context.js';
 import { passwordProblem } from './password-policy.js';
+import type { Principal } from './principal.js';
 import type { Role } from './roles.js';
 import { SessionsStore } from './sessions-store.js';
 import { type UserFilter, type UserRecord, UsersStore } from './users-store.js';
@@ -27,6 +28,30 @@ export interface UserUpdate {
   mustChangePassword?: boolean;
 }
 
+/** Who asks for a change through the API. The command line (an operator at the server) is not one. */
+export type Requester = Pick<Principal, 'userId' | 'apiKeyId'>;
+
+function forbidden(detail: string): AppError {
+  return new AppError(403, ErrorCode.forbidden, detail);
+}
+
+/**
+ * What a credential may never do to accounts, whatever its role: an API key or a stolen access token must
+ * not be able to turn itself into a password, and so into the account.
+ */
+function checkRequester(requester: Requester | undefined, targetId: string | null, change: UserUpdate): void {
+  if (!requester) return;
+  const byKey = requester.apiKeyId !== null;
+  if (byKey && change.password !== undefined) {
+    throw forbidden('API keys cannot set passwords; sign in as an admin to reset one');
+  }
+  if (byKey && change.role === 'admin') throw forbidden('API keys cannot make admins; sign in to do it');
+  if (targetId !== requester.userId) return;
+  if (change.password !== undefined || change.mustChangePassword !== undefined) {
+    throw forbidden('change your own password with POST /api/v1/auth/password, which needs the current one');
+  }
+}
+
 function lastAdmin(what: string): AppError {
   return new AppError(
     409,
@@ -43,7 +68,8 @@ export class UsersService {
     return new UsersStore(executor, this.deps.engine);
   }
 
-  async create(input: NewUser, context: AuditContext): Promise<UserRecord> {
+  async create(input: NewUser, context: AuditContext, requester?: Requester): Promise<UserRecord> {
+    checkRequester(requester, null, { role: input.role });
     const user = await this.prepare(input);
     await this.deps.db.transaction().execute(async (trx) => {
       if (await this.store(trx).usernameTaken(user.username)) {
@@ -116,7 +142,23 @@ export class UsersService {
     return this.store().list(filter, after, limit);
   }
 
-  async update(id: string, update: UserUpdate, context: AuditContext): Promise<UserRecord> {
+  /**
+   * Changes a user. A password set here is an admin's reset of someone else's: it ends their sessions and
+   * they must change it at their next sign-in (the command line alone may set one that need not change).
+   */
+  async update(
+    id: string,
+    update: UserUpdate,
+    context: AuditContext,
+    requester?: Requester,
+  ): Promise<UserRecord> {
+    checkRequester(requester, id, update);
+    if (requester && update.password !== undefined && update.mustChangePassword === false) {
+      throw invalidField(
+        '/must_change_password',
+        'a password an admin sets must be changed by its user at the next sign-in; leave this out',
+      );
+    }
     const current = await this.get(id);
     if (update.password !== undefined) {
       const problem = passwordProblem(update.password, current.username);

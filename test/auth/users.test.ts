@@ -395,6 +395,86 @@ describe('reading, updating and deleting a user', () => {
   });
 });
 
+describe('no credential can take an account over through /users', () => {
+  let t: TestApp;
+  let admin: SignedIn & { user: TestUser };
+  let adminKey: string;
+
+  beforeAll(async () => {
+    t = await startTestApp({ env: { SWITCHBOARD_RATE_LIMITS: 'login.ip=off,login.username=off' } });
+    const user = await t.createUser({ role: 'admin' });
+    admin = { ...(await t.signIn(user)), user };
+    const created = await admin.client.call('/api/v1/auth/api-keys', {
+      json: { name: 'automation', role: 'admin' },
+    });
+    adminKey = created.body.data.key;
+  });
+  afterAll(() => t.close());
+
+  const patchAs = (bearer: string, id: string, json: unknown) =>
+    t.client().call(`/api/v1/users/${id}`, { method: 'PATCH', json, bearer });
+  const signsIn = async (username: string, password: string) =>
+    (await t.client().call('/api/v1/auth/login', { json: { username, password } })).status === 200;
+
+  it("refuses a password or must_change_password for one's own account, by key, token or cookie (403)", async () => {
+    const id = admin.user.record.id;
+    for (const json of [
+      { password: NEW_PASSWORD },
+      { password: NEW_PASSWORD, must_change_password: false },
+      { must_change_password: false },
+    ]) {
+      expectError(await patchAs(adminKey, id, json), 403, 1001);
+      expectError(await patchAs(admin.accessToken, id, json), 403, 1001);
+      const viaCookie = await admin.client.call(`/api/v1/users/${id}`, { method: 'PATCH', json });
+      expectError(viaCookie, 403, 1001);
+      expect(viaCookie.body.error).toMatch(/auth\/password/);
+    }
+    expect(await signsIn(admin.user.username, NEW_PASSWORD)).toBe(false);
+    expect(await signsIn(admin.user.username, admin.user.password)).toBe(true);
+    // The rest of one's own record stays one's own to change.
+    expect((await patchAs(admin.accessToken, id, { full_name: 'Still Me' })).status).toBe(200);
+  });
+
+  it("lets no API key set anyone's password or make an admin", async () => {
+    const other = await t.createUser({ role: 'editor' });
+    expectError(await patchAs(adminKey, other.record.id, { password: NEW_PASSWORD }), 403, 1001);
+    expect(await signsIn(other.username, NEW_PASSWORD)).toBe(false);
+    expectError(await patchAs(adminKey, other.record.id, { role: 'admin' }), 403, 1001);
+    const created = await t.client().call('/api/v1/users', {
+      method: 'POST',
+      bearer: adminKey,
+      json: { username: 'keymade', password: NEW_PASSWORD, role: 'admin' },
+    });
+    expectError(created, 403, 1001);
+    expect(await t.app.auth.users.findByUsername('keymade')).toBeUndefined();
+    expect((await t.app.auth.users.get(other.record.id)).role).toBe('editor');
+    // What an admin key may still do: everything else.
+    expect((await patchAs(adminKey, other.record.id, { role: 'viewer', groups: ['ops'] })).status).toBe(200);
+    const viewer = await t.client().call('/api/v1/users', {
+      method: 'POST',
+      bearer: adminKey,
+      json: { username: 'keymadeviewer', password: NEW_PASSWORD, role: 'viewer' },
+    });
+    expect(viewer.status).toBe(201);
+  });
+
+  it("an admin's reset of someone else's password always makes them change it at next sign-in", async () => {
+    const other = await t.createUser({ role: 'viewer' });
+    const refused = await patchAs(admin.accessToken, other.record.id, {
+      password: NEW_PASSWORD,
+      must_change_password: false,
+    });
+    expect(pointersOf(refused)).toEqual(['/must_change_password']);
+    expect(await signsIn(other.username, NEW_PASSWORD)).toBe(false);
+    const reset = await patchAs(admin.accessToken, other.record.id, { password: NEW_PASSWORD });
+    expect(reset.status).toBe(200);
+    expect(reset.body.data.must_change_password).toBe(true);
+    const signedIn = await t.signIn({ username: other.username, password: NEW_PASSWORD });
+    expect(signedIn.body.data.user.must_change_password).toBe(true);
+    expectError(await signedIn.client.call('/api/v1/streams'), 403, 1007);
+  });
+});
+
 describe('the last admin', () => {
   let t: TestApp;
   let root: SignedIn;
