@@ -1,4 +1,5 @@
 import type { AuditContext } from '../audit/service.js';
+import { addressKey } from '../platform/client-ip.js';
 import { AppError, ErrorCode } from '../platform/problem.js';
 import { type AuthDeps, type ClientMeta, iso } from './context.js';
 import { type LockoutKey, LockoutStore } from './lockout-store.js';
@@ -10,6 +11,12 @@ import { UsersStore } from './users-store.js';
 import { invalidField } from './validation.js';
 
 const WRONG_CREDENTIALS = 'username or password is wrong';
+
+/** Failures count per username and client, the client keyed as the rate limiter keys it (an IPv6 /64). */
+const lockoutKeyOf = (username: string, client: ClientMeta): LockoutKey => ({
+  username,
+  ip: client.ip === null ? null : addressKey(client.ip),
+});
 
 function locked(retryAfterMs: number): AppError {
   return new AppError(
@@ -35,14 +42,10 @@ export class LoginService {
    */
   async login(usernameInput: string, password: string, client: ClientMeta): Promise<IssuedSession> {
     const username = usernameInput.trim().toLowerCase();
-    const now = this.deps.now();
-    const lockout = new LockoutStore(this.deps.db);
-    const key = { username, ip: client.ip };
-    const lockedUntil = await lockout.lockedUntil(key);
-    if (lockedUntil && Date.parse(lockedUntil) > now) {
-      await this.audit(client, username, null, 'failure', { reason: 'locked' });
-      throw locked(Date.parse(lockedUntil) - now);
-    }
+    const key = lockoutKeyOf(username, client);
+    await this.beginAttempt(key, client, () =>
+      this.audit(client, username, null, 'failure', { reason: 'locked' }),
+    );
     const user = await new UsersStore(this.deps.db, this.deps.engine).findByUsername(username);
     const matches = user?.passwordHash
       ? await this.deps.hasher.verify(user.passwordHash, password)
@@ -50,11 +53,11 @@ export class LoginService {
     if (!user || !matches || user.disabled) {
       const reason = !user ? 'unknown_user' : !matches ? 'wrong_password' : 'disabled';
       await this.audit(client, username, user?.id ?? null, 'failure', { reason });
-      await this.countFailure(key, client);
+      await this.attemptFailed(key, client);
       throw new AppError(401, ErrorCode.unauthorized, WRONG_CREDENTIALS);
     }
     // Only this address's count: a success here must not wipe what an attacker elsewhere has run up.
-    await lockout.clearKey(key);
+    await new LockoutStore(this.deps.db).clearKey(key);
     const issued = await this.sessions.start(user, 'password', client);
     await this.audit(client, username, user.id, 'success', { session_id: issued.sessionId });
     return issued;
@@ -75,17 +78,17 @@ export class LoginService {
       throw new AppError(403, ErrorCode.forbidden, 'changing a password needs a signed-in session');
     const now = this.deps.now();
     const lockout = new LockoutStore(this.deps.db);
-    const key = { username: principal.username, ip: client.ip };
-    const lockedUntil = await lockout.lockedUntil(key);
-    if (lockedUntil && Date.parse(lockedUntil) > now) throw locked(Date.parse(lockedUntil) - now);
+    const key = lockoutKeyOf(principal.username, client);
     const users = new UsersStore(this.deps.db, this.deps.engine);
     const user = await users.findById(principal.userId);
     if (!user?.passwordHash)
       throw new AppError(409, ErrorCode.conflict, 'this account has no local password');
+    await this.beginAttempt(key, client);
     if (!(await this.deps.hasher.verify(user.passwordHash, currentPassword))) {
-      await this.countFailure(key, client);
+      await this.attemptFailed(key, client);
       throw invalidField('/current_password', 'is not your current password');
     }
+    await lockout.clearKey(key);
     const problem = passwordProblem(newPassword, user.username);
     if (problem) throw invalidField('/new_password', problem);
     if (newPassword === currentPassword)
@@ -116,7 +119,6 @@ export class LoginService {
       );
       return revoked;
     });
-    await lockout.clearKey(key);
     for (const id of ended)
       this.deps.events.emit('session.ended', { sessionId: id, userId: user.id, reason: 'password_changed' });
     this.deps.events.emit('user.changed', { userId: user.id, change: 'password' });
@@ -130,7 +132,7 @@ export class LoginService {
   /** Forgets a username's failures and locks from every address (`switchboard user unlock`). */
   async unlock(username: string, context: AuditContext): Promise<boolean> {
     const normalized = username.trim().toLowerCase();
-    const cleared = await new LockoutStore(this.deps.db).clearUsername(normalized);
+    const cleared = await new LockoutStore(this.deps.db).clearUsername(normalized, iso(this.deps.now()));
     await this.deps.audit.record(context, {
       type: 'user.unlocked',
       outcome: 'success',
@@ -145,13 +147,52 @@ export class LoginService {
     await new LockoutStore(this.deps.db).prune(iso(now - this.deps.settings.lockoutWindowMs), iso(now));
   }
 
-  private async countFailure(key: LockoutKey, client: ClientMeta): Promise<void> {
+  /**
+   * Takes one attempt from the key's budget before any password is looked at, counting it as a failure
+   * until it succeeds. Checking and counting are one transaction per key, so concurrent guesses cannot all
+   * pass the check before any of them is counted: of 25 at once with a threshold of 10, 10 are verified.
+   */
+  private async beginAttempt(
+    key: LockoutKey,
+    client: ClientMeta,
+    onLocked?: () => Promise<void>,
+  ): Promise<void> {
     const { lockoutThreshold, lockoutWindowMs, lockoutDurationMs } = this.deps.settings;
     const now = this.deps.now();
-    const lockout = new LockoutStore(this.deps.db);
-    const failures = await lockout.recordFailure(key, iso(now), iso(now - lockoutWindowMs));
-    if (failures < lockoutThreshold) return;
-    await lockout.lock(key, iso(now + lockoutDurationMs));
+    const refusal = await this.deps.db.transaction().execute(async (trx) => {
+      const store = new LockoutStore(trx);
+      const lockedUntil = Date.parse(await store.claim(key));
+      if (lockedUntil > now) return { until: lockedUntil };
+      const failures = await store.failuresSince(key, iso(now - lockoutWindowMs));
+      if (failures >= lockoutThreshold) {
+        await store.lock(key, iso(now + lockoutDurationMs));
+        return { until: now + lockoutDurationMs, failures };
+      }
+      await store.recordFailure(key, iso(now));
+      return undefined;
+    });
+    if (!refusal) return;
+    if (refusal.failures !== undefined) await this.auditLockout(key, client, refusal.failures);
+    await onLocked?.();
+    throw locked(refusal.until - now);
+  }
+
+  /** The attempt failed: its failure stays counted, and the key locks once it reaches the threshold. */
+  private async attemptFailed(key: LockoutKey, client: ClientMeta): Promise<void> {
+    const { lockoutThreshold, lockoutWindowMs, lockoutDurationMs } = this.deps.settings;
+    const now = this.deps.now();
+    const failures = await this.deps.db.transaction().execute(async (trx) => {
+      const store = new LockoutStore(trx);
+      if (Date.parse(await store.claim(key)) > now) return undefined;
+      const count = await store.failuresSince(key, iso(now - lockoutWindowMs));
+      if (count < lockoutThreshold) return undefined;
+      await store.lock(key, iso(now + lockoutDurationMs));
+      return count;
+    });
+    if (failures !== undefined) await this.auditLockout(key, client, failures);
+  }
+
+  private async auditLockout(key: LockoutKey, client: ClientMeta, failures: number): Promise<void> {
     const { username } = key;
     // The actor is whoever tried that username, as on the auth.login failures that led here.
     await this.deps.audit.record(
@@ -160,7 +201,7 @@ export class LoginService {
         type: 'auth.lockout',
         outcome: 'success',
         target: { type: 'username', id: username },
-        detail: { failures, locked_for_seconds: Math.ceil(lockoutDurationMs / 1000) },
+        detail: { failures, locked_for_seconds: Math.ceil(this.deps.settings.lockoutDurationMs / 1000) },
       },
     );
   }

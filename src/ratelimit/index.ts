@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { addressKey } from '../platform/client-ip.js';
 import type { LimitSettings } from '../settings.js';
 import { FallbackStore } from './fallback-store.js';
 import { MemoryStore } from './memory-store.js';
@@ -8,7 +9,6 @@ import { type ConcurrencyName, OPERATIONS, type OperationName } from './operatio
 import { RedisStore } from './redis-store.js';
 import { RateLimits, rateLimitHeaders, tighter } from './service.js';
 import type { LimitStore, Slot } from './store.js';
-import { addressKey } from './subject.js';
 import type { Verdict } from './window.js';
 
 /** What a route spends besides the global tiers, declared in its `config.rateLimit`. */

@@ -246,6 +246,35 @@ describe('lockout with default settings', () => {
     expect(lockouts).toHaveLength(1);
   });
 
+  it('counts and checks at once: of 25 concurrent wrong guesses 10 are tried, and the right one is locked out', async () => {
+    const user = await t.createUser();
+    const guesses = await Promise.all(
+      Array.from({ length: 25 }, (_, i) => login(t, user.username, `${WRONG}-${i}`)),
+    );
+    const statuses = guesses.map((res) => res.status);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(10);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(15);
+    const right = await login(t, user.username, user.password);
+    expect(right.status).toBe(429);
+    expect(right.body.error_detail.error_code).toBe(1003);
+    const lockouts = (await auditOf(t, ['auth.lockout'])).filter((r) => r.targetId === user.username);
+    expect(lockouts).toHaveLength(1);
+  });
+
+  it('counts concurrent wrong current passwords on POST /auth/password the same way', async () => {
+    const user = await t.createUser();
+    const session = await t.signIn(user);
+    const tries = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        session.client.call('/api/v1/auth/password', {
+          json: { current_password: `${WRONG}-${i}`, new_password: 'another-Password-8#zQ' },
+        }),
+      ),
+    );
+    expect(tries.filter((res) => res.status === 422)).toHaveLength(10);
+    expect(tries.filter((res) => res.status === 429)).toHaveLength(10);
+  });
+
   it('clears a lock with auth.login.unlock', async () => {
     const user = await t.createUser();
     await fail(t, user.username, 10);
@@ -306,6 +335,25 @@ describe('lockout per username and client address (API.md)', () => {
     expect((await from('10.0.1.2', user.username, user.password)).status).toBe(200);
     expect((await from('10.0.1.1', user.username, WRONG)).status).toBe(401);
     expect((await from('10.0.1.1', user.username, user.password)).status).toBe(429);
+  });
+
+  it('counts an IPv6 /64 as one client, as the rate limiter does: rotating inside it does not reset the count', async () => {
+    const user = await t.createUser();
+    for (const ip of ['2001:db8:7:1::1', '2001:db8:7:1::2', '2001:db8:7:1:ffff:ffff:ffff:fffe']) {
+      expect((await from(ip, user.username, WRONG)).status).toBe(401);
+    }
+    expect((await from('2001:db8:7:1::99', user.username, user.password)).status).toBe(429);
+    // Another /64 is another client.
+    expect((await from('2001:db8:7:2::1', user.username, user.password)).status).toBe(200);
+  });
+
+  it('counts an IPv4 address and its IPv4-mapped IPv6 form as one client', async () => {
+    const user = await t.createUser();
+    for (const ip of ['203.0.113.9', '::ffff:203.0.113.9', '203.0.113.9']) {
+      expect((await from(ip, user.username, WRONG)).status).toBe(401);
+    }
+    expect((await from('::ffff:203.0.113.9', user.username, user.password)).status).toBe(429);
+    expect((await from('203.0.113.9', user.username, user.password)).status).toBe(429);
   });
 
   it('records the address of each failure in the audit log, and unlock clears every address', async () => {

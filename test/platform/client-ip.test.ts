@@ -2,9 +2,8 @@ import { randomInt } from 'node:crypto';
 import fc from 'fast-check';
 import Fastify, { type FastifyPluginAsync } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseTrustedProxies } from '../../src/platform/client-ip.js';
+import { addressKey, parseTrustedProxies } from '../../src/platform/client-ip.js';
 import { ok } from '../../src/platform/envelope.js';
-import { addressKey } from '../../src/ratelimit/subject.js';
 import { errorCode } from '../client.js';
 import { startTestApp, type TestApp } from '../fixture.js';
 
