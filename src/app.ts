@@ -26,6 +26,7 @@ import { registerHeaderCountLimit, requestLimitOptions } from './platform/reques
 import { registerSecurity } from './platform/security.js';
 import { registerRateLimits } from './ratelimit/index.js';
 import type { Settings } from './settings.js';
+import { secureDataDirs } from './storage/data-dir.js';
 import { openStorage, type Storage } from './storage/database.js';
 import { VERSION } from './version.js';
 
@@ -102,6 +103,7 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
   };
 
   server.addHook('onReady', async () => {
+    for (const warning of secureDataDirs(settings)) server.log.warn(warning);
     const secret = await open();
     cursorCodec = new CursorCodec(secret);
     if (redis) {

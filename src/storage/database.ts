@@ -1,9 +1,10 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, constants, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { DatabaseTarget } from '../settings.js';
+import { createPrivateDir, PRIVATE_FILE_MODE, restrictMode } from './data-dir.js';
 import type { Database } from './schema.js';
 
 export type Engine = DatabaseTarget['engine'];
@@ -16,12 +17,38 @@ export interface Storage {
   close(): Promise<void>;
 }
 
+/**
+ * The database file, 0600 before SQLite opens it: SQLite gives the -wal and -shm it creates later the main
+ * file's mode (exactly, past the umask), so they are 0600 too. A new file's directory is 0700.
+ */
+function prepareDatabaseFile(file: string): void {
+  createPrivateDir(dirname(file));
+  try {
+    closeSync(openSync(file, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, PRIVATE_FILE_MODE));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    restrictMode(file, PRIVATE_FILE_MODE);
+    return;
+  }
+  // A umask can take bits from a new file's mode too (0600 under 0277 is 0400, which SQLite cannot write).
+  if (process.platform !== 'win32') chmodSync(file, PRIVATE_FILE_MODE);
+}
+
 export function openStorage(target: DatabaseTarget, poolSize = 10): Storage {
   let db: Kysely<Database>;
   if (target.engine === 'sqlite') {
-    if (target.file !== ':memory:') mkdirSync(dirname(target.file), { recursive: true });
+    const onDisk = target.file !== ':memory:';
+    if (onDisk) prepareDatabaseFile(target.file);
     const sqlite = new SQLite(target.file);
-    sqlite.pragma('journal_mode = WAL');
+    try {
+      sqlite.pragma('journal_mode = WAL');
+      // SQLite reuses a -wal or -shm an earlier version left behind, with whatever mode it had.
+      if (onDisk)
+        for (const suffix of ['-wal', '-shm']) restrictMode(`${target.file}${suffix}`, PRIVATE_FILE_MODE);
+    } catch (error) {
+      sqlite.close();
+      throw error;
+    }
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');

@@ -4,6 +4,7 @@ import * as instanceSecrets from './migrations/0001_instance_secrets.js';
 import * as identity from './migrations/0002_identity.js';
 import * as audit from './migrations/0003_audit.js';
 import * as endpointConfig from './migrations/0004_endpoint_config.js';
+import * as setupTokenHash from './migrations/0005_setup_token_hash.js';
 
 type Up = (db: Kysely<unknown>, engine: Engine) => Promise<void>;
 
@@ -13,6 +14,7 @@ const steps: Record<string, Up> = {
   '0002_identity': identity.up,
   '0003_audit': audit.up,
   '0004_endpoint_config': endpointConfig.up,
+  '0005_setup_token_hash': setupTokenHash.up,
 };
 
 export const MIGRATION_NAMES: readonly string[] = Object.keys(steps);

@@ -1,3 +1,7 @@
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { resolveSigningSecret } from '../../src/instance/service.js';
@@ -5,7 +9,7 @@ import { InstanceStore } from '../../src/instance/store.js';
 import { loadSettings } from '../../src/settings.js';
 import { openStorage } from '../../src/storage/database.js';
 import { MIGRATION_NAMES, migrateToLatest } from '../../src/storage/migrations.js';
-import { engine, freshDatabase, startTestApp } from '../fixture.js';
+import { engine, freshDatabase, startTestApp, TEST_PASSWORD, type TestApp } from '../fixture.js';
 
 function targetOf(url: string) {
   return loadSettings({ SWITCHBOARD_DATABASE_URL: url }).database;
@@ -63,6 +67,102 @@ describe(`storage on ${engine}`, () => {
       expect(body.error_detail.checks).toEqual({ database: { status: 'error' } });
     } finally {
       await t.close();
+    }
+  });
+});
+
+const modeOf = (path: string) => statSync(path).mode & 0o777;
+
+/**
+ * A Switchboard on SQLite in `dataDir` (whatever engine the other tests use), started under the umask most
+ * systems have, which would leave new files readable by everyone.
+ */
+async function startOnSqlite(dataDir: string): Promise<TestApp> {
+  const previous = process.umask(0o022);
+  try {
+    return await startTestApp({
+      env: {
+        SWITCHBOARD_DATA_DIR: dataDir,
+        SWITCHBOARD_DATABASE_URL: `sqlite:${join(dataDir, 'switchboard.db')}`,
+      },
+    });
+  } finally {
+    process.umask(previous);
+  }
+}
+
+/** A write, so that SQLite has its write-ahead log and shared-memory index on disk. */
+async function setUp(t: TestApp): Promise<void> {
+  const token = readFileSync(join(t.settings.dataDir, 'setup-token'), 'utf8').trim();
+  const res = await t.client().call('/api/v1/auth/setup', {
+    json: { username: 'root', password: TEST_PASSWORD, setup_token: token },
+  });
+  expect(res.status).toBe(201);
+}
+
+const warned = (t: TestApp, pattern: RegExp) =>
+  t.logs.some((l) => l.level === 40 && pattern.test(String(l.msg)));
+
+describe('files on disk', () => {
+  it('creates the data directory 0700 and the SQLite files 0600, the -wal and -shm made later included', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'sb-files-'));
+    const dataDir = join(root, 'nested', 'data');
+    const t = await startOnSqlite(dataDir);
+    try {
+      await setUp(t);
+      const db = join(dataDir, 'switchboard.db');
+      expect(modeOf(dataDir)).toBe(0o700);
+      expect([db, `${db}-wal`, `${db}-shm`].map(modeOf)).toEqual([0o600, 0o600, 0o600]);
+      expect(warned(t, /data director/)).toBe(false);
+    } finally {
+      await t.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('tightens a directory and database an earlier start left open to everyone, and says so', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'sb-files-'));
+    const dataDir = join(root, 'data');
+    mkdirSync(dataDir);
+    chmodSync(dataDir, 0o755);
+    const db = join(dataDir, 'switchboard.db');
+    const previous = process.umask(0o022);
+    const earlier = new SQLite(db);
+    earlier.pragma('journal_mode = WAL');
+    earlier.exec('create table leftover (x integer)');
+    process.umask(previous);
+    try {
+      expect(modeOf(db)).toBe(0o644);
+      expect(modeOf(`${db}-wal`)).toBe(0o644);
+      const t = await startOnSqlite(dataDir);
+      try {
+        await setUp(t);
+        expect(modeOf(dataDir)).toBe(0o700);
+        expect([db, `${db}-wal`, `${db}-shm`].map(modeOf)).toEqual([0o600, 0o600, 0o600]);
+        expect(warned(t, new RegExp(`${dataDir}.*0755.*0700`))).toBe(true);
+      } finally {
+        await t.close();
+      }
+    } finally {
+      earlier.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('leaves the mode of a directory it shares with other files, warns, and still keeps its own files 0600', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'sb-files-'));
+    chmodSync(root, 0o755);
+    writeFileSync(join(root, 'notes.txt'), "not Switchboard's\n");
+    const t = await startOnSqlite(root);
+    try {
+      await setUp(t);
+      const db = join(root, 'switchboard.db');
+      expect(modeOf(root)).toBe(0o755);
+      expect([db, `${db}-wal`, `${db}-shm`].map(modeOf)).toEqual([0o600, 0o600, 0o600]);
+      expect(warned(t, new RegExp(`${root}.*0755.*notes\\.txt`))).toBe(true);
+    } finally {
+      await t.close();
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });
