@@ -1,5 +1,4 @@
 import type { IncomingMessage } from 'node:http';
-import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fastifyCookie } from '@fastify/cookie';
@@ -8,9 +7,9 @@ import { WebSocketServer } from 'ws';
 import { SESSION_COOKIE } from '../auth/guard.js';
 import { allowedOrigins } from '../auth/index.js';
 import type { Principal } from '../auth/principal.js';
-import { failure } from '../platform/envelope.js';
-import { AppError, buildProblem, ErrorCode } from '../platform/problem.js';
+import { AppError, ErrorCode } from '../platform/problem.js';
 import { requestIdOf } from '../platform/request-context.js';
+import { answerOnSocket } from '../platform/socket-answer.js';
 import type { Settings } from '../settings.js';
 import type { LiveService } from './service.js';
 import { type InitialAuth, WsConnection } from './ws-connection.js';
@@ -46,17 +45,7 @@ const BEARER = /^Bearer[ ]+(\S+)\s*$/i;
 
 /** An HTTP answer on a socket that asked to upgrade but will not be: the usual failure envelope. */
 function rejectUpgrade(request: IncomingMessage, socket: Duplex, error: AppError): void {
-  const body = JSON.stringify(failure(buildProblem(error, requestIdOf(request))));
-  const headers = [
-    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}`,
-    'Content-Type: application/json; charset=utf-8',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    'Connection: close',
-    ...Object.entries(error.options.headers ?? {}).map(([name, value]) => `${name}: ${value}`),
-    ...(error.options.retryAfter === undefined ? [] : [`Retry-After: ${error.options.retryAfter}`]),
-  ];
-  socket.on('error', () => socket.destroy());
-  socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
+  answerOnSocket(socket, error, requestIdOf(request));
 }
 
 /**

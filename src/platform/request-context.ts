@@ -1,14 +1,27 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { LoggerOptions } from 'pino';
 
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 
+/** The id of an answer that has no request to take one from (HTTP the server could not parse). */
+export function newRequestId(): string {
+  return randomUUID();
+}
+
+// Fastify, the raw response and the WebSocket upgrade each ask for a request's id; they must agree.
+const requestIds = new WeakMap<IncomingMessage, string>();
+
 /** A caller's X-Request-Id is kept when it is a plain token (for tracing across services), else one is made. */
 export function requestIdOf(request: IncomingMessage): string {
-  const given = request.headers['x-request-id'];
-  return typeof given === 'string' && CLIENT_REQUEST_ID.test(given) ? given : randomUUID();
+  let id = requestIds.get(request);
+  if (id === undefined) {
+    const given = request.headers['x-request-id'];
+    id = typeof given === 'string' && CLIENT_REQUEST_ID.test(given) ? given : newRequestId();
+    requestIds.set(request, id);
+  }
+  return id;
 }
 
 const SECRET_QUERY =
@@ -44,8 +57,10 @@ export function loggerOptions(level: string): LoggerOptions {
 }
 
 export function registerRequestContext(app: FastifyInstance): void {
-  app.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id);
+  // On the raw response before Fastify routes the request, so that answers written before or without its
+  // hooks (a malformed URL, say) carry the id too; it is the one Fastify gets from genReqId.
+  app.server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
+    response.setHeader('x-request-id', requestIdOf(request));
   });
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(

@@ -1,8 +1,9 @@
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyHttpOptions, FastifyInstance } from 'fastify';
-import { failure } from './envelope.js';
-import { AppError, buildProblem, ErrorCode } from './problem.js';
+import { AppError, ErrorCode } from './problem.js';
+import { newRequestId } from './request-context.js';
+import { answerOnSocket } from './socket-answer.js';
 
 export interface RequestLimits {
   readonly bodyLimitBytes: number;
@@ -44,33 +45,25 @@ export function registerHeaderCountLimit(app: FastifyInstance, maxHeaders: numbe
   });
 }
 
-const CLIENT_ERRORS: Record<string, { status: number; reason: string; detail: string }> = {
-  HPE_HEADER_OVERFLOW: {
-    status: 431,
-    reason: 'Request Header Fields Too Large',
-    detail: 'request headers are too large',
-  },
-  ERR_HTTP_REQUEST_TIMEOUT: {
-    status: 408,
-    reason: 'Request Timeout',
-    detail: 'the request took too long to arrive',
-  },
+const CLIENT_ERRORS: Record<string, { status: number; detail: string }> = {
+  HPE_HEADER_OVERFLOW: { status: 431, detail: 'request headers are too large' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, detail: 'the request took too long to arrive' },
 };
 
-/** Malformed or too-slow HTTP that never reaches a route still gets a problem document, then the socket closes. */
+/**
+ * Malformed or too-slow HTTP that never reaches a route still gets a problem document, then the socket
+ * closes. No request was parsed, so its id is a new one.
+ */
 function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
-  if (!socket.writable) {
+  // A response already going out on this socket cannot be followed by another one (Node's own rule).
+  if ((socket as Socket & { _httpMessage?: ServerResponse })._httpMessage?.headersSent) {
     socket.destroy(error);
     return;
   }
-  const known = CLIENT_ERRORS[error.code ?? ''] ?? {
-    status: 400,
-    reason: 'Bad Request',
-    detail: 'malformed HTTP request',
-  };
-  const problem = buildProblem(new AppError(known.status, ErrorCode.malformedRequest, known.detail), 'none');
-  const body = JSON.stringify(failure(problem));
-  socket.end(
-    `HTTP/1.1 ${known.status} ${known.reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  const known = CLIENT_ERRORS[error.code ?? ''] ?? { status: 400, detail: 'malformed HTTP request' };
+  answerOnSocket(
+    socket,
+    new AppError(known.status, ErrorCode.malformedRequest, known.detail),
+    newRequestId(),
   );
 }

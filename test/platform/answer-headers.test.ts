@@ -1,0 +1,228 @@
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { problemShape, startTestApp, type TestApp } from '../fixture.js';
+
+/** The headers a browser relies on; a normal answer has every one of them. */
+const SECURITY_HEADERS = [
+  'content-security-policy',
+  'x-frame-options',
+  'strict-transport-security',
+  'x-content-type-options',
+  'referrer-policy',
+  'cross-origin-opener-policy',
+  'cross-origin-resource-policy',
+  'origin-agent-cluster',
+  'x-dns-prefetch-control',
+  'x-download-options',
+  'x-permitted-cross-domain-policies',
+  'x-xss-protection',
+  'cache-control',
+];
+
+interface RawReply {
+  status: number;
+  headers: Map<string, string>;
+  body: any;
+}
+
+/** Sends `text` on a fresh connection and parses the first answer once the server hangs up. */
+function exchange(url: string, text: string): Promise<RawReply> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port) });
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      received += chunk;
+    });
+    // A reset after the answer (the server closing with our bytes unread) still ends the exchange.
+    socket.on('error', () => {});
+    socket.once('close', () => {
+      const end = received.indexOf('\r\n\r\n');
+      if (end < 0) return reject(new Error(`no answer, got ${JSON.stringify(received)}`));
+      const [statusLine = '', ...lines] = received.slice(0, end).split('\r\n');
+      const headers = new Map(
+        lines.map((line) => {
+          const colon = line.indexOf(':');
+          return [line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()] as const;
+        }),
+      );
+      const length = Number(headers.get('content-length') ?? received.length);
+      const body = received.slice(end + 4, end + 4 + length);
+      resolve({ status: Number(statusLine.split(' ')[1]), headers, body: body ? JSON.parse(body) : null });
+    });
+    socket.write(text);
+  });
+}
+
+const request = (requestLine: string, extra: string[] = []) =>
+  [requestLine, 'Host: x', ...extra, 'Connection: close', '', ''].join('\r\n');
+
+const upgrade = (path: string, extra: string[] = []) =>
+  [
+    `GET ${path} HTTP/1.1`,
+    'Host: x',
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+    'Sec-WebSocket-Version: 13',
+    ...extra,
+    '',
+    '',
+  ].join('\r\n');
+
+const securityOf = (reply: RawReply) => SECURITY_HEADERS.map((name) => [name, reply.headers.get(name)]);
+
+/** What the reference answer (`GET /healthz`) carries, read once per app. */
+async function referenceHeaders(url: string) {
+  const reference = await exchange(url, request('GET /healthz HTTP/1.1'));
+  expect(reference.status).toBe(200);
+  for (const [name, value] of securityOf(reference)) expect(value, name).toBeDefined();
+  return securityOf(reference);
+}
+
+/** The problem answer carries the reference security headers and its request id, also as `instance`. */
+function expectProblemAnswer(reply: RawReply, status: number, reference: unknown) {
+  expect(reply.status).toBe(status);
+  expect(securityOf(reply)).toEqual(reference);
+  expect(reply.headers.get('x-request-id')).toMatch(/^[A-Za-z0-9._:-]{8,128}$/);
+  expect(problemShape.isEnvelope(reply.body)).toBe(true);
+  expect(reply.body.error_detail.status).toBe(status);
+  expect(reply.body.error_detail.instance).toBe(reply.headers.get('x-request-id'));
+}
+
+/** Answers written on the socket itself end the connection, as JSON, never as an upgrade. */
+function expectSocketAnswer(reply: RawReply) {
+  expect(reply.headers.get('content-type')).toBe('application/json; charset=utf-8');
+  expect(reply.headers.get('connection')).toBe('close');
+  expect(reply.headers.has('upgrade')).toBe(false);
+}
+
+describe('answers written outside the route hooks', () => {
+  let t: TestApp;
+  let reference: unknown;
+  beforeAll(async () => {
+    t = await startTestApp({
+      env: {
+        SWITCHBOARD_MAX_HEADERS: '20',
+        SWITCHBOARD_MAX_HEADER_BYTES: '2048',
+        SWITCHBOARD_HEADERS_TIMEOUT: '1s',
+        SWITCHBOARD_REQUEST_TIMEOUT: '1s',
+      },
+    });
+    reference = await referenceHeaders(t.url);
+  });
+  afterAll(async () => t.close());
+
+  it('a malformed URL (400 before routing) carries them', async () => {
+    for (const path of ['/%zz', '/api/v1/%zz']) {
+      const reply = await exchange(t.url, request(`GET ${path} HTTP/1.1`));
+      expectProblemAnswer(reply, 400, reference);
+      expect(reply.body.error_detail.error_code).toBe(2001);
+    }
+  });
+
+  it('too many header fields (431 from the first hook) carries them', async () => {
+    const fields = Array.from({ length: 30 }, (_, i) => `X-Field-${i}: ${i}`);
+    for (const path of ['/healthz', '/api/v1/auth/me']) {
+      const reply = await exchange(t.url, request(`GET ${path} HTTP/1.1`, fields));
+      expectProblemAnswer(reply, 431, reference);
+    }
+  });
+
+  it('unknown routes and wrong methods carry them', async () => {
+    expectProblemAnswer(await exchange(t.url, request('GET /api/v1/nope HTTP/1.1')), 404, reference);
+    expectProblemAnswer(await exchange(t.url, request('DELETE /healthz HTTP/1.1')), 405, reference);
+  });
+
+  it('a client-given request id is the one answered, even on a malformed URL', async () => {
+    const reply = await exchange(t.url, request('GET /%zz HTTP/1.1', ['X-Request-Id: trace-12345678']));
+    expect(reply.headers.get('x-request-id')).toBe('trace-12345678');
+    expect(reply.body.error_detail.instance).toBe('trace-12345678');
+  });
+
+  it('headers larger than allowed (431 from the HTTP parser) carry them', async () => {
+    const reply = await exchange(
+      t.url,
+      `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(4096)}\r\n\r\n`,
+    );
+    expectProblemAnswer(reply, 431, reference);
+    expectSocketAnswer(reply);
+  });
+
+  it('malformed HTTP (400 from the HTTP parser) carries them', async () => {
+    const reply = await exchange(t.url, 'NOT HTTP AT ALL\r\n\r\n');
+    expectProblemAnswer(reply, 400, reference);
+    expectSocketAnswer(reply);
+  });
+
+  it('a request that never finishes arriving (408) carries them', async () => {
+    const reply = await exchange(t.url, 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ');
+    expectProblemAnswer(reply, 408, reference);
+    expectSocketAnswer(reply);
+  }, 15_000);
+
+  it('a WebSocket upgrade to an unknown path (404) carries them', async () => {
+    const reply = await exchange(t.url, upgrade('/api/v1/nope'));
+    expectProblemAnswer(reply, 404, reference);
+    expectSocketAnswer(reply);
+  });
+
+  it('a WebSocket upgrade with a malformed URL (400) carries them, with the caller request id', async () => {
+    const reply = await exchange(t.url, upgrade('//[', ['X-Request-Id: trace-upgrade-1']));
+    expectProblemAnswer(reply, 400, reference);
+    expectSocketAnswer(reply);
+    expect(reply.headers.get('x-request-id')).toBe('trace-upgrade-1');
+  });
+});
+
+describe('WebSocket upgrades refused by the IP floor', () => {
+  let t: TestApp;
+  let reference: unknown;
+  beforeAll(async () => {
+    t = await startTestApp({
+      env: {
+        SWITCHBOARD_RATE_LIMIT_IP_FLOOR: '1',
+        SWITCHBOARD_RATE_LIMIT_UNAUTHENTICATED: '1',
+        SWITCHBOARD_RATE_LIMIT_AUTHENTICATED: '1',
+      },
+    });
+    reference = await referenceHeaders(t.url);
+  });
+  afterAll(async () => t.close());
+
+  it('answer 429 with the security headers, Retry-After and a request id', async () => {
+    // The one request the floor allows (a 404 counts too).
+    expect((await exchange(t.url, request('GET /api/v1/nope HTTP/1.1'))).status).toBe(404);
+    const reply = await exchange(t.url, upgrade('/api/v1/ws'));
+    expectProblemAnswer(reply, 429, reference);
+    expectSocketAnswer(reply);
+    expect(Number(reply.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('CORS preflights', () => {
+  let t: TestApp;
+  let reference: unknown;
+  beforeAll(async () => {
+    t = await startTestApp({ env: { SWITCHBOARD_CORS_ORIGINS: 'https://ops.example' } });
+    reference = await referenceHeaders(t.url);
+  });
+  afterAll(async () => t.close());
+
+  it('keep their CORS headers and carry the security headers and a request id', async () => {
+    const reply = await exchange(
+      t.url,
+      request('OPTIONS /api/v1/auth/me HTTP/1.1', [
+        'Origin: https://ops.example',
+        'Access-Control-Request-Method: GET',
+      ]),
+    );
+    expect(reply.status).toBe(204);
+    expect(reply.headers.get('access-control-allow-origin')).toBe('https://ops.example');
+    expect(reply.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(reply.headers.get('access-control-allow-methods')).toContain('GET');
+    expect(securityOf(reply)).toEqual(reference);
+    expect(reply.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
