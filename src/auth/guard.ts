@@ -20,6 +20,12 @@ export interface RouteAccess {
   sessionOnly?: boolean;
   /** Cookie-authenticated writes here need no CSRF token (login, setup, refresh, logout). */
   csrfExempt?: boolean;
+  /**
+   * A request whose Origin (or Referer) names an origin that is not allowed is refused, with or without
+   * credentials: a foreign page must not sign a browser into an account of its choosing (login CSRF).
+   * One with neither header passes: clients that are not browsers do not send them.
+   */
+  sameOriginOnly?: boolean;
 }
 
 declare module 'fastify' {
@@ -83,15 +89,16 @@ export function authHooks(auth: Auth, allowedOrigins: ReadonlySet<string>) {
     }
   }
 
-  function originAllowed(request: FastifyRequest): boolean {
+  /** Where the request says it comes from: an allowed origin, another one, or nowhere (no header). */
+  function originOf(request: FastifyRequest): 'allowed' | 'foreign' | 'absent' {
     const origin = request.headers.origin;
-    if (typeof origin === 'string') return allowedOrigins.has(origin);
+    if (typeof origin === 'string') return allowedOrigins.has(origin) ? 'allowed' : 'foreign';
     const referer = request.headers.referer;
-    if (typeof referer !== 'string') return false;
+    if (typeof referer !== 'string') return 'absent';
     try {
-      return allowedOrigins.has(new URL(referer).origin);
+      return allowedOrigins.has(new URL(referer).origin) ? 'allowed' : 'foreign';
     } catch {
-      return false;
+      return 'foreign';
     }
   }
 
@@ -104,7 +111,7 @@ export function authHooks(auth: Auth, allowedOrigins: ReadonlySet<string>) {
     if (!sameSecret(header, cookie) || !sessions.csrfTokenMatches(principal.sessionId ?? '', cookie)) {
       throw csrfRejected('X-CSRF-Token does not match this session; reload to get a fresh token');
     }
-    if (!originAllowed(request)) {
+    if (originOf(request) !== 'allowed') {
       throw csrfRejected('the request comes from an origin that is not allowed (check Origin or Referer)');
     }
   }
@@ -114,6 +121,9 @@ export function authHooks(auth: Auth, allowedOrigins: ReadonlySet<string>) {
     const principal = request.principal;
     if (principal?.credential === 'cookie' && !SAFE_METHODS.has(request.method) && !access.csrfExempt) {
       checkCsrf(request, principal);
+    }
+    if (access.sameOriginOnly && originOf(request) === 'foreign') {
+      throw csrfRejected('sign in from an allowed origin: this request comes from another site');
     }
     if (access.public) return;
     if (!principal) {

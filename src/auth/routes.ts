@@ -37,6 +37,8 @@ export interface AuthRoutesOptions {
 }
 
 const PUBLIC_WRITE = { public: true, csrfExempt: true } as const;
+/** What starts or renews a session: no token to check yet, but never from a foreign page. */
+const SIGN_IN = { ...PUBLIC_WRITE, sameOriginOnly: true } as const;
 const tags = ['auth'];
 
 function adminScope(request: FastifyRequest, scope: 'own' | 'all' | undefined): boolean {
@@ -63,7 +65,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
   app.post(
     '/setup',
     {
-      config: { access: PUBLIC_WRITE, rateLimit: { operations: ['setup'] } },
+      config: { access: SIGN_IN, rateLimit: { operations: ['setup'] } },
       schema: {
         tags,
         summary: 'Create the first admin (needs the setup token)',
@@ -91,7 +93,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
   app.post(
     '/login',
     {
-      config: { access: PUBLIC_WRITE, rateLimit: { operations: ['login.ip', 'login.username'] } },
+      config: { access: SIGN_IN, rateLimit: { operations: ['login.ip', 'login.username'] } },
       schema: {
         tags,
         summary: 'Sign in with a username and password (JSON or form)',
@@ -115,7 +117,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
   app.post(
     '/refresh',
     {
-      config: { access: PUBLIC_WRITE, rateLimit: { operations: ['refresh'] } },
+      config: { access: SIGN_IN, rateLimit: { operations: ['refresh'] } },
       schema: {
         tags,
         summary: 'Rotate the refresh token (cookie or body) for a new access token',
@@ -169,18 +171,19 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
       config: { access: { public: true, duringPasswordChange: true } },
       schema: {
         tags,
-        summary: 'Check a token (header, cookie or ?token=)',
-        querystring: Type.Object({ token: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })) }),
+        summary: 'Check a token, sent in the Authorization header or the session cookie',
+        description: 'Never in the URL: URLs end up in logs, proxies and browser history.',
+        // No parameters at all: `?token=` is refused (422), not quietly ignored.
+        querystring: Type.Object({}, { additionalProperties: false }),
         response: { 200: Envelope(Validation) },
       },
     },
     async (request) => {
-      const principal = request.query.token
-        ? await auth.authenticateBearer(request.query.token)
-        : request.principal;
+      const principal = request.principal;
       if (!principal) {
         throw (
-          request.authFailure ?? noCredentials('no token: send one in Authorization, the cookie or ?token=')
+          request.authFailure ??
+          noCredentials('no token: send it as Authorization: Bearer <token>, or the session cookie')
         );
       }
       const expiresAt = principal.expiresAt === null ? null : new Date(principal.expiresAt).toISOString();

@@ -24,11 +24,45 @@ export function requestIdOf(request: IncomingMessage): string {
   return id;
 }
 
-const SECRET_QUERY =
-  /([?&](?:token|ticket|access_token|refresh_token|api_key|password|setup_token)=)[^&#]*/gi;
+/** Query parameters whose values are credentials, by name as the query parser reads it. */
+const SECRET_PARAMS = new Set([
+  'token',
+  'ticket',
+  'access_token',
+  'refresh_token',
+  'api_key',
+  'password',
+  'setup_token',
+]);
 
+/** A parameter name decoded as the query parser decodes it (`%74oken` is `token`); undefined if it cannot be. */
+function parameterName(raw: string): string | undefined {
+  try {
+    return decodeURIComponent(raw.replaceAll('+', ' ')).toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The URL as logs may show it: the value of every credential parameter replaced, matched by its decoded
+ * name, so that an encoding the parser undoes cannot smuggle one past. A name that cannot be decoded is
+ * redacted too.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(SECRET_QUERY, '$1[REDACTED]');
+  const start = url.indexOf('?');
+  if (start === -1) return url;
+  // Everything after the `?`, a stray `#` included: what a parser might read as a parameter is checked.
+  const redacted = url
+    .slice(start + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      if (eq === -1) return pair;
+      const name = parameterName(pair.slice(0, eq));
+      return name === undefined || SECRET_PARAMS.has(name) ? `${pair.slice(0, eq)}=[REDACTED]` : pair;
+    });
+  return `${url.slice(0, start + 1)}${redacted.join('&')}`;
 }
 
 /** Structured JSON logs; credentials never reach them. */

@@ -177,20 +177,77 @@ describe('requests not subject to CSRF', () => {
     expect(errorCode(await spare.client.call(ME))).toBe(1002);
   });
 
-  it('exempts login, refresh and logout with cookies present and no token', async () => {
+  it('exempts login, refresh and logout with cookies present and no token, from an allowed origin or none', async () => {
+    for (const headers of [{ origin: t.origin }, { referer: `${t.origin}/config-ui/` }, {}]) {
+      const s = await t.signIn(user);
+      const plain = { csrf: false, headers };
+      const login = await s.client.call('/api/v1/auth/login', {
+        json: { username: user.username, password: user.password },
+        ...plain,
+      });
+      expect(login.status, JSON.stringify(headers)).toBe(200);
+      const refresh = await s.client.call('/api/v1/auth/refresh', { method: 'POST', ...plain });
+      expect(refresh.status).toBe(200);
+      const token = refresh.body.data.access_token;
+      const logout = await s.client.call('/api/v1/auth/logout', { method: 'POST', ...plain });
+      expect(logout.status).toBe(204);
+      expect(errorCode(await t.client().call(ME, { bearer: token }))).toBe(1002);
+    }
+  });
+
+  it('refuses login, refresh and setup from a foreign Origin or Referer (no login CSRF), with or without cookies', async () => {
+    const foreign = [
+      { origin: EVIL },
+      { origin: 'null' },
+      { referer: `${EVIL}/phish` },
+      { referer: 'garbage' },
+    ];
+    for (const headers of foreign) {
+      // The attack: a form on another site posts the attacker's credentials from the victim's browser.
+      const form = await t.client().call('/api/v1/auth/login', {
+        form: { username: user.username, password: user.password },
+        csrf: false,
+        headers,
+      });
+      expectRefused(form);
+      expect(form.setCookies.size).toBe(0);
+      const s = await t.signIn(user);
+      expectRefused(
+        await s.client.call('/api/v1/auth/login', {
+          json: { username: user.username, password: user.password },
+          csrf: false,
+          headers,
+        }),
+      );
+      expectRefused(await s.client.call('/api/v1/auth/refresh', { method: 'POST', csrf: false, headers }));
+      expectRefused(
+        await t.client().call('/api/v1/auth/refresh', {
+          json: { refresh_token: s.refreshToken },
+          csrf: false,
+          headers,
+        }),
+      );
+      expectRefused(
+        await t.client().call('/api/v1/auth/setup', {
+          json: { username: 'root', password: TEST_PASSWORD, setup_token: 'whatever-it-is-0123456789' },
+          csrf: false,
+          headers,
+        }),
+      );
+      // Refused before anything was spent: the refresh token still works from the right origin.
+      const own = await t.client().call('/api/v1/auth/refresh', {
+        json: { refresh_token: s.refreshToken },
+        csrf: false,
+        headers: { origin: t.origin },
+      });
+      expect(own.status).toBe(200);
+    }
+    // Logging out is harmless to force, and stays possible from anywhere.
     const s = await t.signIn(user);
-    const plain = { csrf: false, headers: { origin: EVIL } };
-    const login = await s.client.call('/api/v1/auth/login', {
-      json: { username: user.username, password: user.password },
-      ...plain,
-    });
-    expect(login.status).toBe(200);
-    const refresh = await s.client.call('/api/v1/auth/refresh', { method: 'POST', ...plain });
-    expect(refresh.status).toBe(200);
-    const token = refresh.body.data.access_token;
-    const logout = await s.client.call('/api/v1/auth/logout', { method: 'POST', ...plain });
-    expect(logout.status).toBe(204);
-    expect(errorCode(await t.client().call(ME, { bearer: token }))).toBe(1002);
+    expect(
+      (await s.client.call('/api/v1/auth/logout', { method: 'POST', csrf: false, headers: { origin: EVIL } }))
+        .status,
+    ).toBe(204);
   });
 
   it('exempts setup with cookies present and no token', async () => {

@@ -147,7 +147,7 @@ describe('access token expiry', () => {
     for (const res of await bearerAndCookie(t, accessToken)) expect(res.status).toBe(200);
     now += 60_000 + 1_000;
     for (const res of await bearerAndCookie(t, accessToken)) expectInvalidToken(res, /expired/);
-    const validate = await t.client().call(`/api/v1/auth/validate?token=${accessToken}`);
+    const validate = await t.client().call('/api/v1/auth/validate', { bearer: accessToken });
     expectInvalidToken(validate, /expired/);
   });
 });
@@ -206,55 +206,51 @@ describe('GET /auth/validate', () => {
     });
   }
 
-  it('accepts the token in Authorization, in the session cookie and as ?token=', async () => {
+  it('accepts the token in Authorization and in the session cookie', async () => {
     const expiresAt = new Date((decodeJwt(session.accessToken).exp ?? 0) * 1000).toISOString();
     const [bearer, cookie] = await bearerAndCookie(t, session.accessToken, '/api/v1/auth/validate');
     expectValid(bearer!, expiresAt);
     expectValid(cookie!, expiresAt);
     expectValid(await session.client.call('/api/v1/auth/validate'), expiresAt);
-    expectValid(await t.client().call(`/api/v1/auth/validate?token=${session.accessToken}`), expiresAt);
+  });
+
+  it('refuses a token in the URL (422), however its name is written, and never logs it', async () => {
+    const marker = await t.signIn(user);
+    for (const name of ['token', '%74oken', 'TOKEN', 't%6Fken']) {
+      const res = await t.client().call(`/api/v1/auth/validate?${name}=${marker.accessToken}`);
+      expect(res.status, name).toBe(422);
+      expect(res.body.error_detail.error_code).toBe(2000);
+      expect(JSON.stringify(res.body)).not.toContain(marker.accessToken);
+    }
+    await vi.waitFor(() =>
+      expect(t.logs.some((l) => l.url === '/api/v1/auth/validate?%74oken=[REDACTED]')).toBe(true),
+    );
+    const logged = JSON.stringify(t.logs);
+    expect(logged).not.toContain(marker.accessToken);
+    expect(logged).not.toContain(marker.accessToken.split('.')[2]);
   });
 
   it('answers an invalid token with 401 code 1009 wherever it is, and no token with 1008', async () => {
     const forged = await sign({ ...decodeJwt(session.accessToken) }, 'HS256', OTHER_KEY);
     for (const res of await bearerAndCookie(t, forged, '/api/v1/auth/validate')) expectInvalidToken(res);
-    expectInvalidToken(await t.client().call(`/api/v1/auth/validate?token=${forged}`));
-    expectInvalidToken(await t.client().call('/api/v1/auth/validate?token=sbk_unknown'));
+    expectInvalidToken(await t.client().call('/api/v1/auth/validate', { bearer: 'sbk_unknown' }));
     const none = await t.client().call('/api/v1/auth/validate');
     expect(none.status).toBe(401);
     expect(none.body.error_detail.error_code).toBe(1008);
   });
 
-  it('accepts an API key in Authorization and as ?token=', async () => {
+  it('accepts an API key in Authorization', async () => {
     const created = await session.client.call('/api/v1/auth/api-keys', {
       json: { name: 'validate-me', role: 'viewer' },
     });
     expect(created.status).toBe(201);
-    const key = created.body.data.key as string;
-    for (const res of [
-      await t.client().call('/api/v1/auth/validate', { bearer: key }),
-      await t.client().call(`/api/v1/auth/validate?token=${key}`),
-    ]) {
-      expect(res.status).toBe(200);
-      expect(res.body.data).toMatchObject({
-        valid: true,
-        user: { id: user.record.id, role: 'viewer', auth_method: 'api_key' },
-        expires_at: null,
-      });
-    }
-  });
-
-  it('never writes a ?token= value to the log', async () => {
-    const marker = await t.signIn(user);
-    const res = await t.client().call(`/api/v1/auth/validate?token=${marker.accessToken}`);
+    const res = await t.client().call('/api/v1/auth/validate', { bearer: created.body.data.key });
     expect(res.status).toBe(200);
-    await vi.waitFor(() =>
-      expect(t.logs.some((l) => l.url === '/api/v1/auth/validate?token=[REDACTED]')).toBe(true),
-    );
-    const logged = JSON.stringify(t.logs);
-    expect(logged).not.toContain(marker.accessToken);
-    expect(logged).not.toContain(session.accessToken);
-    expect(logged).not.toContain(marker.accessToken.split('.')[2]);
+    expect(res.body.data).toMatchObject({
+      valid: true,
+      user: { id: user.record.id, role: 'viewer', auth_method: 'api_key' },
+      expires_at: null,
+    });
   });
 });
 
