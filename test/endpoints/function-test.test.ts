@@ -17,6 +17,10 @@ const MODULES: Record<string, string> = {
   'leaks.mjs':
     'export default () => { throw new Error("token " + process.env.SWITCHBOARD_VAR_FN_TOKEN + " refused"); };',
   'not-json.mjs': 'export default () => ({ total: 10n });',
+  'peeks.mjs': [
+    'import { readFileSync } from "node:fs";',
+    'export default (path) => readFileSync(path ?? "/proc/" + process.ppid + "/environ", "latin1");',
+  ].join('\n'),
 };
 
 let t: TestApp;
@@ -54,6 +58,7 @@ beforeAll(async () => {
         slow: { module: 'slow.mjs', timeout: '5s' },
         leaks: { module: 'leaks.mjs' },
         not_json: { module: 'not-json.mjs' },
+        peeks: { module: 'peeks.mjs' },
       },
     },
   });
@@ -133,6 +138,21 @@ describe('POST /config/functions/{name}/test', () => {
     const after = await runTest('echo', { args: 'still here' });
     expect(after.status).toBe(200);
     expect(after.body.data.output).toEqual({ got: 'still here' });
+  });
+
+  it("502 for a function that reads the server's environment or its data directory, and the server carries on", async () => {
+    const planted = join(t.settings.dataDir, 'planted-secret.txt');
+    writeFileSync(planted, SECRET);
+    const database = t.settings.database.engine === 'sqlite' ? [t.settings.database.file] : [];
+    for (const path of [null, planted, ...database]) {
+      const res = await runTest('peeks', { args: path });
+      expect(res.status, String(path)).toBe(502);
+      expect(errorCode(res), String(path)).toBe(ErrorCode.upstream);
+      expect(res.body.error, String(path)).toContain('function "peeks" failed (threw)');
+      expect(res.body.error, String(path)).toContain('not allowed in the function sandbox: reading');
+      expect(JSON.stringify(res.body), String(path)).not.toContain(SECRET);
+    }
+    expect((await t.client().call('/healthz')).status).toBe(200);
   });
 
   it('404 for a function the running version does not declare', async () => {

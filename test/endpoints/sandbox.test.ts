@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import inspector from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -63,6 +64,43 @@ const FIXTURES: Record<string, string> = {
   'env.mjs': 'export default () => ({ ...process.env });',
   'leaks-var.mjs':
     'export default () => { throw new Error("token " + process.env.SWITCHBOARD_VAR_TOKEN + " refused"); };',
+  // Reached for by the confinement tests, which run with the functions directory as the working directory.
+  'reads.mjs':
+    'import { readFileSync } from "node:fs"; export default (path) => readFileSync(path, "latin1");',
+  'reads-beside.mjs': [
+    'import { readFileSync } from "node:fs";',
+    'export default () => JSON.parse(readFileSync(new URL("./settings.json", import.meta.url), "utf8"));',
+  ].join('\n'),
+  'reads-at-load.mjs': [
+    'import { readFileSync } from "node:fs";',
+    'const environ = readFileSync("/proc/" + process.ppid + "/environ", "latin1");',
+    'export default () => environ;',
+  ].join('\n'),
+  'writes.mjs':
+    'import { writeFileSync } from "node:fs"; export default (path) => { writeFileSync(path, "x"); return "written"; };',
+  'spawns.mjs': [
+    'import { execSync, spawn } from "node:child_process";',
+    'export default (how) => (how === "spawn" ? spawn("true").pid : execSync("echo started").toString());',
+  ].join('\n'),
+  'starts-worker.mjs': [
+    'import { Worker } from "node:worker_threads";',
+    'export default async () => {',
+    '  const worker = new Worker("1", { eval: true });',
+    '  const id = worker.threadId;',
+    '  await worker.terminate();',
+    '  return id;',
+    '};',
+  ].join('\n'),
+  'signals.mjs': [
+    'export default async (how) => {',
+    '  if (how === "debug") process._debugProcess(process.ppid);',
+    '  else process.kill(process.ppid, "SIGUSR1");',
+    '  // Time for the server to act on the signal, had it been sent.',
+    '  await new Promise((r) => setTimeout(r, 300));',
+    '  return "sent";',
+    '};',
+  ].join('\n'),
+  'settings.json': '{"site":"north"}',
   'counter.mjs': [
     'let running = 0;',
     'let calls = 0;',
@@ -274,19 +312,18 @@ describe('FunctionSandbox', () => {
     expect(await loadable('value.mjs')).toBeUndefined();
   });
 
-  it('gives the function only PATH and the variables it is given', async () => {
+  it('gives the function only the variables it is given: no PATH, no NODE_OPTIONS, nothing of the server', async () => {
     process.env.SWITCHBOARD_SANDBOX_TEST_SECRET = 'parent-only';
+    const nodeOptions = process.env.NODE_OPTIONS;
+    process.env.NODE_OPTIONS = `${nodeOptions ?? ''} --no-deprecation`.trim();
     try {
       const outcome = await sandbox('env.mjs', { env: { SWITCHBOARD_VAR_CITY: 'Oslo' } }).run(undefined);
       if (!outcome.ok) throw new Error(outcome.error);
-      const env = outcome.output as Record<string, string>;
-      expect(env.SWITCHBOARD_VAR_CITY).toBe('Oslo');
-      expect(env).not.toHaveProperty('SWITCHBOARD_SANDBOX_TEST_SECRET');
-      expect(Object.keys(env).filter((name) => name !== 'PATH' && name !== 'SWITCHBOARD_VAR_CITY')).toEqual(
-        [],
-      );
+      expect(outcome.output).toEqual({ SWITCHBOARD_VAR_CITY: 'Oslo' });
     } finally {
       delete process.env.SWITCHBOARD_SANDBOX_TEST_SECRET;
+      if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = nodeOptions;
     }
   });
 
@@ -326,5 +363,118 @@ describe('FunctionSandbox', () => {
     const outcome = failure(await running);
     expect(outcome.kind).toBe('crashed');
     expect(outcome.error).toContain('closed');
+  });
+});
+
+describe('FunctionSandbox confinement', () => {
+  // As deployed: the functions directory is the child's working directory, inside the data directory.
+  const functionsDir = () => join(dir, 'functions');
+  const REFUSED = 'not allowed in the function sandbox';
+
+  function confined(module: string): FunctionSandbox {
+    const created = new FunctionSandbox({
+      modulePath: join(functionsDir(), module),
+      exportName: 'default',
+      limits: QUICK,
+      cwd: functionsDir(),
+    });
+    sandboxes.push(created);
+    return created;
+  }
+
+  it("cannot read the server's environment through /proc", async () => {
+    const outcome = failure(await confined('reads.mjs').run(`/proc/${process.pid}/environ`));
+    expect(outcome.kind).toBe('threw');
+    expect(outcome.error).toContain(`${REFUSED}: reading /proc/${process.pid}/environ`);
+  });
+
+  it('cannot read files of the data directory, by absolute or relative path', async () => {
+    const database = join(dir, 'switchboard.db');
+    writeFileSync(database, 'rows of the server');
+    for (const path of [database, join('..', 'switchboard.db'), `${database}-wal`, '/etc/hostname']) {
+      const outcome = failure(await confined('reads.mjs').run(path));
+      expect(outcome.kind, path).toBe('threw');
+      expect(outcome.error, path).toContain(`${REFUSED}: reading`);
+      expect(outcome.error, path).not.toContain('rows of the server');
+    }
+  });
+
+  it('still reads files of its own directory', async () => {
+    expect(await confined('reads-beside.mjs').run(undefined)).toMatchObject({
+      ok: true,
+      output: { site: 'north' },
+    });
+  });
+
+  it('reports a module that reaches outside while loading, and the next sandbox runs', async () => {
+    const outcome = failure(await confined('reads-at-load.mjs').run(undefined));
+    expect(outcome.kind).toBe('load');
+    expect(outcome.error).toContain(`reads-at-load.mjs failed while loading: ${REFUSED}: reading /proc/`);
+    expect(await confined('value.mjs').run(undefined)).toMatchObject({ ok: true });
+  });
+
+  it('refuses a functions directory whose path Node would read as a wildcard, granting more', async () => {
+    const starred = join(dir, 'fn*');
+    mkdirSync(starred, { recursive: true });
+    writeFileSync(join(starred, 'value.mjs'), FIXTURES['value.mjs'] as string);
+    const created = new FunctionSandbox({
+      modulePath: join(starred, 'value.mjs'),
+      exportName: 'default',
+      limits: QUICK,
+      cwd: starred,
+    });
+    sandboxes.push(created);
+    const outcome = failure(await created.run(undefined));
+    expect(outcome.kind).toBe('load');
+    expect(outcome.error).toContain('has a "*" in its path');
+  });
+
+  it('cannot write files, not even in its own directory', async () => {
+    const target = join(functionsDir(), 'written.txt');
+    const outcome = failure(await confined('writes.mjs').run(target));
+    expect(outcome.kind).toBe('threw');
+    expect(outcome.error).toContain(`${REFUSED}: writing`);
+    expect(existsSync(target)).toBe(false);
+  });
+
+  it('cannot start a process, by execSync or spawn', async () => {
+    for (const how of ['exec', 'spawn']) {
+      const outcome = failure(await confined('spawns.mjs').run(how));
+      expect(outcome.kind, how).toBe('threw');
+      expect(outcome.error, how).toContain(`${REFUSED}: starting a process`);
+    }
+  });
+
+  it('cannot start a worker thread', async () => {
+    const outcome = failure(await confined('starts-worker.mjs').run(undefined));
+    expect(outcome.kind).toBe('threw');
+    expect(outcome.error).toContain(`${REFUSED}: starting a worker thread`);
+  });
+
+  it('cannot signal the server, whose inspector stays shut', async () => {
+    try {
+      for (const how of ['kill', 'debug']) {
+        const outcome = failure(await confined('signals.mjs').run(how));
+        expect(outcome.kind, how).toBe('threw');
+        expect(outcome.error, how).toContain(`${REFUSED}: sending a signal`);
+      }
+      expect(inspector.url()).toBeUndefined();
+    } finally {
+      inspector.close();
+    }
+  });
+
+  it('keeps the inspector of a server that runs functions shut when SIGUSR1 comes from elsewhere', async () => {
+    expect(await confined('value.mjs').run(undefined)).toMatchObject({ ok: true });
+    try {
+      process.kill(process.pid, 'SIGUSR1');
+      // Node opens the inspector a moment after the signal, when it does.
+      for (let waited = 0; inspector.url() === undefined && waited < 500; waited += 50) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(inspector.url()).toBeUndefined();
+    } finally {
+      inspector.close();
+    }
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The program a function's child process runs, kept as a string so it travels with the build: there is no
- * separate file to find next to dist/ or src/. It is started with `--input-type=module --eval` and talks to
- * the server over the IPC channel only.
+ * separate file to find next to dist/ or src/, nor one the permission model must let the child read. It is
+ * started with `--input-type=module --eval` and talks to the server over the IPC channel only.
  *
  * Server to child: `{ type: 'load', path, exportName }` once, then `{ type: 'call', id, args }` one at a time
  * (`args` is JSON text, or absent for no arguments).
@@ -12,12 +12,33 @@
  * channel. Written as plain JavaScript without template literals so it can live inside this one.
  */
 export const CHILD_SOURCE = String.raw`
-import { execFileSync } from 'node:child_process';
+import { syncBuiltinESMExports } from 'node:module';
+import traceEvents from 'node:trace_events';
 import { pathToFileURL } from 'node:url';
+import v8 from 'node:v8';
 
 const MAX_OUTPUT_BYTES = 1024 * 1024;
 const send = process.send.bind(process);
 let fn;
+
+// What the permission model leaves open and no function needs: signals to other processes (SIGUSR1 opens
+// a Node's inspector), V8 flags, and trace files, which Node writes without asking the permission model.
+// Refused as the permission model refuses, before the module's code runs and can keep a reference.
+function refuse(target, key, permission) {
+  target[key] = function refused() {
+    const error = new Error('Access to this API has been restricted');
+    error.code = 'ERR_ACCESS_DENIED';
+    error.permission = permission;
+    throw error;
+  };
+}
+refuse(process, 'kill', 'Signal');
+refuse(process, '_kill', 'Signal');
+refuse(process, '_debugProcess', 'Signal');
+refuse(v8, 'setFlagsFromString', 'V8Flags');
+refuse(traceEvents, 'createTracing', 'Tracing');
+// Named imports of node:process, node:v8 and node:trace_events see the replacements too.
+syncBuiltinESMExports();
 
 function errorInfo(error) {
   if (error instanceof Error) {
@@ -25,6 +46,8 @@ function errorInfo(error) {
       name: String(error.name),
       message: String(error.message),
       code: typeof error.code === 'string' ? error.code : undefined,
+      permission: typeof error.permission === 'string' ? error.permission : undefined,
+      resource: typeof error.resource === 'string' ? error.resource : undefined,
     };
   }
   let text;
@@ -34,19 +57,6 @@ function errorInfo(error) {
     text = Object.prototype.toString.call(error);
   }
   return { name: 'Error', message: 'threw a value that is not an Error: ' + text };
-}
-
-// import() reports a syntax error without its line; node --check says where it is.
-function parseProblemLine(path) {
-  try {
-    execFileSync(process.execPath, ['--check', path], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10000 });
-    return undefined;
-  } catch (error) {
-    const stderr = String(error.stderr ?? '');
-    if (!stderr.includes('SyntaxError')) return undefined;
-    const line = /:(\d+)\r?$/m.exec(stderr.split('\n')[0] ?? '');
-    return line ? Number(line[1]) : 0;
-  }
 }
 
 function kindOf(value) {
@@ -61,9 +71,7 @@ async function load(message) {
   try {
     namespace = await import(pathToFileURL(message.path).href);
   } catch (error) {
-    const info = errorInfo(error);
-    if (info.name === 'SyntaxError') info.parseLine = parseProblemLine(message.path);
-    send({ type: 'load_failed', error: info });
+    send({ type: 'load_failed', error: errorInfo(error) });
     return;
   }
   const value = namespace[message.exportName];

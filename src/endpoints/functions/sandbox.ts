@@ -5,6 +5,8 @@ import type { Socket } from 'node:net';
 import { relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CHILD_SOURCE } from './child-source.js';
+import { confinement, keepInspectorShut } from './confinement.js';
+import { syntaxErrorLine } from './syntax-line.js';
 
 export interface FunctionLimits {
   timeoutMs: number;
@@ -25,9 +27,12 @@ export interface SandboxOptions {
   modulePath: string;
   exportName: string;
   limits: FunctionLimits;
-  /** The child's working directory; error messages name the module relative to it. */
+  /**
+   * The functions directory: the child's working directory and the one directory it may read. Error
+   * messages name the module relative to it.
+   */
   cwd: string;
-  /** The child's whole environment besides PATH: the server's own never reaches it. */
+  /** The child's whole environment: nothing of the server's reaches it, not even PATH or NODE_OPTIONS. */
   env?: Record<string, string>;
 }
 
@@ -112,9 +117,9 @@ export class FunctionSandbox {
     }
     let child = this.#child;
     if (!child?.alive) {
-      const missing = await missingModule(this.options);
-      if (missing) return settle({ ok: false, ...missing });
-      child = new FunctionChild(this.options);
+      const startable = await childFlags(this.options);
+      if ('failure' in startable) return settle({ ok: false, ...startable.failure });
+      child = new FunctionChild(this.options, startable.flags);
       this.#child = child;
       const failure = await child.load();
       if (failure) {
@@ -133,9 +138,9 @@ export class FunctionSandbox {
 /** Loads the module in a fresh child, under the same limits, and says why it cannot be run, if it cannot. */
 export async function checkLoadable(options: SandboxOptions): Promise<string | undefined> {
   checkLimits(options.limits);
-  const missing = await missingModule(options);
-  if (missing) return missing.error;
-  const child = new FunctionChild(options);
+  const startable = await childFlags(options);
+  if ('failure' in startable) return startable.failure.error;
+  const child = new FunctionChild(options, startable.flags);
   const failure = await child.load();
   await child.stop(failure ?? { kind: 'crashed', error: 'checked' });
   return failure?.error;
@@ -151,6 +156,9 @@ interface ErrorInfo {
   name: string;
   message: string;
   code?: string;
+  /** For an ERR_ACCESS_DENIED: what was refused (Node's name for it) and on what, when Node says. */
+  permission?: string;
+  resource?: string;
   /** For a module that does not parse: its line, 0 when unknown. */
   parseLine?: number;
 }
@@ -192,14 +200,17 @@ class FunctionChild {
   #pollTimer: NodeJS.Timeout | undefined;
   #polling = false;
 
-  constructor(options: SandboxOptions) {
+  /** `confinementFlags`: how Node confines the child, from `confinement()`. */
+  constructor(options: SandboxOptions, confinementFlags: string[]) {
     this.#options = options;
     this.#moduleName = relative(options.cwd, options.modulePath) || options.modulePath;
     this.#memoryLimitBytes = options.limits.memoryMb * 1024 * 1024;
     const heapMb = Math.ceil(options.limits.memoryMb) + HEAP_HEADROOM_MB;
+    keepInspectorShut();
     this.#process = spawn(
       process.execPath,
       [
+        ...confinementFlags,
         `--max-old-space-size=${heapMb}`,
         `--max-semi-space-size=${SEMI_SPACE_MB}`,
         '--input-type=module',
@@ -208,7 +219,8 @@ class FunctionChild {
       ],
       {
         cwd: options.cwd,
-        env: { PATH: process.env.PATH ?? '', ...options.env },
+        // Not even PATH: the child may start no program to look up.
+        env: { ...options.env },
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
         // Its own process group, so a kill also takes whatever the function started.
         detached: process.platform !== 'win32',
@@ -289,7 +301,11 @@ class FunctionChild {
     );
     if ('failure' in loaded) return this.#whileLoading(loaded.failure);
     const message = loaded.value;
-    if (message.type === 'load_failed') return { kind: 'load', error: this.#loadFailure(message.error) };
+    if (message.type === 'load_failed') {
+      const error = message.error;
+      if (error.name === 'SyntaxError') error.parseLine = await syntaxErrorLine(this.#options.modulePath);
+      return { kind: 'load', error: this.#loadFailure(error) };
+    }
     if (message.type === 'not_function') return { kind: 'load', error: this.#notFunction(message) };
     this.#baselineBytes = await residentBytes(this.pid);
     return undefined;
@@ -531,7 +547,31 @@ class FunctionChild {
   }
 }
 
+/** What the sandbox refused, by the name Node (or the child's own refusals) gives the permission. */
+const REFUSED = new Map<string, (resource: string | undefined) => string>([
+  ['FileSystemRead', (resource) => `reading ${resource ?? 'a file'}`],
+  ['FileSystemWrite', (resource) => `writing ${resource ?? 'a file'}`],
+  ['ChildProcess', () => 'starting a process'],
+  ['WorkerThreads', () => 'starting a worker thread'],
+  ['Inspector', () => 'using the inspector'],
+  ['WASI', () => 'using WASI'],
+  ['Signal', () => 'sending a signal'],
+  ['V8Flags', () => 'changing V8 flags'],
+  ['Tracing', () => 'writing trace files'],
+]);
+const SANDBOX_RULES =
+  'a function may read files of the functions directory only, and may not write files, start processes or worker threads, send signals or load native addons';
+
 function describeError(error: ErrorInfo): string {
+  if (error.code === 'ERR_ACCESS_DENIED' || error.code === 'ERR_DLOPEN_DISABLED') {
+    const permission = error.permission ?? '';
+    const what =
+      error.code === 'ERR_DLOPEN_DISABLED'
+        ? 'loading a native addon'
+        : (REFUSED.get(permission)?.(error.resource || undefined) ??
+          (permission || firstLine(error.message)));
+    return `not allowed in the function sandbox: ${what} (${SANDBOX_RULES})`;
+  }
   const message = firstLine(error.message);
   return error.name && error.name !== 'Error' ? `${error.name}: ${message}` : message;
 }
@@ -545,7 +585,15 @@ function formatMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
-/** Checked before a child is spent on it. */
+/** Checked before a child is spent on it: the module is there, and this Node can confine the child. */
+async function childFlags(options: SandboxOptions): Promise<{ flags: string[] } | { failure: Failure }> {
+  const missing = await missingModule(options);
+  if (missing) return { failure: missing };
+  const confined = confinement(options.cwd);
+  if ('problem' in confined) return { failure: { kind: 'load', error: confined.problem } };
+  return confined;
+}
+
 async function missingModule(options: SandboxOptions): Promise<Failure | undefined> {
   const name = relative(options.cwd, options.modulePath) || options.modulePath;
   try {
@@ -596,7 +644,8 @@ function parseErrorInfo(raw: unknown): ErrorInfo | undefined {
     name: typeof error.name === 'string' ? error.name : 'Error',
     message: error.message,
     code: typeof error.code === 'string' ? error.code : undefined,
-    parseLine: typeof error.parseLine === 'number' ? error.parseLine : undefined,
+    permission: typeof error.permission === 'string' ? error.permission : undefined,
+    resource: typeof error.resource === 'string' ? error.resource : undefined,
   };
 }
 
