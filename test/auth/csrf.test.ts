@@ -178,7 +178,12 @@ describe('requests not subject to CSRF', () => {
   });
 
   it('exempts login, refresh and logout with cookies present and no token, from an allowed origin or none', async () => {
-    for (const headers of [{ origin: t.origin }, { referer: `${t.origin}/config-ui/` }, {}]) {
+    const sources: Record<string, string>[] = [
+      { origin: t.origin },
+      { referer: `${t.origin}/config-ui/` },
+      {},
+    ];
+    for (const headers of sources) {
       const s = await t.signIn(user);
       const plain = { csrf: false, headers };
       const login = await s.client.call('/api/v1/auth/login', {
@@ -196,7 +201,7 @@ describe('requests not subject to CSRF', () => {
   });
 
   it('refuses login, refresh and setup from a foreign Origin or Referer (no login CSRF), with or without cookies', async () => {
-    const foreign = [
+    const foreign: Record<string, string>[] = [
       { origin: EVIL },
       { origin: 'null' },
       { referer: `${EVIL}/phish` },
