@@ -126,6 +126,10 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
         { public_url: settings.publicUrl },
         'SWITCHBOARD_PUBLIC_URL is plain HTTP on the network: cookies are sent without Secure; serve HTTPS in production',
       );
+      server.log.warn(
+        { public_url: settings.publicUrl },
+        'SWITCHBOARD_PUBLIC_URL is plain HTTP on the network: WebSockets are ws://, so connect tickets, bearer tokens and live data cross it unencrypted; serve HTTPS (wss://) in production',
+      );
     }
   });
   server.addHook('onClose', async () => {
@@ -178,7 +182,8 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
   await server.register(
     async (api) => {
       // The request pipeline of DESIGN.md, in order; hooks apply to the routes registered after them.
-      const { authenticate, authorize } = authPipeline(api, { auth, settings });
+      const { authenticate, authorize, auditRefusals } = authPipeline(api, { auth, settings });
+      api.addHook('onError', auditRefusals);
       api.addHook('onRequest', authenticate);
       api.addHook('onRequest', rateLimits.callerTier);
       api.addHook('onRequest', authorize);

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/schema.js';
+import { AuditSampler, REFUSAL_SAMPLING, type SamplingPolicy } from './sampler.js';
 import { type AuditQuery, type AuditRow, AuditStore } from './store.js';
 
 export type AuditOutcome = 'success' | 'failure';
@@ -30,10 +31,15 @@ function masked(detail: Record<string, unknown> | undefined): Record<string, unk
 
 /** The append-only record of security and configuration events. */
 export class AuditService {
+  private readonly sampler: AuditSampler;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly now: () => number = Date.now,
-  ) {}
+    sampling: SamplingPolicy = REFUSAL_SAMPLING,
+  ) {
+    this.sampler = new AuditSampler(sampling, now);
+  }
 
   /** Pass the transaction that makes the change, so the change and its record commit together. */
   async record(
@@ -53,6 +59,17 @@ export class AuditService {
       targetId: event.target?.id ?? null,
       detail: masked(event.detail),
     });
+  }
+
+  /**
+   * Records events a caller can provoke at will (refusals) at most once a minute per `key`, with
+   * `detail.left_out`: how many of that key went unrecorded before this one. True when it was recorded.
+   */
+  async recordSampled(key: string, context: AuditContext, event: AuditEvent): Promise<boolean> {
+    const leftOut = this.sampler.admit(`${event.type}\u0000${key}`);
+    if (leftOut === undefined) return false;
+    await this.record(context, { ...event, detail: { ...event.detail, left_out: leftOut } });
+    return true;
   }
 
   async list(query: AuditQuery): Promise<AuditRow[]> {

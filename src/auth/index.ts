@@ -3,6 +3,7 @@ import type { CursorCodec } from '../platform/cursor.js';
 import type { SecurityScheme } from '../platform/openapi.js';
 import type { Settings } from '../settings.js';
 import { authHooks } from './guard.js';
+import { refusalAudit } from './refusal-audit.js';
 import { authRoutes } from './routes.js';
 import type { Auth } from './service.js';
 import { usersRoutes } from './users-routes.js';
@@ -26,8 +27,8 @@ export function allowedOrigins(settings: Pick<Settings, 'publicUrl' | 'corsOrigi
 /**
  * Authentication on the API scope it is given: decorates requests with the caller and returns the two
  * onRequest hooks, `authenticate` (who is calling) and `authorize` (CSRF, Origin and the route's access
- * rule), for the composition root to add in order with whatever belongs between them. Routes declare what
- * they need in `config.access`; without it, a signed-in user.
+ * rule), for the composition root to add in order with whatever belongs between them, and the onError
+ * hook that audits refusals. Routes declare what they need in `config.access`; without it, a signed-in user.
  */
 export function authPipeline(api: FastifyInstance, options: { auth: Auth; settings: Settings }) {
   api.decorateRequest('principal', null);
@@ -37,7 +38,10 @@ export function authPipeline(api: FastifyInstance, options: { auth: Auth; settin
     if (route.config?.access?.public || route.schema?.hide) return;
     route.schema = { ...route.schema, security: [{ session: [] }, { bearer: [] }] };
   });
-  return authHooks(options.auth, allowedOrigins(options.settings));
+  return {
+    ...authHooks(options.auth, allowedOrigins(options.settings)),
+    auditRefusals: refusalAudit(options.auth.deps.audit, api.log),
+  };
 }
 
 /** The /auth and /users routes. */

@@ -106,7 +106,7 @@ describe('signing in', () => {
     });
   });
 
-  it('drops Secure and warns in the log when the public URL is plain HTTP on the network', async () => {
+  it('drops Secure and warns in the log, for cookies and WebSockets, when the public URL is plain HTTP on the network', async () => {
     const plain = await startTestApp({ env: { SWITCHBOARD_PUBLIC_URL: 'http://10.1.2.3:8080' } });
     try {
       const u = await plain.createUser();
@@ -122,6 +122,11 @@ describe('signing in', () => {
       expect(warnings).toHaveLength(1);
       expect(warnings[0]?.public_url).toBe('http://10.1.2.3:8080');
       expect(t.logs.some((l) => /without Secure/.test(String(l.msg)))).toBe(false);
+      const sockets = plain.logs.filter(
+        (l) => l.level === 40 && /WebSockets are ws:\/\//.test(String(l.msg)),
+      );
+      expect(sockets).toHaveLength(1);
+      expect(t.logs.some((l) => /ws:\/\//.test(String(l.msg)))).toBe(false);
     } finally {
       await plain.close();
     }
