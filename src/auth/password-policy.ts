@@ -23,7 +23,8 @@ export function passwordProblem(password: string, username?: string): string | u
   const list = commonPasswords();
   // A listed password followed by nothing but digits or symbols: "monkey1234567", but also "abc123" or
   // "123456" padded so ("abc1234567890", "123456000000"), whose padding starts inside the listed word.
-  const stem = lower.replace(/[\d\W_]+$/u, '');
+  // The lookbehind starts the match only where a run begins, which keeps it linear in the length.
+  const stem = lower.replace(/(?<![\d\W_])[\d\W_]+$/u, '');
   for (let end = lower.length; end >= stem.length; end--) {
     if (list.has(lower.slice(0, end))) return 'is one of the most common passwords; choose one that is not';
   }
