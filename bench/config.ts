@@ -13,6 +13,15 @@ import { canonicalJson } from '../src/endpoints/canonical.js';
 import type { EndpointConfig } from '../src/endpoints/schema.js';
 import { validateConfig } from '../src/endpoints/validate.js';
 import {
+  CRAFTED_KINDS,
+  CRAFTED_LABELS,
+  type CraftedDraft,
+  craftedDraft,
+  draftInFlight,
+  type InFlight,
+  idleHealth,
+} from './config/crafted.js';
+import {
   changedLines,
   everythingChanged,
   type GeneratedConfig,
@@ -24,12 +33,12 @@ import { STEP_LABELS, STEPS, type Step, timeSteps } from './config/in-process.js
 import { type Aggregate, aggregate, type Repeats, repeat } from './config/timing.js';
 import { startUpstream, type Upstream } from './config/upstream.js';
 import { accountsEnv, setUpAccounts } from './lib/accounts.js';
-import { METRICS_ENV, scrapeEventLoopDelay } from './lib/http.js';
+import { METRICS_ENV, pool, scrapeEventLoopDelay } from './lib/http.js';
 import { type CommonOptions, parseBenchArgs, positiveOption, usageText } from './lib/options.js';
 import { coresUsed, processCpuSeconds } from './lib/proc.js';
 import { type BenchRun, benchRun, cores, count, markdownTable, ms } from './lib/report.js';
 import { type BenchServer, ROOT, startSession } from './lib/server.js';
-import { median } from './lib/stats.js';
+import { median, summarize } from './lib/stats.js';
 
 const USAGE = usageText('config', {
   width: 22,
@@ -39,6 +48,7 @@ const USAGE = usageText('config', {
     ['--warmup N', 'warm-up requests before each operation, not measured (default 3)'],
     ['--worst-iterations N', 'measured requests of the worst case per run, after one warm-up (default 5)'],
     ['--size BYTES', "size of the document's canonical JSON to aim at (default 1000000)"],
+    ['--crafted-iterations N', 'measured requests per crafted draft and run, after one warm-up (default 3)'],
   ],
 });
 
@@ -48,6 +58,10 @@ const SEED = 20_261_122;
 const REQUEST_TIMEOUT_MS = 300_000;
 /** How long the server's CPU is watched while it has nothing to do but run the active version. */
 const IDLE_MS = 3000;
+/** Sizes of the crafted drafts' bodies: a large one, and one near the 8 MiB limit of the config routes. */
+const CRAFTED_SIZES = [1_000_000, 8_000_000] as const;
+/** How long /healthz is asked with nothing else in flight, for its latency at rest. */
+const HEALTH_IDLE_MS = 2000;
 
 const OPERATIONS = ['save', 'draft', 'versions', 'worst'] as const;
 type Operation = (typeof OPERATIONS)[number];
@@ -62,6 +76,7 @@ const OPERATION_LABELS: Record<Operation, string> = {
 interface Options extends CommonOptions {
   repeats: Repeats;
   worst: Repeats;
+  crafted: Repeats;
   sizeBytes: number;
 }
 
@@ -71,7 +86,7 @@ function parseOptions(argv: string[]): Options | undefined {
     argv,
     USAGE,
     { runs: 3, counts: 'requests' },
-    { iterations: '20', 'worst-iterations': '5', size: '1000000' },
+    { iterations: '20', 'worst-iterations': '5', size: '1000000', 'crafted-iterations': '3' },
   );
   if (!args) return undefined;
   const { warmup, ...common } = args.common;
@@ -85,6 +100,10 @@ function parseOptions(argv: string[]): Options | undefined {
       warmup: Math.min(1, warmup),
       iterations: positiveOption('worst-iterations', args.own['worst-iterations'], true, USAGE),
     },
+    crafted: {
+      warmup: Math.min(1, warmup),
+      iterations: positiveOption('crafted-iterations', args.own['crafted-iterations'], true, USAGE),
+    },
     sizeBytes,
   };
 }
@@ -97,6 +116,8 @@ interface Documents {
   /** One small edit per save request of a run (warm-ups included). */
   smallEdits: EndpointConfig[];
   changed: { small: number; onePercent: number; everything: number };
+  /** Bodies of POST /config/diff crafted to cost the server the most, around the base document. */
+  crafted: CraftedDraft[];
   bodies: {
     /** Save requests of the edits, in order. */
     saves: Buffer[];
@@ -138,8 +159,12 @@ function prepareDocuments(options: Options, upstream: Upstream): Documents {
     }
   }
   const changedFrom = (document: EndpointConfig) => changedLines(base.canonical, canonicalJson(document));
+  const crafted = CRAFTED_SIZES.flatMap((size) =>
+    CRAFTED_KINDS.map((kind) => craftedDraft(kind, size, base.document)),
+  );
   return {
     base,
+    crafted,
     onePercent,
     everything,
     smallEdits,
@@ -230,8 +255,19 @@ interface HttpMeasurement {
   diff: DiffShape;
 }
 
+/** One crafted draft in one run: its answers, and /healthz while each was in flight. */
+interface CraftedMeasurement {
+  answers: InFlight[];
+  /** The server's longest event-loop delay over the measured requests (prom-client), ms. */
+  loopMaxMs: number;
+}
+
 interface RunResult {
   http: Record<Operation, HttpMeasurement>;
+  /** By index in Documents.crafted. */
+  crafted: CraftedMeasurement[];
+  /** /healthz latencies with nothing else in flight. */
+  healthIdle: number[];
   inProcess: Record<Step, number[]>;
   /** Upstream polls from activating the base version until the measurements began. */
   pollsAtActivation: number;
@@ -364,15 +400,48 @@ function diffIn(data: Record<string, unknown>, what: string, expected: { active?
   return data.diff;
 }
 
+/** A crafted draft, again and again, with /healthz asked throughout on a connection of its own. */
+async function measureCrafted(
+  admin: Admin,
+  probes: Pool,
+  draft: CraftedDraft,
+  options: Options,
+): Promise<CraftedMeasurement> {
+  const answers: InFlight[] = [];
+  const { warmup, iterations } = options.crafted;
+  for (let i = 0; i < warmup + iterations; i += 1) {
+    if (i === warmup) await scrapeEventLoopDelay(admin.pool);
+    const answer = await draftInFlight(admin.pool, probes, admin.token, draft.body);
+    if (answer.status >= 500) {
+      throw new Error(
+        `crafted draft ${draft.kind} of ${draft.size} bytes: the server answered ${answer.status}`,
+      );
+    }
+    if (i >= warmup) answers.push(answer);
+  }
+  const loop = await scrapeEventLoopDelay(admin.pool);
+  return { answers, loopMaxMs: loop?.max ?? Number.NaN };
+}
+
 async function runOnce(options: Options, documents: Documents, upstream: Upstream): Promise<RunResult> {
   const session = await prepareServer(options, documents, upstream);
   const { server, admin, pollsAtActivation, idleCores } = session;
   const http: Partial<Record<Operation, HttpMeasurement>> = {};
+  const crafted: CraftedMeasurement[] = [];
+  let healthIdle: number[] = [];
   let pollsDuring: number;
   try {
     const pollsBefore = upstream.requests();
     const plans = operationPlans(options, documents, admin);
     for (const op of OPERATIONS) http[op] = await measureHttp(server, admin, plans[op], documents.base.lines);
+    const probes = pool(server.origin, 1, REQUEST_TIMEOUT_MS);
+    try {
+      healthIdle = await idleHealth(probes, HEALTH_IDLE_MS);
+      for (const draft of documents.crafted)
+        crafted.push(await measureCrafted(admin, probes, draft, options));
+    } finally {
+      await probes.close();
+    }
     pollsDuring = upstream.requests() - pollsBefore;
     if (server.child.exitCode !== null) throw new Error(`the server exited:\n${server.output()}`);
   } finally {
@@ -393,6 +462,8 @@ async function runOnce(options: Options, documents: Documents, upstream: Upstrea
   );
   return {
     http: http as Record<Operation, HttpMeasurement>,
+    crafted,
+    healthIdle,
     inProcess,
     pollsAtActivation,
     pollsDuring,
@@ -434,6 +505,60 @@ function spread(a: Aggregate): [string, string, string, string] {
     `${ms(a.min)}–${ms(a.max)}`,
     `${ms(a.runMedians.min)}–${ms(a.runMedians.max)}`,
   ];
+}
+
+/** The crafted drafts' table and the sentence that sums it up. */
+function craftedTable(documents: Documents, runs: RunResult[]): { table: string; result: string } {
+  const healthSummary = (latencies: number[]) => {
+    const s = summarize(latencies);
+    return [ms(s.p50), ms(s.p99), ms(s.max), count(s.count)];
+  };
+  const rows = documents.crafted.map((draft, index) => {
+    const measured = runs.map((r) => r.crafted[index] as CraftedMeasurement);
+    const answers = measured.flatMap((m) => m.answers);
+    const first = answers[0] as InFlight;
+    const times = aggregate(measured.map((m) => m.answers.map((a) => a.ms)));
+    const answer = `${first.status}${first.code === undefined ? '' : ` (${first.code})`}, ${kb(first.answerBytes)}`;
+    return {
+      medianMs: times.median,
+      healthMax: Math.max(...answers.flatMap((a) => a.health)),
+      row: [
+        `${CRAFTED_LABELS[draft.kind]}, ${kb(draft.body.length)}`,
+        answer,
+        `**${ms(times.median)}**`,
+        `${ms(times.min)}–${ms(times.max)}`,
+        ...healthSummary(answers.flatMap((a) => a.health)),
+        ms(median(measured.map((m) => m.loopMaxMs))),
+        verdict(times.median),
+      ],
+    };
+  });
+  const idle = runs.flatMap((r) => r.healthIdle);
+  const table = markdownTable(
+    [
+      'crafted draft, body',
+      'answer (code), size',
+      'median ms',
+      'min–max ms',
+      '/healthz during: median ms',
+      'p99 ms',
+      'max ms',
+      'probes',
+      'server loop delay max ms',
+      `answer < ${TARGET_MS} ms`,
+    ],
+    [
+      ...rows.map((r) => r.row),
+      ['(nothing in flight: /healthz at rest)', '', '', '', ...healthSummary(idle), '', ''],
+    ],
+  );
+  const worstHealth = Math.max(...rows.map((r) => r.healthMax));
+  const slow = rows.filter((r) => r.medianMs >= TARGET_MS).length;
+  const result =
+    `**Result:** the longest /healthz wait while a crafted draft was in flight was ${ms(worstHealth)} ms ` +
+    `(at rest: median ${ms(summarize(idle).p50)} ms, max ${ms(summarize(idle).max)} ms); ` +
+    `${rows.length - slow} of ${rows.length} crafted drafts were answered within ${TARGET_MS} ms (medians).`;
+  return { table, result };
 }
 
 function report(
@@ -494,6 +619,7 @@ function report(
       cores(r.idleCores),
     ]),
   );
+  const crafted = craftedTable(documents, runs);
   const savePath =
     steps.parse.median + steps.validate.median + steps.canonical.median + steps.diffSmall.median;
   const canonicalizing = steps.diffIdentical.median;
@@ -503,6 +629,7 @@ function report(
     ['warmup', options.repeats.warmup],
     ['worst-iterations', options.worst.iterations],
     ['size', options.sizeBytes],
+    ['crafted-iterations', options.crafted.iterations],
   ]);
   const met = (['save', 'draft', 'versions'] as const).every((op) => http[op].median < TARGET_MS);
   const trial = isTrial(options);
@@ -570,6 +697,18 @@ function report(
         'with its audit entry, and diffs against the active version: parse + validate + canonicalize + diff ' +
         `of one value here add up to ${ms(savePath)} ms of the ${ms(http.save.median)} ms a save takes over HTTP.`,
       stepTable,
+      '**Crafted drafts** (issue 12): bodies of `POST /api/v1/config/diff` made to cost the server as much as ' +
+        'their size allows, each around the base document, at 1 MB and 8 MB (the config routes accept up to ' +
+        `8 MiB): ${CRAFTED_KINDS.map((kind) => CRAFTED_LABELS[kind]).join('; ')}. Per draft and run: ` +
+        `${options.crafted.warmup} warm-up, then ${options.crafted.iterations} measured, one at a time. While ` +
+        'each is in flight the bench asks `GET /healthz` again and again on a connection of its own (closed ' +
+        'loop): its latency is how long the draft holds the event loop. "/healthz during" counts every probe ' +
+        'sent while a measured draft was in flight, over all runs (median, p99, max); "at rest" is the same ' +
+        `probe for ${HEALTH_IDLE_MS / 1000} s with nothing else asked. Answer times are medians of the runs' ` +
+        'medians, with the fastest and slowest single answer. Before the fix, 200 KB of `${` in a draft held ' +
+        'every request of the server for 41 s (issue 12).',
+      crafted.table,
+      crafted.result,
     ],
     perRun,
   });

@@ -459,7 +459,7 @@ export const settingSpecs = {
     file: 'endpoint_hosts',
     default: '',
     accepts:
-      'a comma-separated list of hosts: api.example.com, *.example.com, 10.0.0.5, [::1], each optionally with :port',
+      'a comma-separated list of hosts: api.example.com, *.example.com, 10.0.0.5, [::1], ranges 10.0.0.0/8, [fd00::]/8, each optionally with :port',
     parse: (v: string) => {
       const hosts = v
         .split(',')
@@ -467,7 +467,7 @@ export const settingSpecs = {
         .filter(Boolean);
       return hosts.every((h) => parseHostPattern(h) !== undefined) ? hosts : undefined;
     },
-    doc: 'Hosts the HTTP endpoints of the endpoint configuration may reach. Empty (the default): none, so a configuration cannot make the server call into its network until an operator allows it.',
+    doc: 'Hosts the HTTP endpoints of the endpoint configuration may reach; an entry without a port allows ports 80 and 443 only. A name that resolves to a loopback, private, link-local or other non-public address is refused unless that address (or a range holding it) is listed too. Empty (the default): none, so a configuration cannot make the server call into its network until an operator allows it.',
   },
   functionsDir: {
     env: 'SWITCHBOARD_FUNCTIONS_DIR',

@@ -347,8 +347,17 @@ const COMMANDS: Record<string, Command<Tools>> = {
           } catch (error) {
             if (error instanceof AppError && error.status === 404)
               throw new Refusal(`no saved configuration version "${base}" to compare with`);
-            if (error instanceof AppError && error.status === 422)
-              throw new Refusal(`${file === '-' ? 'standard input' : file} must hold a JSON object`);
+            const name = file === '-' ? 'standard input' : file;
+            if (error instanceof AppError && error.status === 422) {
+              // Checked against the JSON Schema, as a draft sent to the server is.
+              const problems = error.options.errors ?? [];
+              throw new Refusal(
+                `${name} does not have the shape of an endpoint configuration (${plural(problems.length, 'problem')})`,
+                problems,
+              );
+            }
+            if (error instanceof AppError && error.status === 400)
+              throw new Refusal(`${name}: ${error.message}`);
             throw error;
           }
           if (diff === '') note('no differences\n');

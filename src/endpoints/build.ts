@@ -8,8 +8,9 @@ import { canonicalJson } from './canonical.js';
 import { checkLoadable, type FunctionLimits } from './functions/sandbox.js';
 import type { ResolvedEndpoint } from './producers/http-source.js';
 import type { EndpointConfig, HttpEndpoint, LocalFunction, Stream } from './schema.js';
+import { secretMasker } from './scrub.js';
 import { modulePath, urlProblem, validateConfig } from './validate.js';
-import { type ResolvedVars, resolveVars, substitute } from './vars.js';
+import { type ResolvedVars, referencesIn, resolveVars, substitute, valueOf } from './vars.js';
 
 export const DEFAULT_ENDPOINT_TIMEOUT_MS = 10_000;
 export const DEFAULT_RETRIES = 2;
@@ -49,18 +50,28 @@ export interface RuntimePlan {
   readonly functions: ReadonlyMap<string, FunctionPlan>;
 }
 
-/** Why a version cannot run; `reason` says it in one line, `problems` each at its pointer. */
+/**
+ * Why a version cannot run; `reason` says it in one line, `problems` each at its pointer. It goes to the
+ * answer, the recovery state, the audit log and the server log, so the values of `secrets` are masked in
+ * it: messages are built from the configuration as written, and this is the last line behind that.
+ */
 export class BuildError extends Error {
+  readonly problems: readonly { pointer: string; message: string }[];
+
   constructor(
-    readonly problems: readonly { pointer: string; message: string }[],
+    problems: readonly { pointer: string; message: string }[],
     readonly version: string,
+    secrets: readonly string[] = [],
   ) {
+    const mask = secretMasker(secrets);
+    const masked = problems.map((p) => ({ pointer: p.pointer, message: mask(p.message) }));
     super(
-      `version ${version} cannot be loaded: ${problems
+      `version ${version} cannot be loaded: ${masked
         .slice(0, 5)
         .map((p) => `${p.pointer || '/'} ${p.message}`)
-        .join('; ')}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''}`,
+        .join('; ')}${masked.length > 5 ? `; and ${masked.length - 5} more` : ''}`,
     );
+    this.problems = masked;
     this.name = 'BuildError';
   }
 }
@@ -94,17 +105,65 @@ function resolveDeep(value: unknown, vars: ResolvedVars, env: NodeJS.ProcessEnv)
   return value;
 }
 
+/** Every string of an endpoint that may hold references. */
+function templatesOf(endpoint: HttpEndpoint): string[] {
+  const strings: string[] = [
+    endpoint.url,
+    ...Object.values(endpoint.headers ?? {}),
+    ...Object.values(endpoint.query ?? {}),
+  ];
+  const collect = (value: unknown): void => {
+    if (typeof value === 'string') strings.push(value);
+    else if (Array.isArray(value)) value.forEach(collect);
+    else if (value !== null && typeof value === 'object') Object.values(value).forEach(collect);
+  };
+  collect(endpoint.body);
+  return strings;
+}
+
+/** The variables `texts` refer to, and those they refer to in turn. */
+function variablesUsed(texts: readonly string[], declared: EndpointConfig['vars']): Set<string> {
+  const used = new Set<string>();
+  const pending = [...texts];
+  for (let text = pending.pop(); text !== undefined; text = pending.pop()) {
+    for (const reference of referencesIn(text).references) {
+      if (reference.kind !== 'var' || used.has(reference.name)) continue;
+      used.add(reference.name);
+      const variable =
+        declared && Object.hasOwn(declared, reference.name) ? declared[reference.name] : undefined;
+      const value = variable === undefined ? undefined : valueOf(variable);
+      if (typeof value === 'string') pending.push(value);
+    }
+  }
+  return used;
+}
+
+/** The resolved values of the secret variables among `names` (booleans say too little to mask). */
+function secretValues(vars: ResolvedVars, names: Iterable<string>): string[] {
+  const values = new Set<string>();
+  for (const name of names) {
+    const value = vars.values.get(name);
+    if (vars.secret.has(name) && value !== undefined && typeof value !== 'boolean') values.add(String(value));
+  }
+  return [...values].sort();
+}
+
 function resolveEndpoint(
   name: string,
   endpoint: HttpEndpoint,
+  config: EndpointConfig,
   vars: ResolvedVars,
   env: NodeJS.ProcessEnv,
 ): ResolvedEndpoint {
   const map = (record: Record<string, string> | undefined) =>
     Object.fromEntries(Object.entries(record ?? {}).map(([k, v]) => [k, resolveTemplate(v, vars, env)]));
+  const urlFromSecret = [...variablesUsed([endpoint.url], config.vars)].some((v) => vars.secret.has(v));
+  const secrets = secretValues(vars, variablesUsed(templatesOf(endpoint), config.vars));
   return {
     name,
     url: resolveTemplate(endpoint.url, vars, env),
+    ...(urlFromSecret && { urlAsWritten: endpoint.url }),
+    ...(secrets.length > 0 && { secrets }),
     method: (endpoint.method ?? 'GET') as ResolvedEndpoint['method'],
     headers: map(endpoint.headers),
     query: map(endpoint.query),
@@ -163,17 +222,18 @@ export async function buildRuntime(
     allowedHosts: settings.allowedHosts,
     functionsDir: settings.functionsDir,
   });
-  if (!validation.ok) throw new BuildError(validation.problems, version);
+  if (!validation.ok) throw new BuildError(validation.problems, version, secretsOfDocument(document, env));
   const config: EndpointConfig = validation.config;
   const problems: { pointer: string; message: string }[] = [];
 
   const vars = resolveVars(config.vars, env);
+  const secrets = secretValues(vars, vars.secret);
   for (const [name, message] of vars.problems) problems.push({ pointer: `/vars/${name}`, message });
 
   const endpoints = new Map<string, ResolvedEndpoint>();
   for (const [name, endpoint] of Object.entries(config.endpoints ?? {})) {
-    const resolved = resolveEndpoint(name, endpoint, vars, env);
-    const problem = urlProblem(resolved.url, settings.allowedHosts);
+    const resolved = resolveEndpoint(name, endpoint, config, vars, env);
+    const problem = urlProblem(resolved.url, settings.allowedHosts, resolved.urlAsWritten);
     if (problem) problems.push({ pointer: `/endpoints/${name}/url`, message: `once resolved, ${problem}` });
     endpoints.set(name, resolved);
   }
@@ -188,7 +248,7 @@ export async function buildRuntime(
     if ('pointer' in plan) problems.push(plan);
     else functions.set(name, plan);
   }
-  if (problems.length > 0) throw new BuildError(problems, version);
+  if (problems.length > 0) throw new BuildError(problems, version, secrets);
 
   const streams = new Map<string, StreamPlan>();
   for (const [name, stream] of Object.entries(config.streams ?? {})) {
@@ -223,4 +283,17 @@ export async function buildRuntime(
     });
   }
   return { version, streams, functions };
+}
+
+/** The secret values of a document that did not validate, as far as its variables can be read. */
+function secretsOfDocument(document: unknown, env: NodeJS.ProcessEnv): string[] {
+  const vars = (document as { vars?: unknown } | null)?.vars;
+  if (vars === null || typeof vars !== 'object' || Array.isArray(vars)) return [];
+  try {
+    const resolved = resolveVars(vars as EndpointConfig['vars'], env);
+    return secretValues(resolved, resolved.secret);
+  } catch {
+    // A variable of the wrong shape: its problem is reported, and nothing of it was resolved to leak.
+    return [];
+  }
 }

@@ -1,24 +1,31 @@
-import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import type { DiffForm, ThreadMessage, ThreadResult } from './diff-work.js';
+import type { DraftForm, StoredSide } from './draft.js';
+import type { ConfigProblem } from './validate.js';
 
 /**
- * Finding the lines that changed between two large documents takes from tens to hundreds of
- * milliseconds (1 MB: 27 ms for one value, 270 ms when everything changed). On the event loop that is as
- * long without a live frame or an answer for anyone, so the comparison runs on a thread of its own.
+ * Everything a diff does to a document happens on a thread of its own: reading a draft (8 MB of crafted
+ * JSON takes a second or more to parse), checking it against the schema (30 ms a megabyte), masking,
+ * canonicalizing (10 to 35 ms a megabyte) and comparing (27 ms for one value of 1 MB, 270 ms when
+ * everything changed), and writing the diff as JSON (115 ms for 24 MB). On the event loop each of these
+ * is as long without a live frame or an answer for anyone; here the loop only passes text along.
  *
- * The thread's program is given as source, so that it runs the same from src/ and dist/; it loads jsdiff
- * by the path this module resolves.
+ * The thread runs diff-work.ts, from wherever this module runs: dist/ (JavaScript), or src/ under tsx or
+ * vitest, where the thread registers tsx itself to read TypeScript.
  */
 const THREAD_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { createTwoFilesPatch } = require(workerData.diffModule);
-parentPort.on('message', (job) => {
-  try {
-    const patch = createTwoFilesPatch(job.oldLabel, job.newLabel, job.oldText, job.newText, undefined, undefined, job.options);
-    parentPort.postMessage({ id: job.id, patch: patch ?? null });
-  } catch (error) {
-    parentPort.postMessage({ id: job.id, error: String((error && error.message) || error) });
-  }
+const loaded = (async () => {
+  if (workerData.typescript) (await import(workerData.typescript)).register();
+  return import(workerData.module);
+})();
+parentPort.on('message', ({ id, message }) => {
+  loaded
+    .then((module) => {
+      const { result, transfer } = module.work(id, message);
+      parentPort.postMessage({ id, result }, transfer);
+    })
+    .catch((error) => parentPort.postMessage({ id, error: String((error && error.message) || error) }));
 });
 `;
 
@@ -30,34 +37,39 @@ export interface PatchJob {
   options: { context: number; maxEditLength: number; timeout: number };
 }
 
-type Reply = { id: number; patch: string | null } | { id: number; error: string };
+type Reply = { id: number; result: ThreadResult } | { id: number; error: string };
 
-/** One thread, started when first needed and left to end with the process; jobs are answered by id. */
+function threadModules(): { module: string; typescript: string | undefined } {
+  const typescript = import.meta.url.endsWith('.ts');
+  return {
+    module: new URL(`./diff-work.${typescript ? 'ts' : 'js'}`, import.meta.url).href,
+    typescript: typescript ? import.meta.resolve('tsx/esm/api') : undefined,
+  };
+}
+
+/** One thread, started when first needed and left to end with the process; messages are answered by id. */
 class DiffThread {
   private worker: Worker | undefined;
   private nextId = 0;
   private readonly waiting = new Map<
     number,
-    { resolve(patch: string | undefined): void; reject(error: Error): void }
+    { resolve(result: ThreadResult): void; reject(error: Error): void }
   >();
 
-  patch(job: PatchJob): Promise<string | undefined> {
+  ask(message: ThreadMessage): Promise<ThreadResult> {
     const worker = this.start();
     const id = ++this.nextId;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      // Only while a job is out does the thread keep the process alive.
+      // Only while a message is out does the thread keep the process alive.
       if (this.waiting.size === 1) worker.ref();
-      worker.postMessage({ ...job, id });
+      worker.postMessage({ id, message });
     });
   }
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(THREAD_SOURCE, {
-      eval: true,
-      workerData: { diffModule: createRequire(import.meta.url).resolve('diff') },
-    });
+    const worker = new Worker(THREAD_SOURCE, { eval: true, workerData: threadModules() });
     worker.unref();
     worker.on('message', (reply: Reply) => {
       const waiter = this.waiting.get(reply.id);
@@ -65,7 +77,7 @@ class DiffThread {
       this.waiting.delete(reply.id);
       if (this.waiting.size === 0) worker.unref();
       if ('error' in reply) waiter.reject(new Error(reply.error));
-      else waiter.resolve(reply.patch ?? undefined);
+      else waiter.resolve(reply.result);
     });
     const fail = (error: Error) => {
       this.worker = undefined;
@@ -81,7 +93,75 @@ class DiffThread {
 
 const thread = new DiffThread();
 
+function unexpected(result: ThreadResult): never {
+  throw new Error(`the diff thread answered ${Object.keys(result).join(', ')}, not what was asked`);
+}
+
 /** jsdiff's createTwoFilesPatch on the diff thread: undefined when it gave up (too many edits, too long). */
-export function patchOffThread(job: PatchJob): Promise<string | undefined> {
-  return thread.patch(job);
+export async function patchOffThread(job: PatchJob): Promise<string | undefined> {
+  const result = await thread.ask({ kind: 'patch', job });
+  if (!('patch' in result)) unexpected(result);
+  return result.patch ?? undefined;
+}
+
+export type DraftDiff<T> = { malformed: string } | { problems: ConfigProblem[] } | { diff: T };
+
+/**
+ * A draft read, checked and compared with its base on the diff thread. `baseOf` is given the version the
+ * draft asked for (undefined: none) and finds the saved one to compare with; what it throws is thrown.
+ */
+export function draftDiffOffThread(
+  text: string,
+  form: DraftForm,
+  as: 'json',
+  baseOf: (version: string | undefined) => Promise<StoredSide | undefined>,
+): Promise<DraftDiff<Uint8Array>>;
+export function draftDiffOffThread(
+  text: string,
+  form: DraftForm,
+  as: 'text',
+  baseOf: (version: string | undefined) => Promise<StoredSide | undefined>,
+): Promise<DraftDiff<string>>;
+export async function draftDiffOffThread(
+  text: string,
+  form: DraftForm,
+  as: DiffForm,
+  baseOf: (version: string | undefined) => Promise<StoredSide | undefined>,
+): Promise<DraftDiff<string | Uint8Array>> {
+  const reading = await thread.ask({ kind: 'read-draft', text, form });
+  if ('malformed' in reading || 'problems' in reading) return reading;
+  if (!('draft' in reading)) unexpected(reading);
+  let base: StoredSide | undefined;
+  try {
+    base = await baseOf(reading.baseVersion);
+  } catch (error) {
+    await thread.ask({ kind: 'drop-draft', draft: reading.draft });
+    throw error;
+  }
+  return { diff: diffOf(await thread.ask({ kind: 'diff-draft', draft: reading.draft, base, as })) };
+}
+
+/** Two saved versions (or none before the first) compared on the diff thread, secrets masked. */
+export function storedDiffOffThread(
+  before: StoredSide | undefined,
+  after: StoredSide,
+  as: 'json',
+): Promise<Uint8Array>;
+export function storedDiffOffThread(
+  before: StoredSide | undefined,
+  after: StoredSide,
+  as: 'text',
+): Promise<string>;
+export async function storedDiffOffThread(
+  before: StoredSide | undefined,
+  after: StoredSide,
+  as: DiffForm,
+): Promise<string | Uint8Array> {
+  return diffOf(await thread.ask({ kind: 'diff-stored', before, after, as }));
+}
+
+function diffOf(result: ThreadResult): string | Uint8Array {
+  if ('diff' in result) return result.diff;
+  if ('json' in result) return result.json;
+  return unexpected(result);
 }

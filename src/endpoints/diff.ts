@@ -14,24 +14,55 @@ const MAX_DIFF_MS = 2_000;
 
 type Side = { label: string; document: unknown };
 
+/** A document already in its canonical form, such as a saved version's text. */
+export type CanonicalSide = { label: string; text: string };
+
 /** What to compare: both documents in their canonical form; undefined when they are the same. */
 function jobOf(before: Side | undefined, after: Side): PatchJob | undefined {
-  const oldText = before === undefined ? '' : canonicalJson(before.document);
-  const newText = canonicalJson(after.document);
-  if (oldText === newText) return undefined;
+  return textJobOf(before && { label: before.label, text: canonicalJson(before.document) }, {
+    label: after.label,
+    text: canonicalJson(after.document),
+  });
+}
+
+function textJobOf(before: CanonicalSide | undefined, after: CanonicalSide): PatchJob | undefined {
+  const oldText = before?.text ?? '';
+  if (oldText === after.text) return undefined;
   return {
     oldLabel: before?.label ?? '/dev/null',
     newLabel: after.label,
     oldText,
-    newText,
+    newText: after.text,
     options: { context: 3, maxEditLength: MAX_EDIT_LENGTH, timeout: MAX_DIFF_MS },
   };
 }
 
+function lineCount(text: string): number {
+  let lines = 0;
+  for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) lines += 1;
+  return lines;
+}
+
+/**
+ * Two texts take at least as many edits as they differ in lines: past the limit, jsdiff would only give up,
+ * after up to MAX_DIFF_MS of looking (a draft of 250,000 new lines spent 2 s so).
+ */
+const beyondEditLimit = ({ oldText, newText }: PatchJob) =>
+  Math.abs(lineCount(oldText) - lineCount(newText)) > MAX_EDIT_LENGTH + 1;
+
 /** A unified diff of two documents in their canonical form; '' when they are the same. */
 export function unifiedDiff(before: Side | undefined, after: Side): string {
-  const job = jobOf(before, after);
+  return patchOf(jobOf(before, after));
+}
+
+/** The same diff of two texts that are canonical JSON already. */
+export function unifiedTextDiff(before: CanonicalSide | undefined, after: CanonicalSide): string {
+  return patchOf(textJobOf(before, after));
+}
+
+function patchOf(job: PatchJob | undefined): string {
   if (!job) return '';
+  if (beyondEditLimit(job)) return wholeReplacement(job);
   const { oldLabel, newLabel, oldText, newText, options } = job;
   return (
     createTwoFilesPatch(oldLabel, newLabel, oldText, newText, undefined, undefined, options) ??
@@ -43,6 +74,7 @@ export function unifiedDiff(before: Side | undefined, after: Side): string {
 export async function unifiedDiffOffThread(before: Side | undefined, after: Side): Promise<string> {
   const job = jobOf(before, after);
   if (!job) return '';
+  if (beyondEditLimit(job)) return wholeReplacement(job);
   return (await patchOffThread(job)) ?? wholeReplacement(job);
 }
 

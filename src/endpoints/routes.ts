@@ -1,7 +1,10 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import { auditContext } from '../auth/request.js';
 import { ok } from '../platform/envelope.js';
 import { Envelope } from '../platform/pagination.js';
+import { AppError, ErrorCode } from '../platform/problem.js';
+import { MAX_DEPTH, MAX_VALUES } from './document-limits.js';
 import type { FunctionTester } from './function-test.js';
 import { versionListBody } from './present.js';
 import { EndpointConfig } from './schema.js';
@@ -25,6 +28,26 @@ const VersionItem = Type.Object({
   message: Type.Union([Type.String(), Type.Null()]),
   active: Type.Boolean(),
 });
+
+const DraftRequest = Type.Object(
+  { config: Type.Unknown({ description: 'The draft document' }), base_version: Type.Optional(Version) },
+  { additionalProperties: false },
+);
+
+const DIFF_HEAD = Buffer.from('{"data":{"ok":true,"diff":');
+const DIFF_TAIL = Buffer.from('},"error":null,"error_detail":null,"success":true}');
+
+/** The answer around a diff that the diff thread wrote as JSON already: the event loop only copies it. */
+function sendDiff(reply: FastifyReply, diffJson: Uint8Array) {
+  return reply.type('application/json; charset=utf-8').send(Buffer.concat([DIFF_HEAD, diffJson, DIFF_TAIL]));
+}
+
+/** The body as the draft route's parser left it: the text that arrived. */
+function textOf(body: unknown): string {
+  if (typeof body !== 'string')
+    throw new AppError(415, ErrorCode.unsupportedMediaType, 'send the draft as application/json');
+  return body;
+}
 
 export interface ConfigRouteOptions {
   service: EndpointConfigService;
@@ -154,27 +177,35 @@ export const configRoutes: FastifyPluginAsyncTypebox<ConfigRouteOptions> = async
     },
   );
 
-  app.post(
-    '/diff',
-    {
-      bodyLimit: options.bodyLimit,
-      config: editors,
-      schema: {
-        tags,
-        summary: 'Unified diff of a draft against a saved version (the active one by default)',
-        body: Type.Object(
-          { config: Type.Unknown(), base_version: Type.Optional(Version) },
-          { additionalProperties: false },
-        ),
-        response: { 200: Envelope(Diff) },
+  // A draft is read by the diff thread, not here: its body arrives as text and goes there as it is.
+  await app.register(async (drafts) => {
+    drafts.removeContentTypeParser('application/json');
+    drafts.addContentTypeParser(
+      'application/json',
+      { parseAs: 'string', bodyLimit: options.bodyLimit },
+      (_request, body, done) => done(null, body),
+    );
+    drafts.post(
+      '/diff',
+      {
+        bodyLimit: options.bodyLimit,
+        config: editors,
+        schema: {
+          tags,
+          summary: 'Unified diff of a draft against a saved version (the active one by default)',
+          description:
+            'The draft is checked against the JSON Schema only (not the rules a save applies: it may still ' +
+            'name undeclared variables or sources); every problem is listed at its JSON pointer (422). At most ' +
+            `${MAX_DEPTH} levels of nesting and ${MAX_VALUES.toLocaleString('en-US')} values.`,
+          body: DraftRequest,
+          response: { 200: Envelope(Diff) },
+        },
+        // Documented above, checked on the diff thread together with the draft (service.diffDraftRequest).
+        validatorCompiler: () => () => true,
       },
-    },
-    async (request) =>
-      ok({
-        ok: true as const,
-        diff: await service.diffDraft(request.body.config, request.body.base_version),
-      }),
-  );
+      async (request, reply) => sendDiff(reply, await service.diffDraftRequest(textOf(request.body))),
+    );
+  });
 
   app.get(
     '/diff',
@@ -187,8 +218,8 @@ export const configRoutes: FastifyPluginAsyncTypebox<ConfigRouteOptions> = async
         response: { 200: Envelope(Diff) },
       },
     },
-    async (request) =>
-      ok({ ok: true as const, diff: await service.diffVersions(request.query.from, request.query.to) }),
+    async (request, reply) =>
+      sendDiff(reply, await service.diffVersionsJson(request.query.from, request.query.to)),
   );
 
   app.post(

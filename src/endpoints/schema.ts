@@ -1,4 +1,4 @@
-import { type Static, Type } from '@sinclair/typebox';
+import { FormatRegistry, type Static, Type } from '@sinclair/typebox';
 
 /**
  * The endpoint configuration document: one TypeBox definition gives the JSON Schema served at
@@ -19,6 +19,22 @@ const Duration = (description: string) =>
     description: `${description} A number and a unit: ms, s, m, h or d ("500ms", "30s", "5m").`,
     errorMessage: 'must be a duration such as "500ms", "30s" or "5m"',
   });
+
+/**
+ * A JSON pointer (RFC 6901): empty, or `/` and then anything in which each `~` is `~0` or `~1`. Checked by
+ * a function rather than the pattern `^(/([^~/]|~[01])*)*$`: a regular expression keeps state for every
+ * repetition it may have to undo, and on a pointer of a few megabytes that one threw (a save or a diff
+ * failed with a 500); any pattern that loops per `~` or per `/` does the same at some length.
+ */
+export function isJsonPointer(text: string): boolean {
+  if (text !== '' && text.charCodeAt(0) !== 0x2f) return false;
+  for (let at = text.indexOf('~'); at !== -1; at = text.indexOf('~', at + 1)) {
+    const next = text.charCodeAt(at + 1);
+    if (next !== 0x30 && next !== 0x31) return false;
+  }
+  return true;
+}
+FormatRegistry.Set('json-pointer', isJsonPointer);
 
 const Scalar = Type.Union([Type.String({ maxLength: 65_536 }), Type.Number(), Type.Boolean()]);
 
@@ -144,7 +160,7 @@ export const Stream = Type.Object(
       Type.Record(
         Type.String({ minLength: 1, maxLength: 128 }),
         Type.String({
-          pattern: '^(/([^~/]|~[01])*)*$',
+          format: 'json-pointer',
           errorMessage: 'must be a JSON pointer such as "/main/temp"',
         }),
         {

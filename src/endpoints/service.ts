@@ -7,7 +7,9 @@ import type { EndpointSettings } from '../settings.js';
 import type { Database } from '../storage/schema.js';
 import { BuildError, buildRuntime, type RuntimePlan } from './build.js';
 import { canonicalJson } from './canonical.js';
-import { unifiedDiffOffThread } from './diff.js';
+import { type DraftDiff, draftDiffOffThread, storedDiffOffThread } from './diff-thread.js';
+import { MAX_PROBLEMS } from './document-limits.js';
+import type { StoredSide } from './draft.js';
 import type { EndpointConfig } from './schema.js';
 import { compareVersions, isVersion, nextPatch } from './semver.js';
 import { type ConfigState, ConfigStore, type VersionRecord } from './store.js';
@@ -85,11 +87,16 @@ export interface ConfigServiceDeps {
   now?: () => number;
 }
 
+const problemCount = (problems: ConfigProblem[]) =>
+  problems.length >= MAX_PROBLEMS
+    ? `${MAX_PROBLEMS} problems or more (the first ${MAX_PROBLEMS} are listed)`
+    : `${problems.length} problem${problems.length === 1 ? '' : 's'}`;
+
 const unprocessable = (problems: ConfigProblem[], prefix = '') =>
   new AppError(
     422,
     ErrorCode.invalidBody,
-    `the configuration is not valid: ${problems.length} problem${problems.length === 1 ? '' : 's'}, ` +
+    `the configuration is not valid: ${problemCount(problems)}, ` +
       `first ${prefix}${problems[0]?.pointer || '/'} ${problems[0]?.message}`,
     { errors: problems.map((p) => ({ pointer: `${prefix}${p.pointer}`, message: p.message })) },
   );
@@ -287,11 +294,10 @@ export class EndpointConfigService {
       });
       return version;
     });
-    const diff = await unifiedDiffOffThread(
-      baseConfig && base
-        ? { label: `version ${base.version}`, document: maskSecrets(baseConfig) }
-        : undefined,
-      { label: `version ${version}`, document: maskSecrets(validation.config) },
+    const diff = await storedDiffOffThread(
+      base && storedSide(base),
+      { label: `version ${version}`, text: document },
+      'text',
     );
     this.notify({ type: 'saved', version, by: context.actor?.username ?? null });
     if (request.activate === false) return { version, diff, active: false };
@@ -415,18 +421,51 @@ export class EndpointConfigService {
     this.notify({ type: 'deleted', version, by: context.actor?.username ?? null });
   }
 
-  /** A draft against a saved version (the active one by default); secrets masked on both sides. */
-  async diffDraft(config: unknown, baseVersion: string | undefined): Promise<string> {
-    if (!isObject(config)) throw unprocessable([{ pointer: '/config', message: 'must be a JSON object' }]);
-    const base = baseVersion === undefined ? await this.baseline() : await this.documentOf(baseVersion);
-    return unifiedDiffOffThread(
-      base ? { label: `version ${base.version}`, document: maskSecrets(this.parse(base)) } : undefined,
-      { label: 'draft', document: maskSecrets(config as EndpointConfig) },
+  /**
+   * POST /config/diff: the body as it arrived, `{config, base_version?}`, compared with a saved version (the
+   * active one by default), secrets masked on both sides; the diff as a JSON string in UTF-8. The draft is
+   * checked against the JSON Schema only (a 422 lists every problem), not the rules: it is work in
+   * progress. It is read, checked and compared on the diff thread, never on the event loop.
+   */
+  async diffDraftRequest(body: string): Promise<Uint8Array> {
+    return this.settledDraft(
+      await draftDiffOffThread(body, 'request', 'json', (version) => this.draftBase(version)),
     );
+  }
+
+  /** The command line's draft (a document read from a file) against a saved version, as text. */
+  async diffDraft(config: unknown, baseVersion: string | undefined): Promise<string> {
+    return this.settledDraft(
+      await draftDiffOffThread(JSON.stringify(config) ?? '', 'document', 'text', () =>
+        this.draftBase(baseVersion),
+      ),
+    );
+  }
+
+  private async draftBase(version: string | undefined): Promise<StoredSide | undefined> {
+    const base = version === undefined ? await this.baseline() : await this.documentOf(version);
+    return base && storedSide(base);
+  }
+
+  private settledDraft<T>(outcome: DraftDiff<T>): T {
+    if ('malformed' in outcome) throw new AppError(400, ErrorCode.malformedRequest, outcome.malformed);
+    if ('problems' in outcome) throw unprocessable(outcome.problems);
+    return outcome.diff;
   }
 
   /** Two saved versions; either left out means the active one. */
   async diffVersions(from: string | undefined, to: string | undefined): Promise<string> {
+    const [a, b] = await this.versionPair(from, to);
+    return storedDiffOffThread(a, b, 'text');
+  }
+
+  /** The same diff as a JSON string in UTF-8, for an answer to carry as it is. */
+  async diffVersionsJson(from: string | undefined, to: string | undefined): Promise<Uint8Array> {
+    const [a, b] = await this.versionPair(from, to);
+    return storedDiffOffThread(a, b, 'json');
+  }
+
+  private async versionPair(from: string | undefined, to: string | undefined) {
     const state = await this.store.state();
     const pick = async (version: string | undefined, name: string) => {
       const wanted = version ?? state.activeVersion;
@@ -442,11 +481,7 @@ export class EndpointConfigService {
       }
       return this.documentOf(wanted);
     };
-    const [a, b] = [await pick(from, 'from'), await pick(to, 'to')];
-    return unifiedDiffOffThread(
-      { label: `version ${a.version}`, document: maskSecrets(this.parse(a)) },
-      { label: `version ${b.version}`, document: maskSecrets(this.parse(b)) },
-    );
+    return [storedSide(await pick(from, 'from')), storedSide(await pick(to, 'to'))] as const;
   }
 
   /**
@@ -546,6 +581,11 @@ export class EndpointConfigService {
     });
   }
 }
+
+const storedSide = (record: VersionRecord): StoredSide => ({
+  label: `version ${record.version}`,
+  text: record.document,
+});
 
 /** The active version itself could not be loaded (at start, on some instance): the fallback is running. */
 const activeFailed = (state: ConfigState) => state.recovery && state.recoveryVersion === state.activeVersion;

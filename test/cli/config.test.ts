@@ -443,6 +443,16 @@ describe('config diff', SLOW, () => {
     const unknown = await config(['diff', '1.0.0', '4.0.0']);
     expect(unknown.status).toBe(1);
     expect(unknown.stderr).toContain('no saved configuration version "4.0.0"');
+
+    // A draft is checked against the JSON Schema only, as POST /config/diff checks it.
+    const unfinished = examplePolling('soon');
+    unfinished.streams['plant.pumps'].endpoint = 'not_declared_yet';
+    const refused = await config(['diff', '--file', file('unfinished.json', unfinished)]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toBe(
+      `switchboard config: ${join(database.dataDir, 'unfinished.json')} does not have the shape of an endpoint configuration (1 problem)\n` +
+        '  /streams/plant.pumps/interval: must be a duration such as "500ms", "30s" or "5m"\n',
+    );
   });
 });
 

@@ -28,9 +28,10 @@ async function upstream(): Promise<{ url: string; hits: number[] }> {
 }
 
 /** Two instances of one deployment: one database, one Redis key prefix, leases of one second. */
-async function cluster(options: { redis: boolean }) {
+async function cluster(options: { redis: boolean; upstreamUrl: string }) {
   const env: Record<string, string> = {
-    SWITCHBOARD_ENDPOINT_HOSTS: '127.0.0.1',
+    // The upstream's port is named: an entry without one allows ports 80 and 443 only.
+    SWITCHBOARD_ENDPOINT_HOSTS: new URL(options.upstreamUrl).host,
     SWITCHBOARD_PRODUCER_LEASE: `${LEASE_MS}ms`,
     SWITCHBOARD_RATE_LIMITS: 'config.save=off,config.activate=off',
     ...(options.redis && {
@@ -52,8 +53,8 @@ async function holderOf(t: TestApp, stream: string) {
 
 describe('producers in a cluster', () => {
   it('run each stream on one instance, and hand it over when that instance stops', async () => {
-    const { a, b } = await cluster({ redis: false });
     const source = await upstream();
+    const { a, b } = await cluster({ redis: false, upstreamUrl: source.url });
     const admin: SignedIn = await b.signIn(await b.createUser({ role: 'admin' }));
     const saved = await admin.client.call('/api/v1/config', { json: config(source.url) });
     expect(saved.status).toBe(201);
@@ -93,8 +94,8 @@ describe('producers in a cluster', () => {
   });
 
   it('reaches every instance when one activates a version (through the bus on Redis)', async () => {
-    const { a, b } = await cluster({ redis: true });
     const source = await upstream();
+    const { a, b } = await cluster({ redis: true, upstreamUrl: source.url });
     const admin = await a.signIn(await a.createUser({ role: 'admin' }));
     expect((await admin.client.call('/api/v1/config', { json: config(source.url) })).status).toBe(201);
     const loaded = () => b.app.endpoints.runtime.loaded;
@@ -149,7 +150,7 @@ describe('a producer in a cluster whose instance dies', () => {
   it('is taken over by another instance within twice the lease time', async () => {
     const source = await upstream();
     const allowed = {
-      SWITCHBOARD_ENDPOINT_HOSTS: '127.0.0.1',
+      SWITCHBOARD_ENDPOINT_HOSTS: new URL(source.url).host,
       SWITCHBOARD_PRODUCER_LEASE: `${LEASE_MS}ms`,
     };
     // The database's owner allows no host, so it cannot run the stream and never competes for its lease.

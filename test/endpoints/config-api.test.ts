@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/platform/problem.js';
 import { errorCode } from '../client.js';
 import { engine, type SignedIn, startTestApp, type TestApp } from '../fixture.js';
+import { openSocket } from '../live-client.js';
 import { exampleConfig, exampleEnv, minimalConfig } from './config-fixture.js';
+import { Upstream } from './upstream.js';
 
 const SECRET = 'scada-token-Zq81xv';
 let t: TestApp;
@@ -504,6 +506,104 @@ describe('recovery at start', () => {
       }
     } finally {
       await first.close();
+    }
+  });
+});
+
+describe('secrets in what is reported', () => {
+  it('never shows a secret host in a failed activation: answers, versions, audit, config channel, logs', async () => {
+    const fromEnv = 'hidden-q7zx.internal.example.net';
+    const literal = 'literal-w3kd.internal.example.net';
+    const env = { ...exampleEnv(), SWITCHBOARD_RATE_LIMITS: 'config.activate=off,config.save=off' };
+    const app = await startTestApp({ env, processEnv: { SWITCHBOARD_VAR_HIDDEN_HOST: fromEnv } });
+    try {
+      const owner = await app.signIn(await app.createUser({ role: 'admin' }));
+      const call = (path: string, init?: Parameters<SignedIn['client']['call']>[1]) =>
+        owner.client.call(path, init);
+      const notices: unknown[] = [];
+      const stop = app.app.live.bus.subscribe('config', (event) => notices.push(event.data));
+      const seen: unknown[] = [];
+      try {
+        const secretUrl = (value: string) => ({
+          vars: { api_host: { value, secret: true } },
+          endpoints: { api: { url: 'https://${api_host}/v1' } },
+          streams: { 'api.data': { endpoint: 'api', interval: '1m' } },
+        });
+        // From the environment: saved, then refused at activation.
+        const saved = await call('/api/v1/config', {
+          method: 'POST',
+          json: secretUrl('${env:SWITCHBOARD_VAR_HIDDEN_HOST}'),
+        });
+        expect(saved.status).toBe(201);
+        expect(saved.body.data.active).toBe(false);
+        expect(saved.body.data.activation_error).toContain('https://${api_host}/v1');
+        const again = await call(`/api/v1/config/versions/${saved.body.data.version}/activate`, {
+          method: 'POST',
+        });
+        expect(again.status).toBe(422);
+        expect(again.body.error_detail.errors[0].pointer).toBe('/endpoints/api/url');
+        const versions = await call('/api/v1/config/versions');
+        expect(versions.body.data.recovery_reason).toContain('https://${api_host}/v1');
+        const audit = await call('/api/v1/audit?type=config.recovery&limit=200');
+        expect(audit.body.data).toHaveLength(2);
+        // Written in the document: refused when saved.
+        const refused = await call('/api/v1/config', { method: 'POST', json: secretUrl(literal) });
+        expect(refused.status).toBe(422);
+        expect(refused.body.error_detail.errors[0].pointer).toBe('/endpoints/api/url');
+        seen.push(saved.body, again.body, versions.body, audit.body, refused.body);
+      } finally {
+        stop();
+      }
+      seen.push(notices, app.logs);
+      for (const text of seen.map((item) => JSON.stringify(item))) {
+        expect(text).not.toContain(fromEnv);
+        expect(text).not.toContain(literal);
+      }
+      expect(app.logs.some((line) => line.msg === 'endpoint configuration could not be loaded')).toBe(true);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('never shows a secret host in the status of a stream whose upstream fails, nor in the log', async () => {
+    const upstream = await new Upstream().start();
+    const secretHost = `127.0.0.1:${upstream.port}`;
+    const app = await startTestApp({
+      env: { SWITCHBOARD_ENDPOINT_HOSTS: secretHost },
+      processEnv: { SWITCHBOARD_VAR_UPSTREAM_HOST: secretHost },
+    });
+    try {
+      const owner = await app.signIn(await app.createUser({ role: 'admin' }));
+      const viewer = await app.signIn(await app.createUser({ role: 'viewer' }));
+      const saved = await owner.client.call('/api/v1/config', {
+        method: 'POST',
+        json: {
+          vars: { upstream_host: { value: '${env:SWITCHBOARD_VAR_UPSTREAM_HOST}', secret: true } },
+          // Nothing answers on that path: 404.
+          endpoints: { api: { url: 'http://${upstream_host}/missing', retries: 0 } },
+          streams: { 'api.data': { endpoint: 'api', interval: '1s' } },
+        },
+      });
+      expect(saved.body.data).toMatchObject({ active: true });
+      const socket = await openSocket(app, viewer);
+      try {
+        await socket.subscribe('api.data');
+        const status = await socket.next(
+          (f) => f.type === 'status' && f.channel === 'api.data' && f.state === 'error',
+          'the error status',
+        );
+        expect(status.message).toContain('endpoint "api": answered 404 Not Found');
+        expect(status.message).toContain('http://${upstream_host}/missing');
+        expect(upstream.requestsTo('/missing').length).toBeGreaterThan(0);
+        expect(JSON.stringify(socket.all)).not.toContain(secretHost);
+        expect(app.logs.some((line) => line.msg === 'stream source failed')).toBe(true);
+        expect(JSON.stringify(app.logs)).not.toContain(secretHost);
+      } finally {
+        await socket.close();
+      }
+    } finally {
+      await app.close();
+      await upstream.close();
     }
   });
 });

@@ -1,4 +1,4 @@
-import { applyPatch, parsePatch } from 'diff';
+import { applyPatch, createTwoFilesPatch, parsePatch } from 'diff';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/endpoints/canonical.js';
@@ -113,6 +113,33 @@ describe('unifiedDiff', () => {
     expect(patch).toMatch(/^\+\+\+ version 2\.0\.0$/m);
     expect(applies(before, after, patch)).toBe(true);
     expect(parsePatch(patch)).toHaveLength(1);
+  });
+
+  it('gives what jsdiff gives when the line counts alone are near or past the edit limit', () => {
+    const before = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, i]));
+    for (const added of [MAX_EDIT_LENGTH - 2, MAX_EDIT_LENGTH, MAX_EDIT_LENGTH + 1, MAX_EDIT_LENGTH + 3]) {
+      const after = {
+        ...before,
+        ...Object.fromEntries(Array.from({ length: added }, (_, i) => [`n${i}`, i])),
+      };
+      const patch = unifiedDiff({ label: 'a', document: before }, { label: 'b', document: after });
+      const own = createTwoFilesPatch(
+        'a',
+        'b',
+        canonicalJson(before),
+        canonicalJson(after),
+        undefined,
+        undefined,
+        {
+          context: 3,
+          maxEditLength: MAX_EDIT_LENGTH,
+        },
+      );
+      // jsdiff's patch when it found one; otherwise the whole text replaced, one hunk from line 1.
+      if (own !== undefined) expect(patch).toBe(own);
+      else expect(patch).toContain(`@@ -1,52 +1,${52 + added} @@`);
+      expect(applies(before, after, patch)).toBe(true);
+    }
   });
 
   it('falls back from /dev/null too when a first document is that large', () => {

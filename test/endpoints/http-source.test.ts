@@ -25,7 +25,11 @@ interface Upstream {
 
 const servers: Server[] = [];
 
+/** Every test server, named with its port: an allow-list entry without a port allows 80 and 443 only. */
+const LOOPBACK: string[] = [];
+
 afterEach(async () => {
+  LOOPBACK.length = 0;
   for (const server of servers.splice(0)) {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
@@ -54,6 +58,7 @@ async function upstream(
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+  LOOPBACK.push(`127.0.0.1:${port}`);
   return { base: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}`, seen };
 }
 
@@ -69,8 +74,6 @@ function endpoint(url: string, overrides: Partial<ResolvedEndpoint> = {}): Resol
     ...overrides,
   };
 }
-
-const LOOPBACK = ['127.0.0.1'];
 
 function json(res: ServerResponse, status: number, value: unknown, type = 'application/json'): void {
   res.writeHead(status, { 'content-type': type });
@@ -303,6 +306,26 @@ describe('fetchEndpoint', () => {
     expect(server.seen).toHaveLength(0);
   });
 
+  it('refuses a port that no entry names: an entry without a port allows 80 and 443 only', async () => {
+    const server = await upstream((_req, res) => json(res, 200, {}));
+    const error = await failure(fetchEndpoint(endpoint(server.base), { allowedHosts: ['127.0.0.1'] }));
+    expect(error.message).toContain(`host ${server.host} is not allowed`);
+    expect(server.seen).toHaveLength(0);
+  });
+
+  it('refuses to send a Host header or one that frames the connection', async () => {
+    const server = await upstream((_req, res) => json(res, 200, {}));
+    for (const header of ['Host', 'host', 'Connection', 'Transfer-Encoding']) {
+      const error = await failure(
+        fetchEndpoint(endpoint(server.base, { headers: { [header]: 'metadata.internal' } }), {
+          allowedHosts: LOOPBACK,
+        }),
+      );
+      expect(error.message).toContain(`may not set the ${header} header`);
+    }
+    expect(server.seen).toHaveLength(0);
+  });
+
   it('refuses a URL that is not http(s)', async () => {
     const error = await failure(fetchEndpoint(endpoint('file:///etc/passwd'), { allowedHosts: LOOPBACK }));
     expect(error.message).toContain('http:// or https://');
@@ -388,6 +411,148 @@ describe('fetchEndpoint', () => {
       expect(error.message).toContain('endpoint "weather"');
       expect(error.message).not.toContain(SECRET);
       expect(error.stack ?? '').not.toContain(SECRET);
+    }
+  });
+});
+
+/** A resolver that gives its n-th answer to its n-th question (the last one ever after), and counts them. */
+function resolver(...answers: string[][]) {
+  const asked: string[] = [];
+  const resolve = async (hostname: string) => {
+    asked.push(hostname);
+    const answer = answers[Math.min(asked.length, answers.length) - 1] ?? [];
+    return answer.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+  };
+  return { resolve, asked };
+}
+
+describe('fetchEndpoint and the addresses a host resolves to', () => {
+  it('refuses a name that resolves to a loopback address the allow-list does not name, sending nothing', async () => {
+    const server = await upstream((_req, res) => json(res, 200, {}));
+    const port = new URL(server.base).port;
+    const dns = resolver(['127.0.0.1']);
+    const error = await failure(
+      fetchEndpoint(endpoint(`http://upstream.test:${port}/`, { retries: 2 }), {
+        allowedHosts: [`upstream.test:${port}`],
+        resolve: dns.resolve,
+      }),
+    );
+    expect(error.message).toBe(
+      `endpoint "weather": upstream.test reaches 127.0.0.1, a loopback address; ` +
+        `name 127.0.0.1:${port} (or a range holding it) in SWITCHBOARD_ENDPOINT_HOSTS to allow it`,
+    );
+    // Asking again cannot change what the allow-list says.
+    expect(dns.asked).toEqual(['upstream.test']);
+    expect(server.seen).toHaveLength(0);
+  });
+
+  it('connects once the allow-list names the address or a range holding it, or the name is localhost', async () => {
+    const server = await upstream((_req, res) => json(res, 200, { ok: true }));
+    const port = new URL(server.base).port;
+    for (const allowedHosts of [
+      [`upstream.test:${port}`, `127.0.0.1:${port}`],
+      [`upstream.test:${port}`, `127.0.0.0/8:${port}`],
+    ]) {
+      await expect(
+        fetchEndpoint(endpoint(`http://upstream.test:${port}/`), {
+          allowedHosts,
+          resolve: resolver(['127.0.0.1']).resolve,
+        }),
+      ).resolves.toEqual({ ok: true });
+    }
+    await expect(
+      fetchEndpoint(endpoint(`http://localhost:${port}/`), {
+        allowedHosts: [`localhost:${port}`],
+        resolve: resolver(['127.0.0.1']).resolve,
+      }),
+    ).resolves.toEqual({ ok: true });
+    expect(server.seen).toHaveLength(3);
+  });
+
+  it('refuses a name when any one of its addresses is refused', async () => {
+    const server = await upstream((_req, res) => json(res, 200, {}));
+    const port = new URL(server.base).port;
+    const allowedHosts = [`upstream.test:${port}`, `127.0.0.1:${port}`];
+    const mixed = await failure(
+      fetchEndpoint(endpoint(`http://upstream.test:${port}/`), {
+        allowedHosts,
+        resolve: resolver(['127.0.0.1', '10.0.0.5']).resolve,
+      }),
+    );
+    expect(mixed.message).toContain('upstream.test reaches 10.0.0.5, a private address');
+    const mapped = await failure(
+      fetchEndpoint(endpoint(`http://upstream.test:${port}/`), {
+        allowedHosts,
+        resolve: resolver(['::ffff:169.254.169.254']).resolve,
+      }),
+    );
+    expect(mapped.message).toContain('reaches ::ffff:169.254.169.254, a link-local address');
+    expect(server.seen).toHaveLength(0);
+  });
+
+  it('connects to the address it checked, whatever a later lookup would answer (DNS rebinding)', async () => {
+    const server = await upstream((_req, res) => json(res, 200, { pinned: true }));
+    const port = new URL(server.base).port;
+    // The first answer passes the check; any later one would lead to the cloud's metadata service. The
+    // name exists nowhere else: a connection that looked it up again could not be made at all.
+    const dns = resolver(['127.0.0.1'], ['169.254.169.254']);
+    const options = { allowedHosts: [`rebind.test:${port}`, `127.0.0.1:${port}`], resolve: dns.resolve };
+    await expect(fetchEndpoint(endpoint(`http://rebind.test:${port}/`), options)).resolves.toEqual({
+      pinned: true,
+    });
+    expect(dns.asked).toEqual(['rebind.test']);
+    expect(server.seen).toHaveLength(1);
+    expect(server.seen[0]?.headers.host).toBe(`rebind.test:${port}`);
+    // The next poll asks again, and is refused before anything is sent.
+    const error = await failure(fetchEndpoint(endpoint(`http://rebind.test:${port}/`), options));
+    expect(error.message).toContain('reaches 169.254.169.254, a link-local address');
+    expect(server.seen).toHaveLength(1);
+  });
+
+  it('says so when the name cannot be resolved', async () => {
+    const error = await failure(
+      fetchEndpoint(endpoint('https://nowhere.test/'), {
+        allowedHosts: ['nowhere.test'],
+        resolve: async () => {
+          throw Object.assign(new Error('getaddrinfo ENOTFOUND nowhere.test'), { code: 'ENOTFOUND' });
+        },
+      }),
+    );
+    expect(error.message).toBe(
+      `endpoint "weather": host nowhere.test could not be resolved; check the url's host`,
+    );
+  });
+});
+
+describe('fetchEndpoint with a url built from a secret', () => {
+  const WRITTEN = 'http://${upstream_host}/data';
+
+  it('names the url as written, never the host, in every message', async () => {
+    const server = await upstream((req, res) => json(res, req.path === '/data' ? 404 : 500, {}));
+    const closed = await upstream(() => {});
+    const closedServer = servers.pop() as Server;
+    await new Promise((resolve) => closedServer.close(resolve));
+    const port = new URL(server.base).port;
+    const secret = (url: string, host: string) => endpoint(url, { urlAsWritten: WRITTEN, secrets: [host] });
+
+    const errors = await Promise.all([
+      failure(fetchEndpoint(secret(`${server.base}/data`, server.host), { allowedHosts: LOOPBACK })),
+      failure(fetchEndpoint(secret(`${closed.base}/data`, closed.host), { allowedHosts: LOOPBACK })),
+      failure(fetchEndpoint(secret(`${server.base}/data`, server.host), { allowedHosts: ['example.com'] })),
+      failure(
+        fetchEndpoint(secret(`http://hidden-q7.test:${port}/data`, `hidden-q7.test:${port}`), {
+          allowedHosts: [`hidden-q7.test:${port}`],
+          resolve: resolver(['10.0.0.5']).resolve,
+        }),
+      ),
+    ]);
+    expect(errors[0]?.message).toContain(`${WRITTEN} refused the request`);
+    expect(errors[1]?.message).toContain(`connection refused by ${WRITTEN}`);
+    expect(errors[2]?.message).toContain(`the host of ${WRITTEN} is not allowed`);
+    expect(errors[3]?.message).toContain(`the host of ${WRITTEN} reaches a private address`);
+    for (const error of errors) {
+      expect(error.message).not.toMatch(/127\.0\.0\.1|hidden-q7|10\.0\.0\.5/);
+      expect(error.message).not.toContain(port);
     }
   });
 });

@@ -47,7 +47,8 @@ let viewer: SignedIn;
 const opened: { close(): void }[] = [];
 
 const ENV = (dir: string) => ({
-  SWITCHBOARD_ENDPOINT_HOSTS: '127.0.0.1',
+  // The upstream's port is named: an entry without one allows ports 80 and 443 only.
+  SWITCHBOARD_ENDPOINT_HOSTS: `127.0.0.1:${upstream.port}`,
   SWITCHBOARD_FUNCTIONS_DIR: dir,
   SWITCHBOARD_RATE_LIMITS: 'config.activate=off,config.save=off,config.test=off',
 });

@@ -262,9 +262,47 @@ describe('ruleProblems', () => {
       expect(found.get('/endpoints/api/url')?.join()).toMatch(
         /reaches internal\.corp, which is not in SWITCHBOARD_ENDPOINT_HOSTS/,
       );
-      expect(rules(withEndpoint({ url: '${base}/pumps' }, { base: 'https://x.example.com:8443' })).size).toBe(
-        0,
+      expect(rules(withEndpoint({ url: '${base}/pumps' }, { base: 'https://x.example.com' })).size).toBe(0);
+    });
+
+    it('allows ports 80 and 443 only for an entry without a port, and says how to allow another', () => {
+      expect(rules(withEndpoint({ url: 'http://x.example.com:80/' })).size).toBe(0);
+      expect(rules(withEndpoint({ url: 'https://x.example.com:8443/v1' })).get('/endpoints/api/url')).toEqual(
+        [
+          'reaches x.example.com:8443, which is not in SWITCHBOARD_ENDPOINT_HOSTS (api.example.com, *.example.com): ' +
+            'an entry without a port allows ports 80 and 443 only; add x.example.com:8443 to allow this one',
+        ],
       );
+      const withPort = { ...context, allowedHosts: ['*.example.com:8443'] };
+      expect(rules(withEndpoint({ url: 'https://x.example.com:8443/v1' }), withPort).size).toBe(0);
+    });
+
+    it('names the url as written, never the secret, when the host comes from a secret variable', () => {
+      const secretHost = 'hidden-q7zx.internal.corp';
+      const found = rules(
+        withEndpoint(
+          { url: 'https://${host}/v1' },
+          { host: { value: secretHost, secret: true }, copy: '${host}' },
+        ),
+      );
+      const [message] = found.get('/endpoints/api/url') ?? [];
+      expect(message).toBe(
+        'reaches a host that comes from a secret (https://${host}/v1) and is not in SWITCHBOARD_ENDPOINT_HOSTS (api.example.com, *.example.com)',
+      );
+      // Through another variable too: one built from a secret is secret.
+      const copied = rules(
+        withEndpoint(
+          { url: 'https://${copy}:8443/v1' },
+          { host: { value: secretHost, secret: true }, copy: '${host}' },
+        ),
+      );
+      expect(copied.get('/endpoints/api/url')?.join()).toContain('https://${copy}:8443/v1');
+      expect(JSON.stringify([...found, ...copied])).not.toContain(secretHost);
+      const result = validateConfig(
+        withEndpoint({ url: 'https://${host}/v1' }, { host: { value: secretHost, secret: true } }),
+        context,
+      );
+      expect(JSON.stringify(result)).not.toContain(secretHost);
     });
 
     it('refuses other schemes, credentials and hosts outside the allow-list', () => {
@@ -305,6 +343,25 @@ describe('ruleProblems', () => {
         withEndpoint({ url: 'https://internal.corp/${env:SWITCHBOARD_VAR_PATH}?k=${env:SWITCHBOARD_VAR_K}' }),
       );
       expect(found.get('/endpoints/api/url')?.join()).toMatch(/reaches internal\.corp/);
+    });
+
+    it.each([
+      'Host',
+      'host',
+      'HOST',
+      'Connection',
+      'Keep-Alive',
+      'Proxy-Connection',
+      'Transfer-Encoding',
+      'TE',
+      'Trailer',
+      'Upgrade',
+      'Content-Length',
+      'Expect',
+    ])('refuses the %s header, which would steer the request or its connection', (header) => {
+      const found = rules(withEndpoint({ headers: { [header]: 'metadata.internal', 'X-Fine': 'yes' } }));
+      expect([...found.keys()]).toEqual([`/endpoints/api/headers/${header}`]);
+      expect(found.get(`/endpoints/api/headers/${header}`)?.join()).toMatch(/may not be set/);
     });
 
     it('says so when the allow-list is empty', () => {

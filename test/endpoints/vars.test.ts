@@ -4,12 +4,14 @@ import type { EndpointConfig } from '../../src/endpoints/schema.js';
 import {
   MASK,
   maskSecrets,
+  masksNothing,
   presentVars,
   type Reference,
   referencesIn,
   resolveVars,
   restoreMaskedSecrets,
   substitute,
+  TOO_LONG_EXPANDED,
 } from '../../src/endpoints/vars.js';
 
 type Vars = NonNullable<EndpointConfig['vars']>;
@@ -60,6 +62,143 @@ describe('referencesIn', () => {
 
   it('never names an environment value, only the variable asked for', () => {
     expect(referencesIn('${env:PGPASSWORD}').errors[0]).toContain('PGPASSWORD');
+  });
+});
+
+/**
+ * The rule the scanner follows, written the slow and obvious way: left to right, `$${` is a literal `${`,
+ * `${` up to the next `}` is a reference, and a `${` with no `}` anywhere after it is unclosed.
+ */
+type Piece = { text: string } | { escape: true } | { inner: string } | { unclosed: true };
+function piecesOf(text: string): Piece[] {
+  const pieces: Piece[] = [];
+  let i = 0;
+  while (i < text.length) {
+    if (text.startsWith('$${', i)) {
+      pieces.push({ escape: true });
+      i += 3;
+    } else if (text.startsWith('${', i)) {
+      const close = text.indexOf('}', i + 2);
+      if (close === -1) {
+        pieces.push({ unclosed: true });
+        i += 2;
+      } else {
+        pieces.push({ inner: text.slice(i + 2, close) });
+        i = close + 1;
+      }
+    } else {
+      pieces.push({ text: text[i] as string });
+      i += 1;
+    }
+  }
+  return pieces;
+}
+
+const shown = (inner: string) => (inner.length > 64 ? `${inner.slice(0, 64)}…` : inner);
+
+/** What referencesIn must say: references in order, and each distinct error once. */
+function expectedReferences(text: string): { references: Reference[]; errors: string[] } {
+  const references: Reference[] = [];
+  const errors = new Set<string>();
+  for (const piece of piecesOf(text)) {
+    if ('unclosed' in piece) errors.add('${ is not closed: write ${name}, or $${ for a literal ${');
+    if (!('inner' in piece)) continue;
+    const { inner } = piece;
+    if (inner.startsWith('env:')) {
+      const name = inner.slice(4);
+      if (/^SWITCHBOARD_VAR_[A-Z0-9_]{1,64}$/.test(name)) references.push({ kind: 'env', name });
+      else
+        errors.add(
+          `\${env:${shown(name)}} may not be read: the configuration reads only environment variables named SWITCHBOARD_VAR_*`,
+        );
+    } else if (/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/.test(inner)) references.push({ kind: 'var', name: inner });
+    else
+      errors.add(
+        `\${${shown(inner)}} is not a reference: write \${variable} or \${env:SWITCHBOARD_VAR_NAME}`,
+      );
+  }
+  return { references, errors: [...errors] };
+}
+
+function expectedSubstitute(text: string, lookup: (reference: Reference) => string): string {
+  return piecesOf(text)
+    .map((piece) => {
+      if ('text' in piece) return piece.text;
+      if ('escape' in piece) return '${';
+      if ('unclosed' in piece) return '${';
+      return lookup(
+        piece.inner.startsWith('env:')
+          ? { kind: 'env', name: piece.inner.slice(4) }
+          : { kind: 'var', name: piece.inner },
+      );
+    })
+    .join('');
+}
+
+describe('the reference scanner', () => {
+  const alphabet = fc.string({ unit: fc.constantFrom('$', '{', '}', 'a', ':'), maxLength: 200 });
+  const upper = (reference: Reference) => `<${reference.kind}:${reference.name.toUpperCase()}>`;
+
+  it('agrees with the rule written the obvious way, on any text of $ { } a :', () => {
+    fc.assert(
+      fc.property(alphabet, (text) => {
+        expect(referencesIn(text)).toEqual(expectedReferences(text));
+        expect(substitute(text, upper)).toBe(expectedSubstitute(text, upper));
+      }),
+      { numRuns: 2000 },
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom('${', '$${', '}', 'a', 'env:', 'SWITCHBOARD_VAR_A', ':')),
+        (parts) => {
+          const text = parts.join('');
+          expect(referencesIn(text)).toEqual(expectedReferences(text));
+          expect(substitute(text, upper)).toBe(expectedSubstitute(text, upper));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('says each distinct problem of a text once, however often it occurs', () => {
+    expect(referencesIn('${ and ${ and ${${${').errors).toEqual([
+      '${ is not closed: write ${name}, or $${ for a literal ${',
+    ]);
+    expect(referencesIn('${a b} ${a b} ${c d}').errors).toHaveLength(2);
+  });
+
+  it('quotes at most 64 characters of what it refuses', () => {
+    const long = 'x y'.repeat(100_000);
+    const { errors } = referencesIn(`\${${long}} \${env:${long}}`);
+    expect(errors).toHaveLength(2);
+    for (const error of errors) expect(error.length).toBeLessThan(200);
+    expect(errors[0]).toContain(`\${${long.slice(0, 64)}…}`);
+  });
+
+  // Each of these took the regex it replaced minutes or more: it looked for a `}` again from every `${`.
+  it('reads 8 MB of ${ without a closing brace in one pass', () => {
+    const text = '${'.repeat(4_000_000);
+    expect(referencesIn(text)).toEqual({
+      references: [],
+      errors: ['${ is not closed: write ${name}, or $${ for a literal ${'],
+    });
+    expect(substitute(text, upper)).toBe(text);
+    const secret = { value: text.slice(0, 65_536), secret: true };
+    expect(maskSecrets({ vars: { secret } }).vars).toEqual({ secret: { value: MASK, secret: true } });
+  });
+
+  it('reads 6 MB of unclosed references in one pass', () => {
+    const text = '${a'.repeat(2_000_000);
+    expect(referencesIn(text).errors).toEqual(['${ is not closed: write ${name}, or $${ for a literal ${']);
+    expect(substitute(text, upper)).toBe(text);
+  });
+
+  it('takes everything up to the first closing brace as one reference, however long', () => {
+    const text = `${'${a$${'.repeat(1_000_000)}}`;
+    const { references, errors } = referencesIn(text);
+    expect(references).toEqual([]);
+    expect(errors).toHaveLength(1);
+    expect(substitute(text, () => 'x')).toBe('x');
   });
 });
 
@@ -204,6 +343,18 @@ describe('resolveVars', () => {
     expect(resolved.values.size).toBe(0);
   });
 
+  it('stops a chain of references that multiplies its size, instead of failing to make the string', () => {
+    const resolved = resolveVars(
+      { a: '${b}'.repeat(16_000), b: '${c}'.repeat(16_000), c: 'x'.repeat(65_536), d: '${c}${c}' },
+      {},
+    );
+    expect(resolved.problems.get('b')).toBe(TOO_LONG_EXPANDED);
+    expect(resolved.problems.get('a')).toBe(TOO_LONG_EXPANDED);
+    expect(resolved.values.get('d')).toHaveLength(2 * 65_536);
+    const wide = resolveVars({ a: '${b}'.repeat(16_000), b: '${c}'.repeat(16_000), c: '' }, {});
+    expect(wide.values.get('a')).toBe('');
+  });
+
   it('resolves nothing from no variables', () => {
     expect(resolveVars(undefined, {}).values.size).toBe(0);
   });
@@ -285,6 +436,40 @@ describe('maskSecrets', () => {
       escaped: { value: MASK, secret: true },
       malformed: { value: MASK, secret: true },
     });
+  });
+
+  it('keeps and masks a variable named __proto__, which assigning it would drop', () => {
+    const config = JSON.parse('{"vars":{"__proto__":{"value":"hunter2","secret":true},"a":1}}');
+    const masked = maskSecrets(config);
+    expect(Object.keys(masked.vars ?? {})).toEqual(['__proto__', 'a']);
+    expect(Object.getOwnPropertyDescriptor(masked.vars, '__proto__')?.value).toEqual({
+      value: MASK,
+      secret: true,
+    });
+    expect(JSON.stringify(masked)).not.toContain('hunter2');
+  });
+
+  it('says whether it would change anything: masksNothing', () => {
+    const variable = fc.oneof(
+      fc.constantFrom('plain', 3, true),
+      fc.record(
+        {
+          value: fc.oneof(
+            fc.constantFrom('${env:SWITCHBOARD_VAR_A}', '${a}${b}', 'k3y${a}', '$${a}', 'x', ''),
+            fc.integer(),
+          ),
+          secret: fc.boolean(),
+        },
+        { requiredKeys: ['value'] },
+      ),
+    );
+    fc.assert(
+      fc.property(fc.dictionary(fc.constantFrom('a', 'b', 'c', 'token'), variable), (vars) => {
+        const config: EndpointConfig = { vars: vars as Vars };
+        expect(masksNothing(config)).toBe(JSON.stringify(maskSecrets(config)) === JSON.stringify(config));
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('does not change the document it was given', () => {

@@ -1,20 +1,29 @@
+import { lookup } from 'node:dns/promises';
 import { STATUS_CODES } from 'node:http';
+import { isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, type Dispatcher, request } from 'undici';
+import { type Dispatcher, request } from 'undici';
 import { formatDuration } from '../../platform/duration.js';
 import { VERSION } from '../../version.js';
-import { hostAllowed } from '../hosts.js';
+import { type AddressRefusal, addressRefusal, hostAllowed, STEERING_HEADERS } from '../hosts.js';
+import { secretMasker } from '../scrub.js';
 import { retryDelay } from './backoff.js';
+import { PinnedAgent, type ResolvedAddress } from './pinned-agent.js';
 
 /**
  * One poll of an HTTP endpoint for a stream's producer. Error messages name the endpoint and at most the
- * host: the URL's query string, header values and body are never in them, as they may carry secrets.
+ * host: the URL's query string, header values and body are never in them, as they may carry secrets; when
+ * the url itself is built from a secret, they name the url as written instead of the host.
  */
 
 export interface ResolvedEndpoint {
   /** The endpoint's name in the configuration, used in messages. */
   name: string;
   url: string;
+  /** The url as the configuration writes it (`https://${api_host}/v1`), set when it is built from a secret. */
+  urlAsWritten?: string;
+  /** The values of the secret variables this endpoint uses: never in a message, whatever goes wrong. */
+  secrets?: readonly string[];
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   headers: Record<string, string>;
   query: Record<string, string>;
@@ -37,18 +46,22 @@ export class UpstreamError extends Error {
   }
 }
 
+/** What a host name resolves to; the system's resolver (as the rest of the process uses) by default. */
+export type HostResolver = (hostname: string) => Promise<readonly ResolvedAddress[]>;
+
 export interface FetchEndpointOptions {
   allowedHosts: readonly string[];
   signal?: AbortSignal;
   /** Largest body read; default 8 MiB. */
   maxBytes?: number;
+  resolve?: HostResolver;
 }
 
 const DEFAULT_MAX_BYTES = 8 * 1024 * 1024;
 
-// Our own agent, so no redirect interceptor installed on the global dispatcher can make us follow a
-// redirect out of the allow-list.
-const upstreamAgent: Dispatcher = new Agent();
+const systemResolver: HostResolver = (hostname) => lookup(hostname, { all: true, verbatim: true });
+
+const upstreamAgent = new PinnedAgent();
 
 /** Why one attempt failed, without the endpoint's name or the attempt count (added once, at the end). */
 interface Failure {
@@ -66,9 +79,15 @@ export async function fetchEndpoint(
   endpoint: ResolvedEndpoint,
   options: FetchEndpointOptions,
 ): Promise<unknown> {
-  const url = targetUrl(endpoint, options.allowedHosts);
+  const mask = secretMasker(endpoint.secrets ?? []);
+  const url = targetUrl(endpoint, options.allowedHosts, mask);
   const { signal } = options;
-  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const target: Target = {
+    url,
+    allowedHosts: options.allowedHosts,
+    resolve: options.resolve ?? systemResolver,
+    maxBytes: options.maxBytes ?? DEFAULT_MAX_BYTES,
+  };
   const attempts = 1 + Math.max(0, Math.floor(endpoint.retries));
   const init = requestInit(endpoint);
 
@@ -83,7 +102,7 @@ export async function fetchEndpoint(
       });
     }
     made += 1;
-    const outcome = await attempt(endpoint, url, init, maxBytes, signal);
+    const outcome = await attempt(endpoint, target, init, signal);
     if (outcome.ok) return outcome.value;
     failure = outcome.failure;
     if (!failure.retry) break;
@@ -92,15 +111,32 @@ export async function fetchEndpoint(
   const last = failure as Failure;
   const tries = made > 1 ? ` after ${made} attempts` : '';
   const advice = last.advice === undefined ? '' : `; ${last.advice}`;
-  throw new UpstreamError(`endpoint "${endpoint.name}": ${last.problem}${tries}${advice}`, {
+  throw new UpstreamError(mask(`endpoint "${endpoint.name}": ${last.problem}${tries}${advice}`), {
     ...(last.status === undefined ? {} : { status: last.status }),
     timedOut: last.timedOut ?? false,
   });
 }
 
-/** The URL with the query added, refused before any network traffic unless its host is allowed. */
-function targetUrl(endpoint: ResolvedEndpoint, allowedHosts: readonly string[]): URL {
-  const refuse = (why: string) => new UpstreamError(`endpoint "${endpoint.name}": ${why}`);
+/** How messages name where the endpoint goes: its host, or the url as written when that is a secret. */
+function hostOf(endpoint: ResolvedEndpoint, url: URL): string {
+  return endpoint.urlAsWritten ?? url.host;
+}
+
+/** "the host of" the url as written, or the host itself. */
+function theHostOf(endpoint: ResolvedEndpoint, url: URL, part: 'host' | 'hostname' = 'host'): string {
+  return endpoint.urlAsWritten === undefined ? `host ${url[part]}` : `the host of ${endpoint.urlAsWritten}`;
+}
+
+/**
+ * The URL with the query added, refused before any network traffic unless its host is allowed and the
+ * headers leave the request where the url sends it.
+ */
+function targetUrl(
+  endpoint: ResolvedEndpoint,
+  allowedHosts: readonly string[],
+  mask: (text: string) => string,
+): URL {
+  const refuse = (why: string) => new UpstreamError(mask(`endpoint "${endpoint.name}": ${why}`));
   let url: URL;
   try {
     url = new URL(endpoint.url);
@@ -113,9 +149,46 @@ function targetUrl(endpoint: ResolvedEndpoint, allowedHosts: readonly string[]):
   for (const [name, value] of Object.entries(endpoint.query)) url.searchParams.append(name, value);
   url.hash = '';
   if (!hostAllowed(url, allowedHosts)) {
-    throw refuse(`host ${url.host} is not allowed; add it to SWITCHBOARD_ENDPOINT_HOSTS or change the url`);
+    throw refuse(
+      `${theHostOf(endpoint, url)} is not allowed; add it to SWITCHBOARD_ENDPOINT_HOSTS or change the url`,
+    );
+  }
+  const steering = Object.keys(endpoint.headers).find((name) => STEERING_HEADERS.has(name.toLowerCase()));
+  if (steering !== undefined) {
+    throw refuse(`may not set the ${steering} header; remove it from the endpoint's headers`);
   }
   return url;
+}
+
+/** Where one poll goes, and what it may reach. */
+interface Target {
+  url: URL;
+  allowedHosts: readonly string[];
+  resolve: HostResolver;
+  maxBytes: number;
+}
+
+/** The addresses of the url's host: an address as written is its own; a name is resolved. */
+async function addressesOf(
+  url: URL,
+  resolve: HostResolver,
+  signal: AbortSignal,
+): Promise<readonly ResolvedAddress[]> {
+  const literal = url.hostname.replace(/^\[|\]$/g, '');
+  const family = isIP(literal);
+  if (family !== 0) return [{ address: literal, family }];
+  const addresses = await abortable(resolve(url.hostname), signal);
+  if (addresses.length === 0) throw Object.assign(new Error('no address'), { code: 'ENOTFOUND' });
+  return addresses;
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 interface RequestInit {
@@ -139,13 +212,13 @@ function requestInit(endpoint: ResolvedEndpoint): RequestInit {
 
 async function attempt(
   endpoint: ResolvedEndpoint,
-  url: URL,
+  target: Target,
   init: RequestInit,
-  maxBytes: number,
   signal: AbortSignal | undefined,
 ): Promise<Outcome> {
-  // One controller per attempt, aborted by its own timer or by the caller: the timer covers connecting,
-  // the headers and the whole body, so a server that sends headers and then stalls is cut off too.
+  const { url } = target;
+  // One controller per attempt, aborted by its own timer or by the caller: the timer covers resolving,
+  // connecting, the headers and the whole body, so a server that sends headers and then stalls is cut off too.
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -155,14 +228,23 @@ async function attempt(
   const onCallerAbort = () => controller.abort(signal?.reason);
   signal?.addEventListener('abort', onCallerAbort, { once: true });
   try {
-    const response = await request(url, {
-      ...init,
-      signal: controller.signal,
-      dispatcher: upstreamAgent,
-      headersTimeout: endpoint.timeoutMs,
-      bodyTimeout: endpoint.timeoutMs,
+    // Every address is checked, and the connection can only go to those: none may slip through on a
+    // second lookup. Each attempt resolves again, so a changed answer is checked before it is used.
+    const addresses = await addressesOf(url, target.resolve, controller.signal);
+    for (const { address } of addresses) {
+      const refusal = addressRefusal(url, address, target.allowedHosts);
+      if (refusal) return { ok: false, failure: refusedAddress(endpoint, url, refusal) };
+    }
+    return await upstreamAgent.pinned(url.origin, addresses, async () => {
+      const response = await request(url, {
+        ...init,
+        signal: controller.signal,
+        dispatcher: upstreamAgent.dispatcher,
+        headersTimeout: endpoint.timeoutMs,
+        bodyTimeout: endpoint.timeoutMs,
+      });
+      return await readResponse(response, endpoint, url, target.maxBytes);
     });
-    return await readResponse(response, url, maxBytes);
   } catch (error) {
     signal?.throwIfAborted();
     if (timedOut) return { ok: false, failure: noAnswer(endpoint, url) };
@@ -173,12 +255,34 @@ async function attempt(
   }
 }
 
-async function readResponse(response: Dispatcher.ResponseData, url: URL, maxBytes: number): Promise<Outcome> {
+/** An address the allow-list does not let the url's host reach; asking again will not change that. */
+function refusedAddress(endpoint: ResolvedEndpoint, url: URL, refusal: AddressRefusal): Failure {
+  if (endpoint.urlAsWritten !== undefined) {
+    return {
+      problem: `the host of ${endpoint.urlAsWritten} reaches ${refusal.kind}`,
+      advice: 'name that address (or a range holding it) in SWITCHBOARD_ENDPOINT_HOSTS to allow it',
+      retry: false,
+    };
+  }
+  const literal = isIP(url.hostname.replace(/^\[|\]$/g, '')) !== 0;
+  return {
+    problem: `${literal ? '' : `${url.hostname} `}reaches ${refusal.address}, ${refusal.kind}`,
+    advice: `name ${refusal.entry} (or a range holding it) in SWITCHBOARD_ENDPOINT_HOSTS to allow it`,
+    retry: false,
+  };
+}
+
+async function readResponse(
+  response: Dispatcher.ResponseData,
+  endpoint: ResolvedEndpoint,
+  url: URL,
+  maxBytes: number,
+): Promise<Outcome> {
   const { statusCode: status, headers, body } = response;
   if (status < 200 || status > 299) {
     // Drain (bounded) rather than destroy, so the connection can be reused for the next attempt.
     await body.dump().catch(() => undefined);
-    return { ok: false, failure: statusFailure(status, url) };
+    return { ok: false, failure: statusFailure(status, endpoint, url) };
   }
 
   const tooLarge: Outcome = {
@@ -222,7 +326,7 @@ async function readResponse(response: Dispatcher.ResponseData, url: URL, maxByte
   return { ok: true, value: decodeText(bytes, charset) };
 }
 
-function statusFailure(status: number, url: URL): Failure {
+function statusFailure(status: number, endpoint: ResolvedEndpoint, url: URL): Failure {
   const answered = `answered ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd();
   if (status >= 300 && status < 400) {
     return {
@@ -235,7 +339,7 @@ function statusFailure(status: number, url: URL): Failure {
   if (status === 429 || status >= 500) return { problem: answered, status, retry: true };
   return {
     problem: answered,
-    advice: `${url.host} refused the request; check the endpoint's url, headers and body`,
+    advice: `${hostOf(endpoint, url)} refused the request; check the endpoint's url, headers and body`,
     status,
     retry: false,
   };
@@ -243,7 +347,7 @@ function statusFailure(status: number, url: URL): Failure {
 
 function noAnswer(endpoint: ResolvedEndpoint, url: URL): Failure {
   return {
-    problem: `no answer within ${formatDuration(endpoint.timeoutMs)} from ${url.host}`,
+    problem: `no answer within ${formatDuration(endpoint.timeoutMs)} from ${hostOf(endpoint, url)}`,
     advice: "check that the upstream is up, or raise the endpoint's timeout",
     timedOut: true,
     retry: true,
@@ -253,7 +357,7 @@ function noAnswer(endpoint: ResolvedEndpoint, url: URL): Failure {
 /** Only the error's code is used: a library's message could quote the URL or a header. */
 function networkFailure(error: unknown, endpoint: ResolvedEndpoint, url: URL): Failure {
   const code = errorCode(error);
-  const host = url.host;
+  const host = hostOf(endpoint, url);
   switch (code) {
     case 'ECONNREFUSED':
       return {
@@ -264,7 +368,7 @@ function networkFailure(error: unknown, endpoint: ResolvedEndpoint, url: URL): F
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return {
-        problem: `host ${url.hostname} could not be resolved`,
+        problem: `${theHostOf(endpoint, url, 'hostname')} could not be resolved`,
         advice: "check the url's host",
         retry: true,
       };

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { StreamPlan } from '../build.js';
 import type { FunctionSandbox } from '../functions/sandbox.js';
+import { secretMasker } from '../scrub.js';
 import { selectFields } from '../select.js';
 import { nextPollDelay } from './backoff.js';
 import { fetchEndpoint } from './http-source.js';
@@ -39,11 +40,15 @@ export class Producer {
   private failures = 0;
   private lastStatus: ProducerStatus['state'] | undefined;
   private stopped = false;
+  /** Error messages become status frames and log lines: the endpoint's secret values never do. */
+  private readonly mask: (text: string) => string;
 
   constructor(
     readonly plan: StreamPlan,
     private readonly deps: ProducerDeps,
-  ) {}
+  ) {
+    this.mask = secretMasker(plan.source.kind === 'endpoint' ? (plan.source.endpoint.secrets ?? []) : []);
+  }
 
   start(): void {
     this.schedule(0);
@@ -82,7 +87,7 @@ export class Producer {
     } catch (error) {
       if (this.stopped) return;
       this.failures += 1;
-      const message = (error as Error).message;
+      const message = this.mask((error as Error).message);
       this.deps.log.warn(
         { stream: plan.name, failures: this.failures, reason: message },
         'stream source failed',
