@@ -25,7 +25,7 @@ export function requestIdOf(request: IncomingMessage): string {
 }
 
 /** Query parameters whose values are credentials, by name as the query parser reads it. */
-const SECRET_PARAMS = new Set([
+export const SECRET_PARAMS: ReadonlySet<string> = new Set([
   'token',
   'ticket',
   'access_token',

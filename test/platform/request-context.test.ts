@@ -1,17 +1,9 @@
 import fc from 'fast-check';
 import querystring from 'fast-querystring';
 import { describe, expect, it } from 'vitest';
-import { redactUrl } from '../../src/platform/request-context.js';
+import { redactUrl, SECRET_PARAMS } from '../../src/platform/request-context.js';
 
-const SECRET_NAMES = [
-  'token',
-  'ticket',
-  'access_token',
-  'refresh_token',
-  'api_key',
-  'password',
-  'setup_token',
-];
+const SECRET_NAMES = [...SECRET_PARAMS];
 
 /** A name written with any of its characters percent-encoded, as a client may send it. */
 const encodedVariant = (name: string) =>
