@@ -312,6 +312,37 @@ describe('several instances on one Redis', () => {
     expect(onConfig.conn.ended[0]?.at).toBeLessThan(disabledAt + 1000);
   });
 
+  it("re-check B's API-key connections within a second of their owner's demotion or disable on A", async () => {
+    const { a, b } = await cluster();
+    const owner = await a.createUser({ role: 'editor' });
+    const session = await a.signIn(owner);
+    const created = await session.client.call('/api/v1/auth/api-keys', {
+      json: { name: 'wall', role: 'editor' },
+    });
+    expect(created.status).toBe(201);
+    const conn = connection(await b.app.auth.authenticateBearer(created.body.data.key));
+    harness.cleanup(await b.app.live.open(conn));
+
+    const demotedAt = Date.now();
+    await a.app.auth.users.update(owner.record.id, { role: 'viewer' }, TEST_CONTEXT);
+    await eventually(
+      () => conn.rightsChanges,
+      (n) => n > 0,
+      1000,
+    );
+    expect(Date.now() - demotedAt).toBeLessThan(1000);
+    expect(conn.principal).toMatchObject({ role: 'viewer', apiKeyId: created.body.data.id });
+
+    const disabledAt = Date.now();
+    await a.app.auth.users.update(owner.record.id, { disabled: true }, TEST_CONTEXT);
+    await eventually(
+      () => conn.ended.length,
+      (n) => n > 0,
+      1000,
+    );
+    expect(conn.ended[0]?.at).toBeLessThan(disabledAt + 1000);
+  });
+
   it('hold the per-user connection cap across instances', async () => {
     const { a, b } = await cluster({ SWITCHBOARD_WS_CONNECTIONS_PER_USER: '2' });
     const session = await a.signIn(await a.createUser());
