@@ -280,7 +280,7 @@ interface RunResult {
 /** A fresh server whose active version is the base document, with the 1% and worst-case versions saved. */
 function prepareServer(options: Options, documents: Documents, upstream: Upstream) {
   const env = {
-    ...accountsEnv(['config.save=off', 'config.activate=off']),
+    ...accountsEnv(['config.save=off', 'config.activate=off', 'config.diff=off']),
     ...METRICS_ENV,
     SWITCHBOARD_ENDPOINT_HOSTS: upstream.host,
     ...documents.base.env,

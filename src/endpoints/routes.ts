@@ -13,6 +13,11 @@ import { EndpointConfigService } from './service.js';
 const tags = ['config'];
 const editors = { access: { rule: { minRole: 'editor' as const } } };
 const admins = { access: { rule: { minRole: 'admin' as const } } };
+/** Diffs run on one shared thread: limited per user in rate and in how many run at once. */
+const diffs = {
+  ...editors,
+  rateLimit: { operations: ['config.diff' as const], concurrency: 'config.diff' as const },
+};
 
 const Version = Type.String({ minLength: 1, maxLength: 64, description: 'A semantic version, e.g. 1.4.0' });
 const VersionParams = Type.Object({ version: Version });
@@ -189,7 +194,7 @@ export const configRoutes: FastifyPluginAsyncTypebox<ConfigRouteOptions> = async
       '/diff',
       {
         bodyLimit: options.bodyLimit,
-        config: editors,
+        config: diffs,
         schema: {
           tags,
           summary: 'Unified diff of a draft against a saved version (the active one by default)',
@@ -210,7 +215,7 @@ export const configRoutes: FastifyPluginAsyncTypebox<ConfigRouteOptions> = async
   app.get(
     '/diff',
     {
-      config: editors,
+      config: diffs,
       schema: {
         tags,
         summary: 'Unified diff between two saved versions; either left out means the active one',

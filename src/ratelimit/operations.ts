@@ -45,6 +45,11 @@ export const OPERATIONS = {
   'config.activate': { key: 'user', rate: perMinute(10), doc: 'Configuration activations by one user.' },
   'config.delete': { key: 'user', rate: perMinute(30), doc: 'Configuration deletions by one user.' },
   'config.test': { key: 'user', rate: perMinute(20), doc: 'Function test runs by one user.' },
+  'config.diff': {
+    key: 'user',
+    rate: perMinute(60),
+    doc: 'Configuration diffs (drafts and versions) by one user.',
+  },
   'widgets.register': { key: 'user', rate: perHour(30), doc: 'Widget bundle registrations by one user.' },
   'streams.publish': {
     key: 'user-or-ip',
@@ -63,6 +68,8 @@ export type OperationName = keyof typeof OPERATIONS;
 /** Slow operations whose simultaneous requests per user are capped; SWITCHBOARD_CONCURRENCY_LIMITS overrides. */
 export const CONCURRENCY_CAPS = {
   'config.test': { cap: 1, doc: 'Function test runs in flight for one user.' },
+  // Diffs share one thread: one editor's large drafts must not queue everyone else's behind them.
+  'config.diff': { cap: 2, doc: 'Configuration diffs in flight for one user.' },
   'widgets.register': {
     cap: 2,
     doc: 'Widget registrations (fetch, verify, extract) in flight for one user.',

@@ -354,3 +354,29 @@ function countValues(root: unknown): number {
   }
   return count;
 }
+
+describe('how many diffs one user may ask for', () => {
+  it('limits diffs per user in rate (config.diff), drafts and saved versions alike (429 code 5001)', async () => {
+    const own = await startTestApp({ env: { ...exampleEnv(), SWITCHBOARD_RATE_LIMITS: 'config.diff=2/1m' } });
+    try {
+      const owner = await own.signIn(await own.createUser({ role: 'admin' }));
+      expect(
+        (await owner.client.call('/api/v1/config', { method: 'POST', json: exampleConfig() })).status,
+      ).toBe(201);
+      const draft = () =>
+        owner.client.call('/api/v1/config/diff', { method: 'POST', json: { config: exampleConfig() } });
+      const first = await draft();
+      expect(first.status, JSON.stringify(first.body)).toBe(200);
+      expect((await owner.client.call('/api/v1/config/diff?from=1.0.0&to=1.0.0')).status).toBe(200);
+      const refused = await draft();
+      expect(refused.status).toBe(429);
+      expect(errorCode(refused)).toBe(ErrorCode.operationRateLimited);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      // Another user's budget is their own.
+      const other = await own.signIn(await own.createUser({ role: 'editor' }));
+      expect((await other.client.call('/api/v1/config/diff?from=1.0.0&to=1.0.0')).status).toBe(200);
+    } finally {
+      await own.close();
+    }
+  });
+});
