@@ -38,7 +38,7 @@ describe('settings', () => {
     ],
     ['SWITCHBOARD_RATE_LIMITS', 'login.ip=5 per minute', /SWITCHBOARD_RATE_LIMITS=/],
     ['SWITCHBOARD_RATE_LIMITS', 'login.ip=0/1m', /SWITCHBOARD_RATE_LIMITS=/],
-    ['SWITCHBOARD_CONCURRENCY_LIMITS', 'config.test=-1', /config\.test, widgets\.register/],
+    ['SWITCHBOARD_CONCURRENCY_LIMITS', 'config.test=-1', /config\.test, config\.diff, widgets\.register/],
     ['SWITCHBOARD_MAX_HEADERS', '5', /expected an integer from 10 to 2000/],
     ['SWITCHBOARD_HEADERS_TIMEOUT', '0s', /SWITCHBOARD_HEADERS_TIMEOUT="0s"/],
   ])('refuse %s=%s naming the variable', (name, value, message) => {
@@ -70,7 +70,7 @@ describe('settings', () => {
       unauthenticated: 60,
       authenticated: 6000,
     });
-    expect(defaults.concurrency).toEqual({ 'config.test': 1, 'widgets.register': 2 });
+    expect(defaults.concurrency).toEqual({ 'config.test': 1, 'config.diff': 2, 'widgets.register': 2 });
     const tuned = loadSettings({
       SWITCHBOARD_RATE_LIMITS: 'login.ip=10/30s, config.save=off',
       SWITCHBOARD_CONCURRENCY_LIMITS: 'widgets.register=4',
