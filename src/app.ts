@@ -181,7 +181,7 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
   await server.register(cookie);
   await server.register(
     async (api) => {
-      // The request pipeline of DESIGN.md, in order; hooks apply to the routes registered after them.
+      // The request pipeline, in order (docs/rate-limits.md lists it); hooks apply to the routes registered after them.
       const { authenticate, authorize, auditRefusals } = authPipeline(api, { auth, settings });
       api.addHook('onError', auditRefusals);
       api.addHook('onRequest', authenticate);

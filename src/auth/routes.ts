@@ -49,7 +49,7 @@ function adminScope(request: FastifyRequest, scope: 'own' | 'all' | undefined): 
   return true;
 }
 
-/** The routes under /auth of API.md. */
+/** The routes under /auth (docs/auth.md). */
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
   app,
   { auth, cursors, cookieSecure },

@@ -18,7 +18,7 @@ import { maskSecrets, presentVars, resolveVars, restoreMaskedSecrets } from './v
 
 export const MAX_MESSAGE_CHARS = 1000;
 
-/** A save request, after the raw-or-wrapper rule of API.md has been applied. */
+/** A save request, after the raw-or-wrapper rule has been applied. */
 export interface SaveRequest {
   config: unknown;
   version?: string;
@@ -152,7 +152,7 @@ export class EndpointConfigService {
     });
   }
 
-  /** API.md: a body is the wrapper exactly when it has a top-level `config` key. */
+  /** A body is the wrapper exactly when it has a top-level `config` key. */
   static saveRequestOf(body: unknown): SaveRequest {
     if (!isObject(body)) {
       throw unprocessable([

@@ -19,7 +19,7 @@ import { CloseCode } from './ws-protocol.js';
 export const MAX_INBOUND_BYTES = 64 * 1024;
 
 /**
- * Timings of the gateway (API.md fixes the first two). Mutable so tests can shorten them before the app
+ * Timings of the gateway (the API contract fixes the first two). Mutable so tests can shorten them before the app
  * starts; the gateway reads them when it is registered.
  */
 export const wsTimings = {
@@ -89,7 +89,7 @@ export const wsGateway: FastifyPluginAsyncTypebox<WsGatewayOptions> = async (app
   }
 
   /**
-   * The credentials of the upgrade request, in the order API.md lists them. The session cookie counts only
+   * The credentials of the upgrade request, in the order docs/live.md lists them. The session cookie counts only
    * from an allowed Origin: any site can make a browser open a WebSocket carrying it.
    */
   async function initialAuth(request: IncomingMessage, url: URL): Promise<InitialAuth> {
@@ -205,7 +205,7 @@ export const wsGateway: FastifyPluginAsyncTypebox<WsGatewayOptions> = async (app
         summary: 'WebSocket: subscribe to channels (upgrade only; a plain request is a 426)',
         description:
           'Authenticate with `?ticket=`, the session cookie from an allowed Origin, `Authorization: Bearer`, ' +
-          'or a first `{"type":"auth","ticket"}` message within 10 s. Messages and close codes: API.md "Live data" and docs/live.md.',
+          'or a first `{"type":"auth","ticket"}` message within 10 s. Messages and close codes: docs/live.md.',
         querystring: Type.Object({ ticket: Type.Optional(Type.String({ maxLength: 512 })) }),
         // Public only so that a plain request gets its 426; the upgrade itself needs credentials.
         security: [{ session: [] }, { bearer: [] }],

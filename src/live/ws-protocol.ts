@@ -1,7 +1,7 @@
 import type { LiveEvent } from './bus.js';
 
 /**
- * The WebSocket message protocol of API.md "Live data": what a client may send, checked by hand (the
+ * The WebSocket message protocol of docs/live.md: what a client may send, checked by hand (the
  * shapes are small and every failure needs its own code and message), and the frames the server sends.
  */
 
@@ -21,7 +21,7 @@ export interface Refusal {
   message: string;
 }
 
-/** Close codes of API.md, plus the standard ones the gateway uses. */
+/** Close codes of docs/live.md, plus the standard ones the gateway uses. */
 export const CloseCode = {
   internalError: 1011,
   tooBig: 1009,
@@ -32,7 +32,7 @@ export const CloseCode = {
   connectionCap: 4429,
 } as const;
 
-/** Error frame codes (API.md "Error codes"). */
+/** Error frame codes (docs/errors.md). */
 export const FrameError = {
   forbidden: 1001,
   invalidToken: 1009,

@@ -20,7 +20,7 @@ function invalid(detail: string): AppError {
   });
 }
 
-/** HMAC-SHA256-signed opaque pagination cursors (API.md "Conventions"). */
+/** HMAC-SHA256-signed opaque pagination cursors (the API contract served at /docs). */
 export class CursorCodec {
   private readonly key: Buffer;
 

@@ -6,7 +6,7 @@ export interface Pagination {
   has_more: boolean;
 }
 
-/** The success envelope of API.md "Conventions". */
+/** The success envelope every answer of the API uses (docs/errors.md shows the failure one). */
 export function ok<T>(data: T): { data: T; error: null; error_detail: null; success: true } {
   return { data, error: null, error_detail: null, success: true };
 }

@@ -1,4 +1,4 @@
-/** Stable error codes (API.md "Error codes"); the first digit is the category. */
+/** Stable error codes (docs/errors.md); the first digit is the category. */
 export const ErrorCode = {
   unauthorized: 1000,
   forbidden: 1001,
