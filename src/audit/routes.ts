@@ -77,7 +77,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{
       const since = normalized(filter.since);
       const until = normalized(filter.until);
       if (since && until && since >= until) {
-        throw new AppError(422, ErrorCode.invalidBody, 'since must be before until', {
+        throw new AppError(ErrorCode.invalidBody, 'since must be before until', {
           errors: [{ pointer: '/querystring/since', message: 'must be before until' }],
         });
       }

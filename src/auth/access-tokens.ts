@@ -14,7 +14,7 @@ export interface AccessClaims {
 }
 
 export function invalidToken(detail = 'access token is invalid or expired; sign in or refresh it'): AppError {
-  return new AppError(401, ErrorCode.invalidToken, detail, {
+  return new AppError(ErrorCode.invalidToken, detail, {
     headers: { 'www-authenticate': 'Bearer realm="switchboard", error="invalid_token"' },
   });
 }

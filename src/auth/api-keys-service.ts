@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AuditContext } from '../audit/service.js';
-import { AppError, ErrorCode } from '../platform/problem.js';
+import { AppError, ErrorCode, invalidField, notFound } from '../platform/problem.js';
 import { invalidToken } from './access-tokens.js';
 import { type ApiKeyRecord, ApiKeysStore } from './api-keys-store.js';
 import { type AuthDeps, iso } from './context.js';
@@ -9,7 +9,6 @@ import type { Principal } from './principal.js';
 import { lowerRole, type Role, roleLevel } from './roles.js';
 import { isPublisher, PUBLISHER_ROLE } from './scopes.js';
 import { UsersStore } from './users-store.js';
-import { invalidField, notFound } from './validation.js';
 
 /** Keys start with this, so secret scanners and people can tell them apart from other tokens. */
 export const API_KEY_PREFIX = 'sbk_';
@@ -31,11 +30,10 @@ export class ApiKeysService {
     context: AuditContext,
   ): Promise<{ record: ApiKeyRecord; key: string }> {
     if (roleLevel(input.role) > roleLevel(owner.role)) {
-      throw new AppError(403, ErrorCode.forbidden, `a key cannot have a role above your own (${owner.role})`);
+      throw new AppError(ErrorCode.forbidden, `a key cannot have a role above your own (${owner.role})`);
     }
     if ((input.scopes?.length ?? 0) > 0 && !isPublisher(owner)) {
       throw new AppError(
-        403,
         ErrorCode.forbidden,
         `only users who may publish (${PUBLISHER_ROLE}s) can put publish scopes on a key`,
       );
@@ -62,7 +60,7 @@ export class ApiKeysService {
     await this.deps.db.transaction().execute(async (trx) => {
       const store = new ApiKeysStore(trx);
       if (await store.nameTaken(owner.userId, name)) {
-        throw new AppError(409, ErrorCode.duplicate, `you already have a key named "${name}"`);
+        throw new AppError(ErrorCode.duplicate, `you already have a key named "${name}"`);
       }
       await store.insert(record, digest(this.deps.keys().apiKey, key));
       await this.deps.audit.record(

@@ -48,13 +48,13 @@ export const CSRF_HEADER = 'x-csrf-token';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export function noCredentials(detail: string): AppError {
-  return new AppError(401, ErrorCode.noCredentials, detail, {
+  return new AppError(ErrorCode.noCredentials, detail, {
     headers: { 'www-authenticate': 'Bearer realm="switchboard"' },
   });
 }
 
 function csrfRejected(detail: string): AppError {
-  return new AppError(403, ErrorCode.csrfRejected, detail);
+  return new AppError(ErrorCode.csrfRejected, detail);
 }
 
 /**
@@ -131,17 +131,16 @@ export function authHooks(auth: Auth, allowedOrigins: ReadonlySet<string>) {
     }
     if (principal.mustChangePassword && !access.duringPasswordChange) {
       throw new AppError(
-        403,
         ErrorCode.passwordChangeRequired,
         'change your password first (POST /api/v1/auth/password)',
       );
     }
     if (access.sessionOnly && principal.sessionId === null) {
-      throw new AppError(403, ErrorCode.forbidden, 'this needs a signed-in session; API keys cannot do it');
+      throw new AppError(ErrorCode.forbidden, 'this needs a signed-in session; API keys cannot do it');
     }
     if (access.rule && !admits(principal, access.rule)) {
-      if (access.hideAs404) throw new AppError(404, ErrorCode.notFound, 'not found');
-      throw new AppError(403, ErrorCode.forbidden, 'you do not have access to this');
+      if (access.hideAs404) throw new AppError(ErrorCode.notFound, 'not found');
+      throw new AppError(ErrorCode.forbidden, 'you do not have access to this');
     }
   }
 

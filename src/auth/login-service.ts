@@ -1,6 +1,6 @@
 import type { AuditContext } from '../audit/service.js';
 import { addressKey } from '../platform/client-ip.js';
-import { AppError, ErrorCode } from '../platform/problem.js';
+import { AppError, ErrorCode, invalidField } from '../platform/problem.js';
 import { type AuthDeps, type ClientMeta, iso } from './context.js';
 import { type LockoutKey, LockoutStore } from './lockout-store.js';
 import { passwordProblem } from './password-policy.js';
@@ -8,7 +8,6 @@ import type { Principal } from './principal.js';
 import type { IssuedSession, SessionsService } from './sessions-service.js';
 import { SessionsStore } from './sessions-store.js';
 import { UsersStore } from './users-store.js';
-import { invalidField } from './validation.js';
 
 const WRONG_CREDENTIALS = 'username or password is wrong';
 
@@ -19,14 +18,9 @@ const lockoutKeyOf = (username: string, client: ClientMeta): LockoutKey => ({
 });
 
 function locked(retryAfterMs: number): AppError {
-  return new AppError(
-    429,
-    ErrorCode.accountLocked,
-    'too many failed sign-ins; this account is locked for now',
-    {
-      retryAfter: Math.max(1, Math.ceil(retryAfterMs / 1000)),
-    },
-  );
+  return new AppError(ErrorCode.accountLocked, 'too many failed sign-ins; this account is locked for now', {
+    retryAfter: Math.max(1, Math.ceil(retryAfterMs / 1000)),
+  });
 }
 
 /** Sign-in with a password, the lockout that guards it, and password changes. */
@@ -54,7 +48,7 @@ export class LoginService {
       const reason = !user ? 'unknown_user' : !matches ? 'wrong_password' : 'disabled';
       await this.audit(client, username, user?.id ?? null, 'failure', { reason });
       await this.attemptFailed(key, client);
-      throw new AppError(401, ErrorCode.unauthorized, WRONG_CREDENTIALS);
+      throw new AppError(ErrorCode.unauthorized, WRONG_CREDENTIALS);
     }
     // Only this address's count: a success here must not wipe what an attacker elsewhere has run up.
     await new LockoutStore(this.deps.db).clearKey(key);
@@ -75,14 +69,13 @@ export class LoginService {
   ): Promise<IssuedSession> {
     const sessionId = principal.sessionId;
     if (sessionId === null)
-      throw new AppError(403, ErrorCode.forbidden, 'changing a password needs a signed-in session');
+      throw new AppError(ErrorCode.forbidden, 'changing a password needs a signed-in session');
     const now = this.deps.now();
     const lockout = new LockoutStore(this.deps.db);
     const key = lockoutKeyOf(principal.username, client);
     const users = new UsersStore(this.deps.db, this.deps.engine);
     const user = await users.findById(principal.userId);
-    if (!user?.passwordHash)
-      throw new AppError(409, ErrorCode.conflict, 'this account has no local password');
+    if (!user?.passwordHash) throw new AppError(ErrorCode.conflict, 'this account has no local password');
     await this.beginAttempt(key, client);
     if (!(await this.deps.hasher.verify(user.passwordHash, currentPassword))) {
       await this.attemptFailed(key, client);

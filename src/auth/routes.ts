@@ -44,7 +44,7 @@ const tags = ['auth'];
 function adminScope(request: FastifyRequest, scope: 'own' | 'all' | undefined): boolean {
   if (scope !== 'all') return false;
   if (request.principal?.role !== 'admin') {
-    throw new AppError(403, ErrorCode.forbidden, 'scope=all is for admins');
+    throw new AppError(ErrorCode.forbidden, 'scope=all is for admins');
   }
   return true;
 }
@@ -129,7 +129,6 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
       const token = request.body?.refresh_token ?? request.cookies[REFRESH_COOKIE];
       if (!token) {
         throw new AppError(
-          401,
           ErrorCode.refreshInvalid,
           'no refresh token: send the refresh_token cookie or body field',
         );
@@ -231,7 +230,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
     async (request) => {
       const principal = request.principal!;
       if (request.query.scope === 'all' && principal.sessionId === null) {
-        throw new AppError(403, ErrorCode.forbidden, "API keys cannot list other users' sessions");
+        throw new AppError(ErrorCode.forbidden, "API keys cannot list other users' sessions");
       }
       const all = adminScope(request, request.query.scope);
       const userId = all ? undefined : principal.userId;

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { AuditContext } from '../audit/service.js';
-import { AppError, ErrorCode } from '../platform/problem.js';
+import { AppError, ErrorCode, notFound } from '../platform/problem.js';
 import { sameSecret } from '../platform/secrets.js';
 import { AccessTokens, invalidToken } from './access-tokens.js';
 import { type AuthDeps, type ClientMeta, iso } from './context.js';
@@ -8,7 +8,6 @@ import { digest } from './keys.js';
 import type { AuthMethod, Credential, Principal } from './principal.js';
 import { type SessionRecord, SessionsStore } from './sessions-store.js';
 import { type UserRecord, UsersStore } from './users-store.js';
-import { notFound } from './validation.js';
 
 /** Credentials handed out when a session starts or refreshes. */
 export interface IssuedSession {
@@ -23,13 +22,13 @@ export interface IssuedSession {
 }
 
 export function sessionEnded(detail: string): AppError {
-  return new AppError(401, ErrorCode.sessionRevoked, detail, {
+  return new AppError(ErrorCode.sessionRevoked, detail, {
     headers: { 'www-authenticate': 'Bearer realm="switchboard", error="invalid_token"' },
   });
 }
 
 function refreshInvalid(detail = 'refresh token is not valid; sign in again'): AppError {
-  return new AppError(401, ErrorCode.refreshInvalid, detail);
+  return new AppError(ErrorCode.refreshInvalid, detail);
 }
 
 const newSecret = () => randomBytes(32).toString('base64url');

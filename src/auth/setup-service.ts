@@ -22,7 +22,7 @@ const ELSEWHERE = 'the setup-token file in the data directory of the instance th
 const hashOf = (token: string) => createHash('sha256').update(token).digest('hex');
 
 function alreadyDone(): AppError {
-  return new AppError(409, ErrorCode.conflict, 'setup is already done: an admin exists; sign in instead');
+  return new AppError(ErrorCode.conflict, 'setup is already done: an admin exists; sign in instead');
 }
 
 /**
@@ -121,7 +121,6 @@ export class SetupService {
     if (await this.users.adminExists()) throw alreadyDone();
     if (input.token === undefined || !(await this.accepts(input.token))) {
       throw new AppError(
-        401,
         ErrorCode.setupToken,
         'setup token is missing or wrong; it is printed at the first start and kept in <data dir>/setup-token',
       );

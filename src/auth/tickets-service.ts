@@ -15,11 +15,7 @@ export class TicketsService {
 
   async issue(principal: Principal): Promise<IssuedTicket> {
     if (principal.sessionId === null) {
-      throw new AppError(
-        403,
-        ErrorCode.forbidden,
-        'connect tickets are for signed-in sessions, not API keys',
-      );
+      throw new AppError(ErrorCode.forbidden, 'connect tickets are for signed-in sessions, not API keys');
     }
     const issued = await this.store.issue(
       { userId: principal.userId, sessionId: principal.sessionId },
@@ -29,7 +25,6 @@ export class TicketsService {
     if (!issued) {
       const wait = await this.store.nextExpiry(principal.userId);
       throw new AppError(
-        429,
         ErrorCode.ticketCap,
         `at most ${MAX_PENDING_TICKETS} connect tickets may be pending; use one or wait for one to expire`,
         { retryAfter: Math.max(1, Math.ceil(wait / 1000)) },

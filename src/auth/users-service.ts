@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditContext } from '../audit/service.js';
-import { AppError, ErrorCode } from '../platform/problem.js';
+import { AppError, ErrorCode, invalidField, notFound } from '../platform/problem.js';
 import { type AuthDeps, iso } from './context.js';
 import { passwordProblem } from './password-policy.js';
 import type { Principal } from './principal.js';
 import type { Role } from './roles.js';
 import { SessionsStore } from './sessions-store.js';
 import { type UserFilter, type UserRecord, UsersStore } from './users-store.js';
-import { invalidField, notFound } from './validation.js';
 
 export interface NewUser {
   username: string;
@@ -32,7 +31,7 @@ export interface UserUpdate {
 export type Requester = Pick<Principal, 'userId' | 'apiKeyId'>;
 
 function forbidden(detail: string): AppError {
-  return new AppError(403, ErrorCode.forbidden, detail);
+  return new AppError(ErrorCode.forbidden, detail);
 }
 
 /**
@@ -53,11 +52,7 @@ function checkRequester(requester: Requester | undefined, targetId: string | nul
 }
 
 function lastAdmin(what: string): AppError {
-  return new AppError(
-    409,
-    ErrorCode.conflict,
-    `cannot ${what} the last admin; make another user admin first`,
-  );
+  return new AppError(ErrorCode.conflict, `cannot ${what} the last admin; make another user admin first`);
 }
 
 /** Local accounts and the rules around them: password policy, unique usernames, always one admin. */
@@ -73,7 +68,7 @@ export class UsersService {
     const user = await this.prepare(input);
     await this.deps.db.transaction().execute(async (trx) => {
       if (await this.store(trx).usernameTaken(user.username)) {
-        throw new AppError(409, ErrorCode.duplicate, `username "${user.username}" is taken`);
+        throw new AppError(ErrorCode.duplicate, `username "${user.username}" is taken`);
       }
       await this.store(trx).insert(user);
       await this.deps.audit.record(
@@ -106,7 +101,7 @@ export class UsersService {
       if ((await store.enabledAdminIds(true)).length > 0) return false;
       if (!(await store.claimFirstAdmin(user.id, user.createdAt))) return false;
       if (await store.usernameTaken(user.username)) {
-        throw new AppError(409, ErrorCode.duplicate, `username "${user.username}" is taken`);
+        throw new AppError(ErrorCode.duplicate, `username "${user.username}" is taken`);
       }
       await store.insert(user);
       await this.deps.audit.record(

@@ -14,7 +14,7 @@ export class FunctionTester {
   async test(name: string, args: unknown): Promise<{ output: unknown; durationMs: number }> {
     const fn = this.runtime.plan?.functions.get(name);
     if (!fn) {
-      throw new AppError(404, ErrorCode.notFound, `the running configuration declares no function "${name}"`);
+      throw new AppError(ErrorCode.notFound, `the running configuration declares no function "${name}"`);
     }
     // Its own process, so a test run cannot disturb, or be disturbed by, the stream that uses the function.
     const sandbox = new FunctionSandbox({
@@ -28,13 +28,9 @@ export class FunctionTester {
       const outcome = await sandbox.run(args === undefined ? fn.args : args);
       if (outcome.ok) return { output: outcome.output, durationMs: outcome.durationMs };
       if (outcome.kind === 'timeout') {
-        throw new AppError(504, ErrorCode.upstreamTimeout, `function "${name}": ${outcome.error}`);
+        throw new AppError(ErrorCode.upstreamTimeout, `function "${name}": ${outcome.error}`);
       }
-      throw new AppError(
-        502,
-        ErrorCode.upstream,
-        `function "${name}" failed (${outcome.kind}): ${outcome.error}`,
-      );
+      throw new AppError(ErrorCode.upstream, `function "${name}" failed (${outcome.kind}): ${outcome.error}`);
     } finally {
       await sandbox.close();
     }

@@ -50,7 +50,7 @@ function sendDiff(reply: FastifyReply, diffJson: Uint8Array) {
 /** The body as the draft route's parser left it: the text that arrived. */
 function textOf(body: unknown): string {
   if (typeof body !== 'string')
-    throw new AppError(415, ErrorCode.unsupportedMediaType, 'send the draft as application/json');
+    throw new AppError(ErrorCode.unsupportedMediaType, 'send the draft as application/json');
   return body;
 }
 

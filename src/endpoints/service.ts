@@ -94,7 +94,6 @@ const problemCount = (problems: ConfigProblem[]) =>
 
 const unprocessable = (problems: ConfigProblem[], prefix = '') =>
   new AppError(
-    422,
     ErrorCode.invalidBody,
     `the configuration is not valid: ${problemCount(problems)}, ` +
       `first ${prefix}${problems[0]?.pointer || '/'} ${problems[0]?.message}`,
@@ -102,7 +101,7 @@ const unprocessable = (problems: ConfigProblem[], prefix = '') =>
   );
 
 const unknownVersion = (version: string) =>
-  new AppError(404, ErrorCode.notFound, `no saved configuration version "${version}"`);
+  new AppError(ErrorCode.notFound, `no saved configuration version "${version}"`);
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -206,7 +205,7 @@ export class EndpointConfigService {
     const state = await this.store.state();
     const wanted = version ?? state.activeVersion;
     if (wanted === null)
-      throw new AppError(404, ErrorCode.notFound, 'no configuration is active yet; POST /config saves one');
+      throw new AppError(ErrorCode.notFound, 'no configuration is active yet; POST /config saves one');
     const record = await this.documentOf(wanted);
     const config = this.parse(record);
     const resolved = resolveVars(config.vars, this.env);
@@ -270,7 +269,6 @@ export class EndpointConfigService {
       const version = request.version ?? nextPatch(await store.versionNumbers());
       if (await store.exists(version)) {
         throw new AppError(
-          409,
           ErrorCode.duplicate,
           `version ${version} is already saved; choose another or leave it out`,
         );
@@ -328,7 +326,7 @@ export class EndpointConfigService {
     } catch (error) {
       if (!(error instanceof BuildError)) throw error;
       await this.enterRecovery(version, error.message, context);
-      throw new AppError(422, ErrorCode.invalidBody, error.message, {
+      throw new AppError(ErrorCode.invalidBody, error.message, {
         errors: error.problems.map((p) => ({ pointer: p.pointer, message: p.message })),
       });
     }
@@ -399,7 +397,6 @@ export class EndpointConfigService {
       const state = await store.state();
       if (state.activeVersion === version) {
         throw new AppError(
-          409,
           ErrorCode.conflict,
           `version ${version} is active; activate another version before deleting it`,
         );
@@ -407,7 +404,6 @@ export class EndpointConfigService {
       if (state.lastGoodVersion === version) {
         if (activeFailed(state)) {
           throw new AppError(
-            409,
             ErrorCode.conflict,
             `version ${version} is what runs while the active version ${state.activeVersion} cannot load; activate a version that loads first`,
           );
@@ -448,7 +444,7 @@ export class EndpointConfigService {
   }
 
   private settledDraft<T>(outcome: DraftDiff<T>): T {
-    if ('malformed' in outcome) throw new AppError(400, ErrorCode.malformedRequest, outcome.malformed);
+    if ('malformed' in outcome) throw new AppError(ErrorCode.malformedRequest, outcome.malformed);
     if ('problems' in outcome) throw unprocessable(outcome.problems);
     return outcome.diff;
   }
@@ -470,14 +466,9 @@ export class EndpointConfigService {
     const pick = async (version: string | undefined, name: string) => {
       const wanted = version ?? state.activeVersion;
       if (wanted === null) {
-        throw new AppError(
-          422,
-          ErrorCode.invalidBody,
-          `give ${name}: no version is active to stand in for it`,
-          {
-            errors: [{ pointer: `/querystring/${name}`, message: 'is required while no version is active' }],
-          },
-        );
+        throw new AppError(ErrorCode.invalidBody, `give ${name}: no version is active to stand in for it`, {
+          errors: [{ pointer: `/querystring/${name}`, message: 'is required while no version is active' }],
+        });
       }
       return this.documentOf(wanted);
     };
@@ -604,7 +595,6 @@ function duplicateFromConstraint(error: unknown, version: string): unknown {
   const text = String((error as Error)?.message ?? '');
   if (/unique|duplicate key|primary key/i.test(text)) {
     return new AppError(
-      409,
       ErrorCode.duplicate,
       `version ${version} was saved by someone else just now; choose another`,
     );

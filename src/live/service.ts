@@ -121,7 +121,7 @@ export class LiveService {
   channelFor(principal: Principal, name: string) {
     const channel = this.channels.get(name);
     if (!channel || !channel.admits(principal)) {
-      throw new AppError(404, ErrorCode.notFound, `no channel "${name}" that you may subscribe to`);
+      throw new AppError(ErrorCode.notFound, `no channel "${name}" that you may subscribe to`);
     }
     return channel;
   }
@@ -217,7 +217,7 @@ export class LiveService {
     } catch (error) {
       stop();
       if (error instanceof InvalidSince) {
-        throw new AppError(422, ErrorCode.invalidBody, error.message, {
+        throw new AppError(ErrorCode.invalidBody, error.message, {
           errors: [{ pointer: '/since', message: error.message }],
         });
       }
@@ -234,7 +234,6 @@ export class LiveService {
     const slot = await this.acquireSlot(`live:${connection.transport}:${connection.principal.userId}`, cap);
     if (!slot) {
       throw new AppError(
-        429,
         ErrorCode.connectionCap,
         `you already have ${cap} live ${connection.transport === 'ws' ? 'WebSocket' : 'event-stream'} connections open (at most ${cap}); close one first`,
         { retryAfter: 5 },
@@ -275,14 +274,14 @@ export class LiveService {
    */
   async publish(principal: Principal, name: string, data: unknown): Promise<LiveEvent> {
     if (!publishAllowedBy(principal, name)) {
-      throw new AppError(403, ErrorCode.forbidden, `you may not publish to "${name}"`);
+      throw new AppError(ErrorCode.forbidden, `you may not publish to "${name}"`);
     }
     const channel = this.channels.get(name);
     if (channel && !channel.publishable) {
-      throw new AppError(403, ErrorCode.forbidden, `"${name}" is written by Switchboard itself`);
+      throw new AppError(ErrorCode.forbidden, `"${name}" is written by Switchboard itself`);
     }
     if (!channel?.admits(principal)) {
-      throw new AppError(404, ErrorCode.notFound, `no stream "${name}" that you may publish to`);
+      throw new AppError(ErrorCode.notFound, `no stream "${name}" that you may publish to`);
     }
     return this.bus.publish(name, data);
   }

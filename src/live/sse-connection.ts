@@ -55,7 +55,7 @@ export class SseConnection implements LiveConnection {
         this.subscriptions.set(name, subscription);
       } catch (error) {
         if (error instanceof AppError && error.status === 422) {
-          throw new AppError(422, error.code, error.message, {
+          throw new AppError(error.code, error.message, {
             errors: [{ pointer, message: error.message }],
           });
         }

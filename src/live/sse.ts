@@ -35,7 +35,6 @@ async function callerOf(request: FastifyRequest, live: LiveService, ticket: stri
     principal = await live.auth.tickets.redeem(ticket);
     if (!principal) {
       throw new AppError(
-        401,
         ErrorCode.invalidToken,
         'the ticket is unknown, already used or expired; ask POST /api/v1/auth/ws-ticket for a new one',
         { headers: { 'www-authenticate': 'Bearer realm="switchboard"' } },
@@ -50,7 +49,6 @@ async function callerOf(request: FastifyRequest, live: LiveService, ticket: stri
   }
   if (principal.mustChangePassword) {
     throw new AppError(
-      403,
       ErrorCode.passwordChangeRequired,
       'change your password first (POST /api/v1/auth/password)',
     );
@@ -69,7 +67,7 @@ function positionOf(request: FastifyRequest, query: string | undefined) {
 }
 
 const invalidPosition = (pointer: string, message: string) =>
-  new AppError(422, ErrorCode.invalidBody, message, { errors: [{ pointer, message }] });
+  new AppError(ErrorCode.invalidBody, message, { errors: [{ pointer, message }] });
 
 const Ticket = Type.String({ minLength: 1, maxLength: 256, description: 'A connect ticket, single use' });
 
@@ -123,7 +121,7 @@ export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, opti
     }
     if (connection.endedEarly !== undefined) {
       connection.finish();
-      throw new AppError(401, ErrorCode.sessionRevoked, 'your session ended; sign in again');
+      throw new AppError(ErrorCode.sessionRevoked, 'your session ended; sign in again');
     }
     reply.hijack();
     if (reply.raw.destroyed || request.raw.socket.destroyed) {

@@ -128,21 +128,21 @@ export const wsGateway: FastifyPluginAsyncTypebox<WsGatewayOptions> = async (app
       return rejectUpgrade(
         request,
         socket,
-        new AppError(400, ErrorCode.malformedRequest, 'the request URL is malformed'),
+        new AppError(ErrorCode.malformedRequest, 'the request URL is malformed'),
       );
     }
     if (url.pathname !== path) {
       return rejectUpgrade(
         request,
         socket,
-        new AppError(404, ErrorCode.unknownRoute, `no WebSocket endpoint at ${url.pathname}; use ${path}`),
+        new AppError(ErrorCode.unknownRoute, `no WebSocket endpoint at ${url.pathname}; use ${path}`),
       );
     }
     if (closing) {
       return rejectUpgrade(
         request,
         socket,
-        new AppError(503, ErrorCode.unavailable, 'the server is restarting; reconnect', { retryAfter: 1 }),
+        new AppError(ErrorCode.unavailable, 'the server is restarting; reconnect', { retryAfter: 1 }),
       );
     }
     const admit = options.admitUpgrade?.(request) ?? Promise.resolve();
@@ -152,7 +152,7 @@ export const wsGateway: FastifyPluginAsyncTypebox<WsGatewayOptions> = async (app
         rejectUpgrade(
           request,
           socket,
-          error instanceof AppError ? error : new AppError(500, ErrorCode.internal, 'internal error'),
+          error instanceof AppError ? error : new AppError(ErrorCode.internal, 'internal error'),
         ),
     );
   }
@@ -213,8 +213,7 @@ export const wsGateway: FastifyPluginAsyncTypebox<WsGatewayOptions> = async (app
     },
     async () => {
       throw new AppError(
-        426,
-        ErrorCode.malformedRequest,
+        ErrorCode.upgradeRequired,
         'this endpoint speaks WebSocket only; send an upgrade request',
         {
           headers: { upgrade: 'websocket', connection: 'Upgrade' },

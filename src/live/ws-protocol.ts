@@ -1,3 +1,4 @@
+import { ErrorCode } from '../platform/problem.js';
 import type { LiveEvent } from './bus.js';
 
 /**
@@ -34,14 +35,14 @@ export const CloseCode = {
 
 /** Error frame codes (docs/errors.md). */
 export const FrameError = {
-  forbidden: 1001,
-  invalidToken: 1009,
-  invalidMessage: 2000,
-  malformed: 2001,
-  notFound: 3000,
-  conflict: 4000,
-  subscriptionCap: 5002,
-  internal: 8000,
+  forbidden: ErrorCode.forbidden,
+  invalidToken: ErrorCode.invalidToken,
+  invalidMessage: ErrorCode.invalidBody,
+  malformed: ErrorCode.malformedRequest,
+  notFound: ErrorCode.notFound,
+  conflict: ErrorCode.conflict,
+  subscriptionCap: ErrorCode.concurrencyCap,
+  internal: ErrorCode.internal,
 } as const;
 
 const MAX_ID_LENGTH = 64;

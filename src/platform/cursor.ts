@@ -15,7 +15,7 @@ export const MAX_CURSOR_LENGTH = 512;
 const MAX_AGE_MS = 24 * 60 * 60 * 1000;
 
 function invalid(detail: string): AppError {
-  return new AppError(422, ErrorCode.invalidBody, detail, {
+  return new AppError(ErrorCode.invalidBody, detail, {
     errors: [{ pointer: '/cursor', message: detail }],
   });
 }

@@ -30,7 +30,6 @@ export function toAppError(error: FastifyError): AppError {
   if (error.validation) {
     const errors = validationErrors(error);
     return new AppError(
-      422,
       ErrorCode.invalidBody,
       `${errors.length} field(s) are invalid: ${errors.map((e) => `${e.pointer || '/'} ${e.message}`).join('; ')}`,
       { errors },
@@ -38,28 +37,24 @@ export function toAppError(error: FastifyError): AppError {
   }
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new AppError(413, ErrorCode.payloadTooLarge, 'request body is larger than the server accepts');
+      return new AppError(ErrorCode.payloadTooLarge, 'request body is larger than the server accepts');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new AppError(
-        415,
-        ErrorCode.unsupportedMediaType,
-        'unsupported Content-Type; send application/json',
-      );
+      return new AppError(ErrorCode.unsupportedMediaType, 'unsupported Content-Type; send application/json');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new AppError(400, ErrorCode.malformedRequest, 'body is empty but Content-Type says JSON');
+      return new AppError(ErrorCode.malformedRequest, 'body is empty but Content-Type says JSON');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new AppError(400, ErrorCode.malformedRequest, 'Content-Length does not match the body');
+      return new AppError(ErrorCode.malformedRequest, 'Content-Length does not match the body');
     case 'FST_ERR_BAD_URL':
     case 'FST_ERR_ASYNC_CONSTRAINT':
-      return new AppError(400, ErrorCode.malformedRequest, 'the request URL is malformed');
+      return new AppError(ErrorCode.malformedRequest, 'the request URL is malformed');
   }
   if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
-    return new AppError(400, ErrorCode.malformedRequest, 'body is not valid JSON');
+    return new AppError(ErrorCode.malformedRequest, 'body is not valid JSON');
   }
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500)
-    return new AppError(status, ErrorCode.malformedRequest, 'the request is malformed');
-  return new AppError(500, ErrorCode.internal, 'internal error; quote the instance id when reporting it');
+    return new AppError(ErrorCode.malformedRequest, 'the request is malformed');
+  return new AppError(ErrorCode.internal, 'internal error; quote the instance id when reporting it');
 }
 
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: AppError) {
@@ -105,7 +100,6 @@ export function registerErrorHandling(app: FastifyInstance): void {
         request,
         reply,
         new AppError(
-          405,
           ErrorCode.methodNotAllowed,
           `method ${request.method} is not allowed here; allowed: ${allow}`,
           { headers: { allow } },
@@ -115,7 +109,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
     return sendProblem(
       request,
       reply,
-      new AppError(404, ErrorCode.unknownRoute, `no route ${request.method} ${path}`),
+      new AppError(ErrorCode.unknownRoute, `no route ${request.method} ${path}`),
     );
   });
 }

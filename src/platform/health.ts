@@ -52,7 +52,7 @@ export function registerHealth(
     );
     const failed = Object.keys(results).filter((name) => results[name]?.status === 'error');
     if (failed.length > 0) {
-      throw new AppError(503, ErrorCode.unavailable, `not ready: ${failed.join(', ')} unavailable`, {
+      throw new AppError(ErrorCode.unavailable, `not ready: ${failed.join(', ')} unavailable`, {
         retryAfter: 5,
         extensions: { checks: results },
       });

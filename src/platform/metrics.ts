@@ -31,7 +31,7 @@ export function registerMetrics(app: FastifyInstance, token: string | undefined,
     const header = request.headers.authorization ?? '';
     const given = header.startsWith('Bearer ') ? header.slice(7) : '';
     if (!sameSecret(given, token)) {
-      throw new AppError(401, ErrorCode.unauthorized, 'a valid metrics bearer token is required', {
+      throw new AppError(ErrorCode.unauthorized, 'a valid metrics bearer token is required', {
         headers: { 'www-authenticate': 'Bearer realm="metrics"' },
       });
     }

@@ -60,7 +60,7 @@ export async function keysetPage<Row, Item>(options: {
   if (query.cursor !== undefined) {
     const { position } = codec.decode(query.cursor, scope);
     if (!('after' in position)) {
-      throw new AppError(422, ErrorCode.invalidBody, 'cursor is of another kind for this list', {
+      throw new AppError(ErrorCode.invalidBody, 'cursor is of another kind for this list', {
         errors: [{ pointer: '/cursor', message: 'is of another kind for this list' }],
       });
     }

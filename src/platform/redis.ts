@@ -50,7 +50,7 @@ export async function orUnavailable<T>(feature: string, call: Promise<T>): Promi
     return await call;
   } catch (error) {
     if (error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message)) throw error;
-    throw new AppError(503, ErrorCode.unavailable, `${feature} is unavailable: Redis is not answering`, {
+    throw new AppError(ErrorCode.unavailable, `${feature} is unavailable: Redis is not answering`, {
       retryAfter: 1,
     });
   }

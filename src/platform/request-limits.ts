@@ -1,7 +1,7 @@
 import type { Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyHttpOptions, FastifyInstance } from 'fastify';
-import { AppError, ErrorCode } from './problem.js';
+import { AppError, ErrorCode, type ErrorCodeValue } from './problem.js';
 import { newRequestId } from './request-context.js';
 import { answerOnSocket } from './socket-answer.js';
 
@@ -40,14 +40,14 @@ export function registerHeaderCountLimit(app: FastifyInstance, maxHeaders: numbe
   app.server.maxHeadersCount = maxHeaders + 1;
   app.addHook('onRequest', async (request) => {
     if (request.raw.rawHeaders.length / 2 > maxHeaders) {
-      throw new AppError(431, ErrorCode.malformedRequest, `too many header fields (at most ${maxHeaders})`);
+      throw new AppError(ErrorCode.headersTooLarge, `too many header fields (at most ${maxHeaders})`);
     }
   });
 }
 
-const CLIENT_ERRORS: Record<string, { status: number; detail: string }> = {
-  HPE_HEADER_OVERFLOW: { status: 431, detail: 'request headers are too large' },
-  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, detail: 'the request took too long to arrive' },
+const CLIENT_ERRORS: Record<string, { code: ErrorCodeValue; detail: string }> = {
+  HPE_HEADER_OVERFLOW: { code: ErrorCode.headersTooLarge, detail: 'request headers are too large' },
+  ERR_HTTP_REQUEST_TIMEOUT: { code: ErrorCode.requestTimeout, detail: 'the request took too long to arrive' },
 };
 
 /**
@@ -60,10 +60,9 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
     socket.destroy(error);
     return;
   }
-  const known = CLIENT_ERRORS[error.code ?? ''] ?? { status: 400, detail: 'malformed HTTP request' };
-  answerOnSocket(
-    socket,
-    new AppError(known.status, ErrorCode.malformedRequest, known.detail),
-    newRequestId(),
-  );
+  const known = CLIENT_ERRORS[error.code ?? ''] ?? {
+    code: ErrorCode.malformedRequest,
+    detail: 'malformed HTTP request',
+  };
+  answerOnSocket(socket, new AppError(known.code, known.detail), newRequestId());
 }

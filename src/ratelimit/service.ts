@@ -1,4 +1,4 @@
-import { AppError, ErrorCode } from '../platform/problem.js';
+import { AppError, ErrorCode, type ErrorCodeValue } from '../platform/problem.js';
 import type { LimitSettings } from '../settings.js';
 import { type ConcurrencyName, OPERATIONS, type OperationName } from './operations.js';
 import type { LimitStore, Slot } from './store.js';
@@ -55,7 +55,6 @@ export class RateLimits {
     if (slot === null) {
       this.observer.refused(`${name} (concurrency)`);
       throw new AppError(
-        429,
         ErrorCode.concurrencyCap,
         `you already have ${cap} of these running (at most ${cap} at once); wait for ${cap === 1 ? 'it' : 'one'} to finish`,
         { retryAfter: 1 },
@@ -79,8 +78,8 @@ export class RateLimits {
   }
 }
 
-function refusal(code: number, detail: string, result: Verdict): AppError {
-  return new AppError(429, code, detail, {
+function refusal(code: ErrorCodeValue, detail: string, result: Verdict): AppError {
+  return new AppError(code, detail, {
     retryAfter: toSeconds(result.retryAfterMs),
     headers: rateLimitHeaders(result),
   });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { wsTimings } from '../../src/live/ws-gateway.js';
+import { errorCode } from '../client.js';
 import { type SignedIn, startTestApp, type TestApp, testClock } from '../fixture.js';
 import { type Closed, LiveSocket, socketUrl, until } from '../live-client.js';
 
@@ -179,6 +180,7 @@ describe('WebSocket gateway', () => {
       const res = await t.client().call('/api/v1/ws');
       expect(res.status).toBe(426);
       expect(res.headers.upgrade).toBe('websocket');
+      expect(errorCode(res)).toBe(2006);
       const elsewhere = new WebSocket(`${t.url.replace(/^http/, 'ws')}/api/v1/nope`);
       const status = await new Promise<number>((resolve) =>
         elsewhere.on('unexpected-response', (_req, response) => resolve(response.statusCode ?? 0)),

@@ -106,7 +106,7 @@ describe('headers timeout (slow-loris)', () => {
     expect(reply.headers.get('connection')).toBe('close');
     expect(problemShape.isEnvelope(reply.body)).toBe(true);
     expect(reply.body.error_detail.status).toBe(408);
-    expect(reply.body.error_detail.error_code).toBe(2001);
+    expect(reply.body.error_detail.error_code).toBe(2005);
     // A bound on behaviour (deadline 2 s, checked every second), not on speed.
     const elapsed = closedAt - slow.openedAt;
     expect(elapsed).toBeGreaterThanOrEqual(1500);
@@ -154,12 +154,12 @@ describe('header count and size', () => {
     expect(api.status).toBe(401);
   });
 
-  it('refuses one with more header fields with 431 and code 2001', async () => {
+  it('refuses one with more header fields with 431 and code 2007', async () => {
     for (const path of ['/healthz', '/api/v1/auth/me']) {
       const reply = await exchange(t.url, headWith(fields(30), `GET ${path} HTTP/1.1`));
       expect(reply.status).toBe(431);
       expect(problemShape.isEnvelope(reply.body)).toBe(true);
-      expect(reply.body.error_detail.error_code).toBe(2001);
+      expect(reply.body.error_detail.error_code).toBe(2007);
       expect(reply.body.error_detail.status).toBe(431);
     }
     expect((await exchange(t.url, headWith(fields(21)))).status).toBe(431);
@@ -179,7 +179,7 @@ describe('header count and size', () => {
     expect(reply.status).toBe(431);
     expect(reply.headers.get('connection')).toBe('close');
     expect(problemShape.isEnvelope(reply.body)).toBe(true);
-    expect(reply.body.error_detail.error_code).toBe(2001);
+    expect(reply.body.error_detail.error_code).toBe(2007);
   });
 });
 
