@@ -1,3 +1,24 @@
+import type { Readable } from 'node:stream';
+
+/** Where a command reads and writes: the process's own streams, or a test's. */
+export interface CliIo {
+  /** The result, which scripts read. */
+  readonly stdout: { write(text: string): unknown };
+  /** What a command says about its run (problems, notices), out of the result's way. */
+  readonly stderr: { write(text: string): unknown };
+  readonly stdin: Readable;
+  /** Where settings come from (SWITCHBOARD_*, PORT, HOST). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/** The command line as an operator runs it. */
+export const processIo = (): CliIo => ({
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdin: process.stdin,
+  env: process.env,
+});
+
 /** What a command prints as its result: standard output, which scripts read. */
 export const out = (text: string) => process.stdout.write(text);
 
