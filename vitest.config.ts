@@ -11,10 +11,18 @@ const REDIS_SUITES = [
   'test/endpoints/cluster.test.ts',
 ];
 const withRedis = Boolean(process.env.SWITCHBOARD_TEST_REDIS_URL);
-if (!withRedis && !process.env.VITEST_WORKER_ID) {
-  console.log(
-    `Left out ${REDIS_SUITES.length} suites that need Redis (${REDIS_SUITES.join(', ')}): set SWITCHBOARD_TEST_REDIS_URL=redis://127.0.0.1:6379 to run them.`,
-  );
+if (!process.env.VITEST_WORKER_ID) {
+  if (!withRedis) {
+    console.log(
+      `Left out ${REDIS_SUITES.length} suites that need Redis (${REDIS_SUITES.join(', ')}): set SWITCHBOARD_TEST_REDIS_URL=redis://127.0.0.1:6379 to run them.`,
+    );
+  }
+  // The whole suite runs on one engine per run; .ci/run runs it twice.
+  if (!process.env.SWITCHBOARD_TEST_DATABASE_URL) {
+    console.log(
+      'Left out the run on PostgreSQL (this one is on SQLite): set SWITCHBOARD_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test to run the suite on it.',
+    );
+  }
 }
 
 export default defineConfig({
