@@ -1,11 +1,11 @@
 import cookie from '@fastify/cookie';
-import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, LogController } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { Registry } from 'prom-client';
 import { auditRoutes } from './audit/routes.js';
 import type { AuditService } from './audit/service.js';
-import { authPipeline, registerAuthRoutes, SECURITY_SCHEMES } from './auth/index.js';
-import { assembleAuth } from './auth/open.js';
+import { assembleAuth } from './auth/assemble.js';
+import { authentication, authorization, registerAuthRoutes, SECURITY_SCHEMES } from './auth/index.js';
 import { RedisAuthEvents } from './auth/redis-events.js';
 import { RedisTicketStore } from './auth/redis-tickets.js';
 import type { Auth } from './auth/service.js';
@@ -22,12 +22,19 @@ import { registerMetrics } from './platform/metrics.js';
 import { registerOpenApi } from './platform/openapi.js';
 import { connectRedis, redisReady } from './platform/redis.js';
 import { loggerOptions, registerRequestContext, requestIdOf } from './platform/request-context.js';
-import { registerHeaderCountLimit, requestLimitOptions } from './platform/request-limits.js';
+import {
+  acceptJsonBodies,
+  registerBodyRefusals,
+  registerHeaderCountLimit,
+  requestLimitOptions,
+} from './platform/request-limits.js';
+import { withoutPassword } from './platform/secrets.js';
 import { registerSecurity } from './platform/security.js';
-import { registerRateLimits } from './ratelimit/index.js';
+import { assembleRateLimits } from './ratelimit/index.js';
 import type { Settings } from './settings.js';
+import { type Foundation, openFoundation } from './start-up.js';
 import { secureDataDirs } from './storage/data-dir.js';
-import { openStorage, type Storage } from './storage/database.js';
+import { type Storage, shownDatabase } from './storage/database.js';
 import { VERSION } from './version.js';
 
 export interface AppOverrides {
@@ -55,27 +62,46 @@ export interface Switchboard {
   readonly live: LiveService;
   /** The endpoint configuration: versions, activation, the producers of the active one. */
   readonly endpoints: Endpoints;
-  /** Ready after start(): derived from the signing secret. */
+  /** Pagination cursors, signed with a key derived from the instance secret. */
   readonly cursors: () => CursorCodec;
-  /** Migrates, resolves the signing secret, and listens. Returns the URL. */
+  /**
+   * Listens, then loads the endpoint configuration: a start that fails to listen records nothing about
+   * it (no recovery for a version the running server serves). Returns the URL.
+   */
   start(): Promise<string>;
-  /** Startup hooks without listening (for in-process requests). */
+  /** Startup hooks and the endpoint configuration, without listening (for in-process requests). */
   ready(): Promise<void>;
   /** Stops accepting, lets in-flight requests finish within the grace period, closes the database. */
   shutdown(): Promise<void>;
 }
 
-/** The composition root: wires the platform and every feature. */
+/**
+ * The composition root: the start-up sequence (storage opened and migrated, the instance secret, the
+ * audit log), then the platform and every feature on it.
+ */
 export async function createApp(settings: Settings, overrides: AppOverrides = {}): Promise<Switchboard> {
-  const storage = overrides.storage ?? openStorage(settings.database, settings.databasePoolSize);
+  const foundation = await openFoundation(settings, { storage: overrides.storage, now: overrides.now });
+  try {
+    return await assemble(settings, overrides, foundation);
+  } catch (error) {
+    if (!overrides.storage) await foundation.storage.close();
+    throw error;
+  }
+}
+
+async function assemble(
+  settings: Settings,
+  overrides: AppOverrides,
+  foundation: Foundation,
+): Promise<Switchboard> {
+  const { storage, audit } = foundation;
   const logger = overrides.logStream
     ? { ...loggerOptions(settings.logLevel), stream: overrides.logStream }
     : loggerOptions(settings.logLevel);
   const server = Fastify({
     logger,
-    // Deprecated for fastify 6 in favour of logController, whose typed form needs every hook spelled out.
-    disableRequestLogging: true,
-    requestIdLogLabel: 'request_id',
+    // Per-request lines are request-context.ts's; the top-level options for this are deprecated (FSTDEP023, 024).
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     genReqId: requestIdOf,
     ...requestLimitOptions(settings),
     trustProxy: settings.trustedProxies.length > 0 ? [...settings.trustedProxies] : false,
@@ -90,22 +116,17 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
 
   const metrics = new Registry();
   const redis = settings.redisUrl ? connectRedis(settings.redisUrl, settings.redisKeyPrefix) : undefined;
-  const { auth, audit, open } = assembleAuth(settings, storage, {
+  const auth = assembleAuth(settings, foundation, {
     now: overrides.now,
     ticketStore: overrides.ticketStore ?? (redis ? new RedisTicketStore(redis, overrides.now) : undefined),
   });
   // Sessions ended and users changed here must end the streams other instances hold for them.
   const authRelay = redis ? new RedisAuthEvents(redis, auth.events, server.log) : undefined;
-  let cursorCodec: CursorCodec | undefined;
-  const cursors = () => {
-    if (!cursorCodec) throw new Error('cursors are available once the app is ready');
-    return cursorCodec;
-  };
+  const cursorCodec = new CursorCodec(foundation.secret);
+  const cursors = () => cursorCodec;
 
   server.addHook('onReady', async () => {
     for (const warning of secureDataDirs(settings)) server.log.warn(warning);
-    const secret = await open();
-    cursorCodec = new CursorCodec(secret);
     if (redis) {
       await Promise.all([
         redisReady(redis, 2000).catch((error: Error) =>
@@ -120,7 +141,14 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
     }
     await auth.setup.prepare(server.log);
     auth.startMaintenance(server.log);
-    await endpoints.start();
+    if (redis && settings.publicUrl === `http://localhost:${settings.port}`) {
+      server.log.warn(
+        { public_url: settings.publicUrl },
+        'SWITCHBOARD_REDIS_URL is set but SWITCHBOARD_PUBLIC_URL is not: tokens are issued for ' +
+          `${settings.publicUrl}, and instances with another public URL reject them; give every instance ` +
+          'sharing this Redis the same SWITCHBOARD_PUBLIC_URL (docs/live.md)',
+      );
+    }
     if (!settings.cookieSecure) {
       server.log.warn(
         { public_url: settings.publicUrl },
@@ -145,14 +173,17 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
   registerErrorHandling(server);
   registerRequestContext(server);
   registerHeaderCountLimit(server, settings.maxHeaders);
+  acceptJsonBodies(server);
+  registerBodyRefusals(server);
   await registerSecurity(server, settings);
-  const rateLimits = registerRateLimits(server, {
+  const rateLimits = assembleRateLimits({
     settings: settings.limits,
     redis,
     metrics,
     log: server.log,
     now: overrides.now,
   });
+  await server.register(rateLimits.plugin);
   const live = assembleLive({
     settings: settings.live,
     auth,
@@ -173,7 +204,8 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
   registerHealth(server, {
     version: VERSION,
     checks: { database: () => storage.ping() },
-    degraded: async () => ((await rateLimits.degraded()) ? ['redis'] : []),
+    // Redis away is a fallback (limits and fan-out per instance), not a reason to take the instance out.
+    fallbacks: redis ? { redis: async () => !(await rateLimits.degraded()) } : {},
     timeoutMs: settings.readinessTimeoutMs,
     startedAt: Date.now(),
   });
@@ -181,15 +213,13 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
   await server.register(cookie);
   await server.register(
     async (api) => {
-      // The request pipeline, in order (docs/rate-limits.md lists it); hooks apply to the routes registered after them.
-      const { authenticate, authorize, auditRefusals } = authPipeline(api, { auth, settings });
-      api.addHook('onError', auditRefusals);
-      api.addHook('onRequest', authenticate);
-      api.addHook('onRequest', rateLimits.callerTier);
-      api.addHook('onRequest', authorize);
-      api.addHook('onRequest', rateLimits.routeLimits);
-      api.addHook('preValidation', rateLimits.usernameLimits);
-      api.addHook('onSend', rateLimits.releaseSlot);
+      // The request pipeline, in order (docs/rate-limits.md lists it): each plugin's hooks run in the order
+      // the plugins are registered, and apply to the routes registered after them. Each declares what it
+      // needs registered before it.
+      await api.register(authentication, { auth, settings });
+      await api.register(rateLimits.callerTier);
+      await api.register(authorization, { auth, settings });
+      await api.register(rateLimits.routeLimits);
       await registerAuthRoutes(api, { auth, cursors, settings });
       await api.register(auditRoutes, { prefix: '/audit', audit, cursors });
       await registerConfigRoutes(api, { endpoints, settings });
@@ -206,6 +236,8 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
     { prefix: '/api/v1' },
   );
 
+  let endpointsStarted: Promise<void> | undefined;
+  const startEndpoints = () => (endpointsStarted ??= endpoints.start());
   let shuttingDown: Promise<void> | undefined;
   // Responses finishing during shutdown close their keep-alive connection, so close() need not wait on it.
   server.addHook('onSend', async (_request, reply) => {
@@ -221,9 +253,22 @@ export async function createApp(settings: Settings, overrides: AppOverrides = {}
     cursors,
     async ready() {
       await server.ready();
+      await startEndpoints();
     },
     async start() {
-      return server.listen({ host: settings.host, port: settings.port });
+      const url = await server.listen({ host: settings.host, port: settings.port });
+      await startEndpoints();
+      server.log.info(
+        {
+          url,
+          database: shownDatabase(settings.database),
+          bus: redis ? 'redis' : 'memory',
+          rate_limit_store: rateLimits.store,
+          ...(settings.redisUrl && { redis: withoutPassword(settings.redisUrl) }),
+        },
+        `Switchboard listening on ${url}`,
+      );
+      return url;
     },
     shutdown() {
       shuttingDown ??= (async () => {

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DOC_END, DOC_START, settingsDoc, withSettingsDoc } from '../src/platform/settings-doc.js';
 import { loadSettings, settingSpecs } from '../src/settings.js';
 
 describe('settings', () => {
@@ -61,7 +62,7 @@ describe('settings', () => {
     ).toThrow(/SWITCHBOARD_HEADERS_TIMEOUT=2m: it must not exceed SWITCHBOARD_REQUEST_TIMEOUT \(1m\)/);
   });
 
-  it('have the abuse-protection defaults of the issue, overridable one operation at a time', () => {
+  it('have the abuse-protection defaults of docs/rate-limits.md, overridable one operation at a time', () => {
     const defaults = loadSettings({}).limits;
     expect(defaults).toMatchObject({
       enabled: true,
@@ -94,7 +95,7 @@ describe('settings', () => {
     expect(limits.concurrency['config.test']).toBe(3);
   });
 
-  it('have the identity defaults of API.md', () => {
+  it('have the identity defaults of docs/auth.md', () => {
     const s = loadSettings({});
     expect(s.jwtAlgorithm).toBe('HS256');
     expect(s.accessTokenTtlMs).toBe(15 * 60_000);
@@ -170,12 +171,21 @@ describe('settings', () => {
     expect(() => loadSettings({ SWITCHBOARD_CONFIG_FILE: join(dir, 'missing.yaml') })).toThrow(/cannot read/);
   });
 
-  it('are all documented with their defaults in docs/configuration.md', () => {
+  it('are the table of docs/configuration.md, both ways (npm run docs:settings writes it)', () => {
     const doc = readFileSync(join(process.cwd(), 'docs', 'configuration.md'), 'utf8');
-    for (const spec of Object.values(settingSpecs)) {
-      expect(doc).toContain(`\`${spec.env}\``);
-      expect(doc).toContain(`\`${spec.file}\``);
-      if (spec.default) expect(doc).toContain(`\`${spec.default}\``);
+    const generated = settingsDoc(settingSpecs);
+    const table = doc.slice(doc.indexOf(DOC_START), doc.indexOf(DOC_END));
+    const rows = (text: string) => text.split('\n').filter((line) => line.startsWith('| `'));
+    expect(rows(table).filter((row) => !rows(generated).includes(row))).toEqual([]);
+    expect(rows(generated).filter((row) => !rows(table).includes(row))).toEqual([]);
+    expect(withSettingsDoc(doc, settingSpecs)).toBe(doc);
+  });
+
+  it('each have their own variable and file key, and a default their own parser reads', () => {
+    expect(new Set(settingSpecs.map((s) => s.env)).size).toBe(settingSpecs.length);
+    expect(new Set(settingSpecs.map((s) => s.file)).size).toBe(settingSpecs.length);
+    for (const spec of settingSpecs) {
+      if (spec.default !== undefined) expect(spec.parse(spec.default), spec.env).not.toBeUndefined();
     }
   });
 });
@@ -188,6 +198,7 @@ describe('endpoint configuration settings', () => {
       functionsDir: '/var/lib/switchboard/functions',
       bootstrapFile: undefined,
       leaseMs: 10_000,
+      configBodyLimitBytes: 8_388_608,
     });
     expect(Object.isFrozen(s.endpoints)).toBe(true);
     expect(loadSettings({}).endpoints.functionsDir).toBe(join(process.cwd(), 'data', 'functions'));
@@ -205,6 +216,7 @@ describe('endpoint configuration settings', () => {
       functionsDir: join(process.cwd(), 'fns'),
       bootstrapFile: '/etc/switchboard/endpoints.json',
       leaseMs: 30_000,
+      configBodyLimitBytes: 8_388_608,
     });
     expect(Object.isFrozen(s.endpoints.allowedHosts)).toBe(true);
     expect(loadSettings({ SWITCHBOARD_ENDPOINTS_FILE: 'endpoints.json' }).endpoints.bootstrapFile).toBe(

@@ -20,6 +20,22 @@ export function invalidToken(detail = 'access token is invalid or expired; sign 
 }
 
 /**
+ * A token signed with our key but for another issuer or audience: in practice, minted by an instance whose
+ * SWITCHBOARD_PUBLIC_URL differs. The client gets the usual 1009; the credential resolver logs the why.
+ */
+export class ForeignAccessToken extends AppError {
+  constructor(
+    /** The claim that did not match: `iss` or `aud`. */
+    readonly claim: 'iss' | 'aud',
+    readonly expected: string,
+    readonly presented: unknown,
+  ) {
+    const usual = invalidToken();
+    super(usual.code, usual.message, usual.options);
+  }
+}
+
+/**
  * Access tokens are JWTs signed with one pinned HMAC algorithm. Verification demands that algorithm, the
  * issuer, the audience and every claim Switchboard relies on; jose refuses `alg: none` outright.
  */
@@ -85,6 +101,14 @@ export class AccessTokens {
     } catch (error) {
       if (error instanceof AppError) throw error;
       if (error instanceof errors.JWTExpired) throw invalidToken('access token has expired; refresh it');
+      // jose checks the claims only once the signature holds, so these values come from a token we signed.
+      if (
+        error instanceof errors.JWTClaimValidationFailed &&
+        (error.claim === 'iss' || error.claim === 'aud')
+      ) {
+        const expected = error.claim === 'iss' ? this.options.issuer : this.options.audience;
+        throw new ForeignAccessToken(error.claim, expected, error.payload[error.claim]);
+      }
       throw invalidToken();
     }
   }

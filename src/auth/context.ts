@@ -12,7 +12,7 @@ export interface AuthDeps {
   readonly db: Kysely<Database>;
   readonly engine: Engine;
   readonly settings: Settings;
-  /** Available once the signing secret is resolved (after migrations). */
+  /** Derived from the instance secret, which the start-up sequence resolves before any service is built. */
   readonly keys: () => AuthKeys;
   readonly audit: AuditService;
   readonly hasher: PasswordHasher;

@@ -3,8 +3,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../platform/problem.js';
 import { sameSecret } from '../platform/secrets.js';
 import { type AccessRule, admits } from './access.js';
+import { type Presented, pendingPasswordChange } from './credentials.js';
 import type { Principal } from './principal.js';
-import { bearerOf } from './request.js';
 import type { Auth } from './service.js';
 
 /** What a route demands of its caller, declared in its `config.access`. Without it: any signed-in user. */
@@ -57,32 +57,26 @@ function csrfRejected(detail: string): AppError {
   return new AppError(ErrorCode.csrfRejected, detail);
 }
 
+/** What an HTTP request presents to the credential sources; a ticket only where a route asks for one. */
+export function presentedBy(request: FastifyRequest, ticket?: string): Presented {
+  return { headers: request.headers, cookies: request.cookies, ticket };
+}
+
 /**
- * The two request hooks every API route passes: `authenticate` works out who is calling (session cookie
- * first, else a bearer JWT or API key) and `authorize` applies CSRF, Origin and the route's access rule.
- * They are separate so the per-user rate limiter can sit between them.
+ * The two request hooks every API route passes: `authenticate` works out who is calling (through the
+ * credential sources: session cookie first, else a bearer JWT or API key) and `authorize` applies CSRF,
+ * Origin and the route's access rule. They are separate so the per-user rate limiter can sit between them.
  */
 export function authHooks(auth: Auth, allowedOrigins: ReadonlySet<string>) {
   const { sessions } = auth;
-
-  async function resolve(request: FastifyRequest): Promise<Principal | null> {
-    const cookie = request.cookies[SESSION_COOKIE];
-    const bearer = bearerOf(request);
-    if (cookie) {
-      try {
-        return await sessions.authenticateAccessToken(cookie, 'cookie');
-      } catch (error) {
-        if (!bearer) throw error;
-      }
-    }
-    return bearer ? auth.authenticateBearer(bearer) : null;
-  }
 
   async function authenticate(request: FastifyRequest): Promise<void> {
     request.principal = null;
     request.authFailure = null;
     try {
-      request.principal = await resolve(request);
+      const { principal, failure } = await auth.credentials.resolve(presentedBy(request), request.log);
+      request.principal = principal;
+      request.authFailure = failure;
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
       request.authFailure = error;
@@ -129,12 +123,8 @@ export function authHooks(auth: Auth, allowedOrigins: ReadonlySet<string>) {
     if (!principal) {
       throw request.authFailure ?? noCredentials('sign in first: send the session cookie or a bearer token');
     }
-    if (principal.mustChangePassword && !access.duringPasswordChange) {
-      throw new AppError(
-        ErrorCode.passwordChangeRequired,
-        'change your password first (POST /api/v1/auth/password)',
-      );
-    }
+    const passwordChange = access.duringPasswordChange ? undefined : pendingPasswordChange(principal);
+    if (passwordChange) throw passwordChange;
     if (access.sessionOnly && principal.sessionId === null) {
       throw new AppError(ErrorCode.forbidden, 'this needs a signed-in session; API keys cannot do it');
     }

@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 import type { CursorCodec } from '../platform/cursor.js';
 import type { SecurityScheme } from '../platform/openapi.js';
 import type { Settings } from '../settings.js';
+import { allowedOrigins } from './credentials.js';
 import { authHooks } from './guard.js';
 import { refusalAudit } from './refusal-audit.js';
 import { authRoutes } from './routes.js';
@@ -19,30 +21,49 @@ export const SECURITY_SCHEMES: Record<string, SecurityScheme> = {
   bearer: { type: 'http', scheme: 'bearer', description: 'An access token (JWT) or an API key (sbk_…).' },
 };
 
-/** The origins cookie-authenticated writes may come from: the public URL's and the CORS list's. */
-export function allowedOrigins(settings: Pick<Settings, 'publicUrl' | 'corsOrigins'>): Set<string> {
-  return new Set([new URL(settings.publicUrl).origin, ...settings.corsOrigins.filter((o) => o !== '*')]);
+export const AUTHENTICATION = 'switchboard-authentication';
+export const AUTHORIZATION = 'switchboard-authorization';
+
+interface AuthPluginOptions {
+  auth: Auth;
+  settings: Settings;
 }
 
 /**
- * Authentication on the API scope it is given: decorates requests with the caller and returns the two
- * onRequest hooks, `authenticate` (who is calling) and `authorize` (CSRF, Origin and the route's access
- * rule), for the composition root to add in order with whatever belongs between them, and the onError
- * hook that audits refusals. Routes declare what they need in `config.access`; without it, a signed-in user.
+ * Who is calling, on the API scope it is registered in: decorates requests with `principal` (the caller,
+ * or null) and `authFailure` (why a credential presented did not authenticate), works them out in an
+ * onRequest hook, marks the routes that need credentials in the OpenAPI document, and audits refusals.
  */
-export function authPipeline(api: FastifyInstance, options: { auth: Auth; settings: Settings }) {
-  api.decorateRequest('principal', null);
-  api.decorateRequest('authFailure', null);
-  // Every route that needs credentials says so in the OpenAPI document.
-  api.addHook('onRoute', (route) => {
-    if (route.config?.access?.public || route.schema?.hide) return;
-    route.schema = { ...route.schema, security: [{ session: [] }, { bearer: [] }] };
-  });
-  return {
-    ...authHooks(options.auth, allowedOrigins(options.settings)),
-    auditRefusals: refusalAudit(options.auth.deps.audit, api.log),
-  };
-}
+export const authentication = fp<AuthPluginOptions>(
+  async (api, { auth, settings }) => {
+    api.decorateRequest('principal', null);
+    api.decorateRequest('authFailure', null);
+    api.addHook('onRoute', (route) => {
+      if (route.config?.access?.public || route.schema?.hide) return;
+      route.schema = { ...route.schema, security: [{ session: [] }, { bearer: [] }] };
+    });
+    api.addHook('onError', refusalAudit(auth.deps.audit, api.log));
+    api.addHook('onRequest', authHooks(auth, allowedOrigins(settings)).authenticate);
+  },
+  { name: AUTHENTICATION, fastify: '5.x' },
+);
+
+/**
+ * What the caller may do: an onRequest hook applying CSRF, Origin and the route's access rule (its
+ * `config.access`; without it, a signed-in user). Separate from authentication so that whatever needs
+ * the caller before the refusals (the per-user rate limit) can be registered between them.
+ */
+export const authorization = fp<AuthPluginOptions>(
+  async (api, { auth, settings }) => {
+    api.addHook('onRequest', authHooks(auth, allowedOrigins(settings)).authorize);
+  },
+  {
+    name: AUTHORIZATION,
+    fastify: '5.x',
+    dependencies: [AUTHENTICATION],
+    decorators: { request: ['principal', 'authFailure'] },
+  },
+);
 
 /** The /auth and /users routes. */
 export async function registerAuthRoutes(

@@ -17,10 +17,22 @@ const lockoutKeyOf = (username: string, client: ClientMeta): LockoutKey => ({
   ip: client.ip === null ? null : addressKey(client.ip),
 });
 
+/** How long a lock lasts, rounded up, in the unit a person would say it in: "14 more minutes". */
+function remainingInWords(ms: number): string {
+  const count = (amount: number, unit: string) => `${amount} more ${unit}${amount === 1 ? '' : 's'}`;
+  const seconds = Math.max(1, Math.ceil(ms / 1000));
+  if (seconds < 60) return count(seconds, 'second');
+  const minutes = Math.ceil(seconds / 60);
+  if (minutes <= 120) return count(minutes, 'minute');
+  return count(Math.ceil(minutes / 60), 'hour');
+}
+
 function locked(retryAfterMs: number): AppError {
-  return new AppError(ErrorCode.accountLocked, 'too many failed sign-ins; this account is locked for now', {
-    retryAfter: Math.max(1, Math.ceil(retryAfterMs / 1000)),
-  });
+  return new AppError(
+    ErrorCode.accountLocked,
+    `too many failed sign-ins; this account is locked for ${remainingInWords(retryAfterMs)}`,
+    { retryAfter: Math.max(1, Math.ceil(retryAfterMs / 1000)) },
+  );
 }
 
 /** Sign-in with a password, the lockout that guards it, and password changes. */

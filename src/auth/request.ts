@@ -14,11 +14,3 @@ export function auditContext(request: FastifyRequest): AuditContext {
     ...clientMeta(request),
   };
 }
-
-/** The bearer credential of the Authorization header, if any. */
-export function bearerOf(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  if (!header) return undefined;
-  const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
-  return match?.[1];
-}

@@ -1,6 +1,7 @@
 import formbody from '@fastify/formbody';
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { bearerToken } from '../platform/bearer.js';
 import type { CursorCodec } from '../platform/cursor.js';
 import { ok } from '../platform/envelope.js';
 import { Envelope, keysetPage, PageEnvelope, PageQuery } from '../platform/pagination.js';
@@ -8,7 +9,7 @@ import { AppError, ErrorCode } from '../platform/problem.js';
 import { clearSessionCookies, setSessionCookies } from './cookies.js';
 import { noCredentials, REFRESH_COOKIE, SESSION_COOKIE } from './guard.js';
 import { apiKeyItem, meOf, sessionItem, tokenResponse } from './present.js';
-import { auditContext, bearerOf, clientMeta } from './request.js';
+import { auditContext, clientMeta } from './request.js';
 import { ROLES, roleLevel } from './roles.js';
 import {
   ApiKeyBody,
@@ -144,7 +145,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
       schema: { tags, summary: 'End the session and clear its cookies (always 204)' },
     },
     async (request, reply) => {
-      const token = request.cookies[SESSION_COOKIE] ?? bearerOf(request);
+      const token = request.cookies[SESSION_COOKIE] ?? bearerToken(request.headers.authorization);
       const sessionId =
         request.principal?.sessionId ?? (token ? await auth.sessions.sessionIdOf(token) : undefined);
       if (sessionId) {

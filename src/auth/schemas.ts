@@ -1,7 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { USERNAME } from '../settings.js';
 import { PASSWORD_MAX_LENGTH } from './password-policy.js';
 import { ROLES } from './roles.js';
+import { USERNAME } from './username.js';
 
 const RoleName = Type.Union(
   ROLES.map((r) => Type.Literal(r)),

@@ -1,6 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { ApiKeysService } from './api-keys-service.js';
 import type { AuthDeps } from './context.js';
+import { credentialSources } from './credential-sources.js';
+import { allowedOrigins, CredentialResolver } from './credentials.js';
 import { LoginService } from './login-service.js';
 import type { Principal } from './principal.js';
 import { SessionsService } from './sessions-service.js';
@@ -19,6 +21,8 @@ export class Auth {
   readonly setup: SetupService;
   readonly apiKeys: ApiKeysService;
   readonly tickets: TicketsService;
+  /** Who a request or an upgrade comes from, whatever credential it presents. */
+  readonly credentials: CredentialResolver;
   private maintenance: NodeJS.Timeout | undefined;
 
   constructor(
@@ -31,6 +35,7 @@ export class Auth {
     this.setup = new SetupService(deps, this.users, this.sessions);
     this.apiKeys = new ApiKeysService(deps);
     this.tickets = new TicketsService(ticketStore, this.sessions);
+    this.credentials = new CredentialResolver(credentialSources(this), allowedOrigins(deps.settings));
   }
 
   /** A bearer credential: a JWT (it has dots) or an API key (it never does). */

@@ -1,8 +1,8 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { AppError, type FieldError } from '../platform/problem.js';
 import { loadSettings, type Settings } from '../settings.js';
-import { openStorage, type Storage } from '../storage/database.js';
-import { note, out } from './output.js';
+import { type Foundation, openFoundation } from '../start-up.js';
+import type { CliIo } from './output.js';
 
 export type Values = Record<string, string | boolean | undefined>;
 
@@ -12,8 +12,8 @@ export interface Plan<Tools> {
    * Reads the command's input (a file, standard input) before the database is opened. A UsageError
    * thrown here exits 2 with its message alone: the arguments were right, the input was not there.
    */
-  read?(settings: Settings): Promise<void>;
-  run(tools: Tools): Promise<void>;
+  read?(settings: Settings, io: CliIo): Promise<void>;
+  run(tools: Tools, io: CliIo): Promise<void>;
 }
 
 export interface Command<Tools> {
@@ -34,8 +34,16 @@ export interface CommandGroup<Tools> {
   commands: Record<string, Command<Tools>>;
   /** Refuses a command's arguments before they are parsed (even with --help); throws UsageError. */
   screen?(args: string[]): void;
-  /** Makes the commands' tools on the open database, runs the command with them, and finishes after it. */
-  withTools(settings: Settings, storage: Storage, run: (tools: Tools) => Promise<void>): Promise<void>;
+  /**
+   * Makes the commands' tools on the open database, runs the command with them, and finishes after it.
+   * `env` is the command's environment, for tools that read more of it than the settings.
+   */
+  withTools(
+    settings: Settings,
+    foundation: Foundation,
+    env: CliIo['env'],
+    run: (tools: Tools) => Promise<void>,
+  ): Promise<void>;
   /** An AppError from a service in the group's words; by default its message, then its problems. */
   refusalOf?(error: AppError): Refusal;
 }
@@ -86,10 +94,14 @@ function planOf<Tools>(command: Command<Tools>, args: string[]): Plan<Tools> | u
  * Runs `switchboard <group> <command> …`; returns the exit status: 0 done, 1 refused, 2 bad usage.
  * A SettingsError, and any failure that is not a refusal, is left to the caller.
  */
-export async function runCommandGroup<Tools>(group: CommandGroup<Tools>, args: string[]): Promise<number> {
+export async function runCommandGroup<Tools>(
+  group: CommandGroup<Tools>,
+  args: string[],
+  io: CliIo,
+): Promise<number> {
   const [name, ...rest] = args;
   if (isHelp(name)) {
-    out(group.help);
+    io.stdout.write(group.help);
     return 0;
   }
   // Own properties only: "toString" names no command.
@@ -106,31 +118,32 @@ export async function runCommandGroup<Tools>(group: CommandGroup<Tools>, args: s
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     const usage = command ? `usage: ${command.usage}\n` : `\n${group.help}`;
-    note(`switchboard ${group.name}: ${error.message}\n${usage}`);
-    if (command) note(`(switchboard ${group.name} --help tells more)\n`);
+    io.stderr.write(`switchboard ${group.name}: ${error.message}\n${usage}`);
+    if (command) io.stderr.write(`(switchboard ${group.name} --help tells more)\n`);
     return 2;
   }
   if (!plan) {
-    out(group.help);
+    io.stdout.write(group.help);
     return 0;
   }
   const chosen = plan;
-  const settings = loadSettings();
+  const settings = loadSettings(io.env);
   try {
-    await chosen.read?.(settings);
+    await chosen.read?.(settings, io);
   } catch (error) {
-    if (!(error instanceof UsageError)) return refused(group, error);
-    note(`switchboard ${group.name}: ${error.message}\n`);
+    if (!(error instanceof UsageError)) return refused(group, error, io);
+    io.stderr.write(`switchboard ${group.name}: ${error.message}\n`);
     return 2;
   }
-  const storage = openStorage(settings.database, 2);
+  // Migrated and with the instance secret, as the server starts; no lock: it works beside a running server.
+  const foundation = await openFoundation(settings, { poolSize: 2 });
   try {
-    await group.withTools(settings, storage, (tools) => chosen.run(tools));
+    await group.withTools(settings, foundation, io.env, (tools) => chosen.run(tools, io));
     return 0;
   } catch (error) {
-    return refused(group, error);
+    return refused(group, error, io);
   } finally {
-    await storage.close();
+    await foundation.storage.close();
   }
 }
 
@@ -138,10 +151,10 @@ export async function runCommandGroup<Tools>(group: CommandGroup<Tools>, args: s
 const refusalOf = (error: AppError) => new Refusal(error.message, error.options.errors ?? []);
 
 /** Exit 1 for a refusal, saying why; anything else is the caller's (an unexpected failure). */
-function refused<Tools>(group: CommandGroup<Tools>, error: unknown): number {
+function refused<Tools>(group: CommandGroup<Tools>, error: unknown, io: CliIo): number {
   const refusal = error instanceof AppError ? (group.refusalOf ?? refusalOf)(error) : error;
   if (!(refusal instanceof Refusal)) throw error;
-  note(`switchboard ${group.name}: ${refusal.message}\n`);
-  for (const p of refusal.problems) note(`  ${p.pointer || '/'}: ${p.message}\n`);
+  io.stderr.write(`switchboard ${group.name}: ${refusal.message}\n`);
+  for (const p of refusal.problems) io.stderr.write(`  ${p.pointer || '/'}: ${p.message}\n`);
   return 1;
 }

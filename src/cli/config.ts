@@ -1,6 +1,6 @@
 import { open, readFile } from 'node:fs/promises';
 import { pino } from 'pino';
-import { AuditService, CLI_CONTEXT } from '../audit/service.js';
+import { CLI_CONTEXT } from '../audit/service.js';
 import { canonicalJson } from '../endpoints/canonical.js';
 import { versionListBody } from '../endpoints/present.js';
 import type { EndpointConfig } from '../endpoints/schema.js';
@@ -9,9 +9,8 @@ import { EndpointConfigService, MAX_MESSAGE_CHARS, type RuntimeHandle } from '..
 import { ConfigStore } from '../endpoints/store.js';
 import { maskSecrets } from '../endpoints/vars.js';
 import { AppError } from '../platform/problem.js';
-import { migrateToLatest } from '../storage/migrations.js';
 import { type Command, type CommandGroup, Refusal, runCommandGroup, UsageError } from './command-group.js';
-import { note, out, table } from './output.js';
+import { type CliIo, table } from './output.js';
 
 export const CONFIG_HELP = `Usage: switchboard config <command> [options]
 
@@ -71,10 +70,10 @@ function version(value: string | boolean | undefined, what: string): string | un
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-async function readStdin(): Promise<string> {
-  process.stdin.setEncoding('utf8');
+async function readStdin(stdin: CliIo['stdin']): Promise<string> {
+  stdin.setEncoding('utf8');
   let text = '';
-  for await (const chunk of process.stdin) text += chunk;
+  for await (const chunk of stdin) text += chunk;
   return text;
 }
 
@@ -93,11 +92,11 @@ function jsonProblem(error: unknown, text: string): string {
 }
 
 /** A JSON file, or standard input for "-"; a Refusal when it cannot be read or parsed. */
-async function readJson(file: string, limitBytes: number): Promise<unknown> {
+async function readJson(file: string, limitBytes: number, io: CliIo): Promise<unknown> {
   const name = file === '-' ? 'standard input' : file;
   let text: string;
   try {
-    text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+    text = file === '-' ? await readStdin(io.stdin) : await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why =
@@ -142,15 +141,15 @@ const COMMANDS: Record<string, Command<Tools>> = {
     positionals: [],
     plan(_positionals, values) {
       return {
-        async run({ service }) {
+        async run({ service }, io) {
           const list = await service.list();
           const { versions, state } = list;
           if (values.json) {
-            out(`${JSON.stringify(versionListBody(list), null, 2)}\n`);
+            io.stdout.write(`${JSON.stringify(versionListBody(list), null, 2)}\n`);
             return;
           }
           if (versions.length === 0) {
-            out('no versions saved yet; switchboard config import FILE saves one\n');
+            io.stdout.write('no versions saved yet; switchboard config import FILE saves one\n');
             return;
           }
           const marks = (v: (typeof versions)[number]) =>
@@ -168,11 +167,11 @@ const COMMANDS: Record<string, Command<Tools>> = {
             v.createdBy ?? '-',
             v.message ?? '',
           ]);
-          out(`${table([['VERSION', 'STATE', 'CREATED', 'BY', 'MESSAGE'], ...rows])}\n`);
+          io.stdout.write(`${table([['VERSION', 'STATE', 'CREATED', 'BY', 'MESSAGE'], ...rows])}\n`);
           const recovery = state.recovery
             ? `yes, version ${state.recoveryVersion ?? '?'} does not load: ${state.recoveryReason ?? 'no reason recorded'}`
             : 'no';
-          out(
+          io.stdout.write(
             `\nactive: ${state.activeVersion ?? 'none'}; last good: ${state.lastGoodVersion ?? 'none'}; recovery: ${recovery}\n`,
           );
         },
@@ -190,7 +189,7 @@ const COMMANDS: Record<string, Command<Tools>> = {
       if (output === '') throw new UsageError('--output needs a file name');
       const withSecrets = values['with-secrets'] === true;
       return {
-        async run({ store }) {
+        async run({ store }, io) {
           const chosen = wanted ?? (await store.state()).activeVersion;
           if (chosen === null)
             throw new Refusal(
@@ -202,7 +201,7 @@ const COMMANDS: Record<string, Command<Tools>> = {
             ? record.document
             : canonicalJson(maskSecrets(JSON.parse(record.document) as EndpointConfig));
           if (output === undefined) {
-            out(text);
+            io.stdout.write(text);
             return;
           }
           // Owner-only before the first byte is written, also when the file was already there.
@@ -213,7 +212,7 @@ const COMMANDS: Record<string, Command<Tools>> = {
           } finally {
             await file.close();
           }
-          out(
+          io.stdout.write(
             `wrote version ${record.version} to ${output}${withSecrets ? ' with its secrets' : ' (secrets masked)'}\n`,
           );
         },
@@ -237,10 +236,10 @@ const COMMANDS: Record<string, Command<Tools>> = {
       const name = file === '-' ? 'standard input' : file;
       let body: unknown;
       return {
-        async read(settings) {
-          body = await readJson(file, settings.configBodyLimitBytes);
+        async read(settings, io) {
+          body = await readJson(file, settings.endpoints.configBodyLimitBytes, io);
         },
-        async run({ service, store }) {
+        async run({ service, store }, io) {
           let result: Awaited<ReturnType<EndpointConfigService['save']>>;
           try {
             const request = EndpointConfigService.saveRequestOf(body);
@@ -258,14 +257,14 @@ const COMMANDS: Record<string, Command<Tools>> = {
             }
             throw error;
           }
-          out(
+          io.stdout.write(
             result.active
               ? `saved version ${result.version} and activated it; running servers switch to it within 10 seconds\n`
               : result.activationError
                 ? `saved version ${result.version}; it is not active (it cannot be loaded, see below)\n`
                 : `saved version ${result.version}, not activated; switchboard config activate ${result.version} does it\n`,
           );
-          out(result.diff === '' ? 'no change from the active version\n' : result.diff);
+          io.stdout.write(result.diff === '' ? 'no change from the active version\n' : result.diff);
           if (result.activationError) {
             throw new Refusal(
               `version ${result.version} is saved but cannot be activated: ${result.activationError}\n` +
@@ -284,7 +283,7 @@ const COMMANDS: Record<string, Command<Tools>> = {
     plan([given = '']) {
       const wanted = version(given, 'VERSION') ?? given;
       return {
-        async run({ service, store }) {
+        async run({ service, store }, io) {
           try {
             await service.activate(wanted, CLI_CONTEXT);
           } catch (error) {
@@ -296,7 +295,7 @@ const COMMANDS: Record<string, Command<Tools>> = {
               throw new Refusal(`${error.message}\n${await stillActive(store)}`);
             throw error;
           }
-          out(`activated version ${wanted}; running servers switch to it within 10 seconds\n`);
+          io.stdout.write(`activated version ${wanted}; running servers switch to it within 10 seconds\n`);
         },
       };
     },
@@ -314,14 +313,14 @@ const COMMANDS: Record<string, Command<Tools>> = {
         const [from, to] = positionals.map((p, i) => version(p, i === 0 ? 'FROM' : 'TO'));
         const label = (v: string | undefined, active: string | null) => v ?? active ?? '(none)';
         return {
-          async run({ service, store }) {
+          async run({ service, store }, io) {
             const diff = await versionsDiff(service, from, to);
             if (diff !== '') {
-              out(diff);
+              io.stdout.write(diff);
               return;
             }
             const { activeVersion } = await store.state();
-            note(
+            io.stderr.write(
               `no differences between version ${label(from, activeVersion)} and version ${label(to, activeVersion)}\n`,
             );
           },
@@ -335,12 +334,12 @@ const COMMANDS: Record<string, Command<Tools>> = {
       if (file === '') throw new UsageError('--file needs a file name');
       let draft: unknown;
       return {
-        async read(settings) {
-          const body = await readJson(file, settings.configBodyLimitBytes);
+        async read(settings, io) {
+          const body = await readJson(file, settings.endpoints.configBodyLimitBytes, io);
           // The same rule as import: a top-level "config" key means the save wrapper.
           draft = isObject(body) && 'config' in body ? body.config : body;
         },
-        async run({ service }) {
+        async run({ service }, io) {
           let diff: string;
           try {
             diff = await service.diffDraft(draft, base);
@@ -360,8 +359,8 @@ const COMMANDS: Record<string, Command<Tools>> = {
               throw new Refusal(`${name}: ${error.message}`);
             throw error;
           }
-          if (diff === '') note('no differences\n');
-          else out(diff);
+          if (diff === '') io.stderr.write('no differences\n');
+          else io.stdout.write(diff);
         },
       };
     },
@@ -388,16 +387,15 @@ const CONFIG_COMMANDS: CommandGroup<Tools> = {
   name: 'config',
   help: CONFIG_HELP,
   commands: COMMANDS,
-  async withTools(settings, storage, run) {
-    await migrateToLatest(storage);
+  async withTools(settings, { storage, audit }, env, run) {
     const service = new EndpointConfigService({
       db: storage.db,
-      audit: new AuditService(storage.db),
+      audit,
       runtime: NO_RUNTIME,
       settings: settings.endpoints,
       // What matters reaches the operator as the command's own output; the service's log lines would repeat it.
       log: pino({ level: 'silent' }),
-      env: process.env,
+      env,
       publish: async () => {},
     });
     await run({ service, store: new ConfigStore(storage.db) });
@@ -405,4 +403,5 @@ const CONFIG_COMMANDS: CommandGroup<Tools> = {
 };
 
 /** `switchboard config …`; returns the exit status. A SettingsError is left to the caller (exit 78). */
-export const runConfigCommand = (args: string[]): Promise<number> => runCommandGroup(CONFIG_COMMANDS, args);
+export const runConfigCommand = (args: string[], io: CliIo): Promise<number> =>
+  runCommandGroup(CONFIG_COMMANDS, args, io);

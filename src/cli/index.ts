@@ -1,8 +1,9 @@
 import { loadSettings, SettingsError } from '../settings.js';
-import { openStorage } from '../storage/database.js';
-import { migrateToLatest } from '../storage/migrations.js';
+import { openFoundation } from '../start-up.js';
 import { VERSION } from '../version.js';
 import { runConfigCommand } from './config.js';
+import { type CliIo, processIo } from './output.js';
+import { runSettingsCommand } from './settings.js';
 import { runUserCommand } from './user.js';
 
 const HELP = `switchboard ${VERSION}: backend for live operations dashboards
@@ -16,6 +17,7 @@ Commands:
               (switchboard user --help)
   config      manage the endpoint configuration: list, export, import, activate, diff
               (switchboard config --help)
+  settings    print every setting, its value and where it came from, secrets hidden (--json)
   --help      show this help
   --version   print the version
 
@@ -23,39 +25,46 @@ Settings come from SWITCHBOARD_* environment variables (and PORT, HOST) or the f
 SWITCHBOARD_CONFIG_FILE; see docs/configuration.md.
 `;
 
-async function serve(): Promise<void> {
-  const settings = loadSettings();
+/**
+ * Runs the server until SIGTERM or SIGINT has shut it down; resolves with the exit status: 0 once shut
+ * down, 1 when shutting down failed, 130 on a second signal (the operator does not want to wait).
+ */
+async function serve(io: CliIo): Promise<number> {
+  const settings = loadSettings(io.env);
   // Loaded here so that the other commands do not pay for the whole server.
-  const { createApp } = await import('../app.js');
-  const app = await createApp(settings);
-  const url = await app.start();
+  const { startServer } = await import('../server.js');
+  const { app } = await startServer(settings, { env: io.env, logStream: io.stdout });
   const shown = settings.publicUrl;
-  app.server.log.info({ url, database: settings.database.engine }, `Switchboard listening on ${url}`);
-  process.stdout.write(
+  io.stdout.write(
     `\nSwitchboard is running at ${shown}\n` +
       `  First, check it answers: ${shown}/healthz\n` +
       `  Then browse the API: ${shown}/docs (OpenAPI document: ${shown}/openapi.json)\n` +
       '  Settings: docs/configuration.md. Stop with Ctrl+C.\n\n' +
       firstRunHint(shown, app.auth.setup.pendingTokenSource),
   );
-  let signals = 0;
-  const stop = (signal: NodeJS.Signals) => {
-    signals += 1;
-    if (signals > 1) process.exit(130);
-    app.server.log.info({ signal }, 'shutting down');
-    app.shutdown().then(
-      () => {
-        app.server.log.info('shutdown complete');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        app.server.log.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  return new Promise((resolve) => {
+    let signals = 0;
+    const stop = (signal: NodeJS.Signals) => {
+      signals += 1;
+      if (signals > 1) {
+        resolve(130);
+        return;
+      }
+      app.server.log.info({ signal }, 'shutting down');
+      app.shutdown().then(
+        () => {
+          app.server.log.info('shutdown complete');
+          resolve(0);
+        },
+        (error: unknown) => {
+          app.server.log.error({ err: error }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
 }
 
 function firstRunHint(url: string, tokenSource: string | undefined): string {
@@ -70,50 +79,51 @@ function firstRunHint(url: string, tokenSource: string | undefined): string {
   );
 }
 
-async function migrate(): Promise<void> {
-  const settings = loadSettings();
-  const storage = openStorage(settings.database, 1);
-  try {
-    const applied = await migrateToLatest(storage);
-    process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n');
-  } finally {
-    await storage.close();
-  }
+async function migrate(io: CliIo): Promise<void> {
+  const settings = loadSettings(io.env);
+  const { storage, migrated } = await openFoundation(settings, { poolSize: 1 });
+  await storage.close();
+  io.stdout.write(migrated.length ? `applied: ${migrated.join(', ')}\n` : 'database is up to date\n');
 }
 
-export async function runCli(args: string[]): Promise<number> {
+/**
+ * `switchboard <args>`; resolves with the exit status. It never exits the process (src/main.ts does), so
+ * tests run it in-process with streams and an environment of their own.
+ */
+export async function runCli(args: string[], io: CliIo = processIo()): Promise<number> {
   const command = args[0] ?? 'serve';
   try {
     switch (command) {
       case '--help':
       case '-h':
       case 'help':
-        process.stdout.write(HELP);
+        io.stdout.write(HELP);
         return 0;
       case '--version':
       case '-v':
-        process.stdout.write(`${VERSION}\n`);
+        io.stdout.write(`${VERSION}\n`);
         return 0;
       case 'serve':
-        await serve();
-        return 0;
+        return await serve(io);
       case 'migrate':
-        await migrate();
+        await migrate(io);
         return 0;
       case 'user':
-        return await runUserCommand(args.slice(1));
+        return await runUserCommand(args.slice(1), io);
       case 'config':
-        return await runConfigCommand(args.slice(1));
+        return await runConfigCommand(args.slice(1), io);
+      case 'settings':
+        return await runSettingsCommand(args.slice(1), io);
       default:
-        process.stderr.write(`unknown command "${command}"\n\n${HELP}`);
+        io.stderr.write(`unknown command "${command}"\n\n${HELP}`);
         return 2;
     }
   } catch (error) {
     if (error instanceof SettingsError) {
-      process.stderr.write(`switchboard: ${error.message}\n`);
+      io.stderr.write(`switchboard: ${error.message}\n`);
       return 78;
     }
-    process.stderr.write(`switchboard: ${error instanceof Error ? error.message : String(error)}\n`);
+    io.stderr.write(`switchboard: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   }
 }

@@ -19,12 +19,6 @@ export const processIo = (): CliIo => ({
   env: process.env,
 });
 
-/** What a command prints as its result: standard output, which scripts read. */
-export const out = (text: string) => process.stdout.write(text);
-
-/** What a command says about its run (problems, notices): standard error, out of the result's way. */
-export const note = (text: string) => process.stderr.write(text);
-
 /** Rows as columns two spaces apart, each as wide as its widest cell, without trailing spaces. */
 export const table = (rows: string[][]) => {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0))) ?? [];

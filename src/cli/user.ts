@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { CLI_CONTEXT } from '../audit/service.js';
-import { openAuth } from '../auth/open.js';
+import { assembleAuth } from '../auth/assemble.js';
 import { passwordProblem } from '../auth/password-policy.js';
 import { userItem } from '../auth/present.js';
 import { isRole, ROLES, type Role } from '../auth/roles.js';
 import { FULL_NAME_MAX_LENGTH, GROUP_NAME } from '../auth/schemas.js';
 import type { Auth } from '../auth/service.js';
+import { USERNAME } from '../auth/username.js';
 import type { UserRecord } from '../auth/users-store.js';
 import type { AppError } from '../platform/problem.js';
-import { USERNAME } from '../settings.js';
 import { type Command, type CommandGroup, Refusal, runCommandGroup, UsageError } from './command-group.js';
-import { out, table } from './output.js';
+import { type CliIo, table } from './output.js';
 
 export const USER_HELP = `Usage: switchboard user <command> [options]
 
@@ -64,9 +64,9 @@ function generatePassword(username: string): string {
   }
 }
 
-function showGenerated(username: string, password: string): void {
-  out(`password: ${password}\n`);
-  out(`(shown only now; ${username} must choose a new password at first sign-in)\n`);
+function showGenerated(io: CliIo, username: string, password: string): void {
+  io.stdout.write(`password: ${password}\n`);
+  io.stdout.write(`(shown only now; ${username} must choose a new password at first sign-in)\n`);
 }
 
 /** `disable` and `enable`: one flag, said back in words. */
@@ -78,14 +78,14 @@ function switchDisabled(disabled: boolean): Command<Auth> {
     positionals: ['<username>'],
     plan([username = '']) {
       return {
-        async run(auth) {
+        async run(auth, io) {
           const user = await userNamed(auth, username);
           if (user.disabled === disabled) {
-            out(`${user.username} is ${disabled ? 'already disabled' : 'not disabled'}\n`);
+            io.stdout.write(`${user.username} is ${disabled ? 'already disabled' : 'not disabled'}\n`);
             return;
           }
           await auth.users.update(user.id, { disabled }, CLI_CONTEXT);
-          out(
+          io.stdout.write(
             disabled
               ? `disabled ${user.username}; their sessions have ended\n`
               : `enabled ${user.username}\n`,
@@ -131,17 +131,17 @@ const COMMANDS: Record<string, Command<Auth>> = {
       const fromStdin = values['password-stdin'] === true;
       let given: string | undefined;
       return {
-        async read() {
-          if (fromStdin) given = await readPassword();
+        async read(_settings, io) {
+          if (fromStdin) given = await readPassword(io);
         },
-        async run(auth) {
+        async run(auth, io) {
           const password = given ?? generatePassword(username.toLowerCase());
           const user = await auth.users.create(
             { username, password, fullName, role: chosenRole, groups, mustChangePassword: !fromStdin },
             CLI_CONTEXT,
           );
-          out(`created user ${user.username} (${user.role})\n`);
-          if (!fromStdin) showGenerated(user.username, password);
+          io.stdout.write(`created user ${user.username} (${user.role})\n`);
+          if (!fromStdin) showGenerated(io, user.username, password);
         },
       };
     },
@@ -154,7 +154,7 @@ const COMMANDS: Record<string, Command<Auth>> = {
     plan(_positionals, values) {
       const filter = values.role === undefined ? {} : { role: role(String(values.role), 'role') };
       return {
-        async run(auth) {
+        async run(auth, io) {
           const users: UserRecord[] = [];
           for (;;) {
             const page = await auth.users.list(filter, users.at(-1)?.username, 500);
@@ -162,11 +162,11 @@ const COMMANDS: Record<string, Command<Auth>> = {
             if (page.length < 500) break;
           }
           if (values.json) {
-            out(`${JSON.stringify(users.map(userItem), null, 2)}\n`);
+            io.stdout.write(`${JSON.stringify(users.map(userItem), null, 2)}\n`);
             return;
           }
           if (users.length === 0) {
-            out('no users\n');
+            io.stdout.write('no users\n');
             return;
           }
           const status = (u: UserRecord) =>
@@ -179,7 +179,9 @@ const COMMANDS: Record<string, Command<Auth>> = {
             u.lastLoginAt ?? 'never',
             u.fullName ?? '',
           ]);
-          out(`${table([['USERNAME', 'ROLE', 'STATUS', 'GROUPS', 'LAST SIGN-IN', 'FULL NAME'], ...rows])}\n`);
+          io.stdout.write(
+            `${table([['USERNAME', 'ROLE', 'STATUS', 'GROUPS', 'LAST SIGN-IN', 'FULL NAME'], ...rows])}\n`,
+          );
         },
       };
     },
@@ -192,14 +194,14 @@ const COMMANDS: Record<string, Command<Auth>> = {
     plan([username = '', roleName = '']) {
       const newRole = role(roleName, 'role');
       return {
-        async run(auth) {
+        async run(auth, io) {
           const user = await userNamed(auth, username);
           if (user.role === newRole) {
-            out(`${user.username} is already ${newRole}\n`);
+            io.stdout.write(`${user.username} is already ${newRole}\n`);
             return;
           }
           await auth.users.update(user.id, { role: newRole }, CLI_CONTEXT);
-          out(`${user.username} is now ${newRole} (was ${user.role})\n`);
+          io.stdout.write(`${user.username} is now ${newRole} (was ${user.role})\n`);
         },
       };
     },
@@ -216,15 +218,15 @@ const COMMANDS: Record<string, Command<Auth>> = {
       const fromStdin = values['password-stdin'] === true;
       let given: string | undefined;
       return {
-        async read() {
-          if (fromStdin) given = await readPassword();
+        async read(_settings, io) {
+          if (fromStdin) given = await readPassword(io);
         },
-        async run(auth) {
+        async run(auth, io) {
           const user = await userNamed(auth, username);
           const password = given ?? generatePassword(user.username);
           await auth.users.update(user.id, { password, mustChangePassword: !fromStdin }, CLI_CONTEXT);
-          out(`reset the password of ${user.username}; their sessions have ended\n`);
-          if (!fromStdin) showGenerated(user.username, password);
+          io.stdout.write(`reset the password of ${user.username}; their sessions have ended\n`);
+          if (!fromStdin) showGenerated(io, user.username, password);
         },
       };
     },
@@ -236,10 +238,10 @@ const COMMANDS: Record<string, Command<Auth>> = {
     positionals: ['<username>'],
     plan([username = '']) {
       return {
-        async run(auth) {
+        async run(auth, io) {
           const user = await userNamed(auth, username);
           const cleared = await auth.login.unlock(user.username, CLI_CONTEXT);
-          out(
+          io.stdout.write(
             cleared
               ? `unlocked ${user.username}\n`
               : `${user.username} had no failed sign-ins or lockout to clear\n`,
@@ -251,9 +253,10 @@ const COMMANDS: Record<string, Command<Auth>> = {
 };
 
 /** The first line of standard input, without its line ending. */
-async function readPasswordLine(): Promise<string> {
-  const stdin = process.stdin;
-  if (stdin.isTTY) process.stderr.write('Password (shown as you type; end with Enter): ');
+async function readPasswordLine(io: CliIo): Promise<string> {
+  const stdin = io.stdin;
+  if ('isTTY' in stdin && stdin.isTTY === true)
+    io.stderr.write('Password (shown as you type; end with Enter): ');
   stdin.setEncoding('utf8');
   let text = '';
   for await (const chunk of stdin) {
@@ -266,8 +269,8 @@ async function readPasswordLine(): Promise<string> {
 }
 
 /** The password --password-stdin pipes in; a UsageError (exit 2) when standard input holds none. */
-async function readPassword(): Promise<string> {
-  const password = await readPasswordLine();
+async function readPassword(io: CliIo): Promise<string> {
+  const password = await readPasswordLine(io);
   if (password === '') throw new UsageError('--password-stdin: standard input holds no password');
   return password;
 }
@@ -292,8 +295,8 @@ const USER_COMMANDS: CommandGroup<Auth> = {
         'a password is never taken from the command line (ps would show it); pipe it in with --password-stdin',
       );
   },
-  async withTools(settings, storage, run) {
-    const { auth } = await openAuth(settings, storage);
+  async withTools(settings, foundation, _env, run) {
+    const auth = assembleAuth(settings, foundation);
     await run(auth);
     await auth.setup.retireTokenIfDone();
   },
@@ -301,4 +304,5 @@ const USER_COMMANDS: CommandGroup<Auth> = {
 };
 
 /** `switchboard user …`; returns the exit status. A SettingsError is left to the caller (exit 78). */
-export const runUserCommand = (args: string[]): Promise<number> => runCommandGroup(USER_COMMANDS, args);
+export const runUserCommand = (args: string[], io: CliIo): Promise<number> =>
+  runCommandGroup(USER_COMMANDS, args, io);

@@ -1,6 +1,6 @@
 import { canonicalJson } from './canonical.js';
 import { unifiedTextDiff } from './diff.js';
-import { textLimits } from './document-limits.js';
+import { MAX_PROBLEMS, textLimits } from './document-limits.js';
 import type { EndpointConfig } from './schema.js';
 import { type ConfigProblem, schemaProblems } from './validate.js';
 import { maskSecrets, masksNothing } from './vars.js';
@@ -75,19 +75,25 @@ export function readDraft(sent: string, form: DraftForm): DraftReading {
   ) {
     problems.push({ pointer: '/base_version', message: 'must be a version such as "1.4.0"' });
   }
-  if (problems.length > 0) return { kind: 'invalid', problems };
-  return checked(config, '/config', baseVersion as string | undefined);
+  if (!('config' in parsed)) return { kind: 'invalid', problems };
+  return checked(config, '/config', baseVersion as string | undefined, problems);
 }
 
-function checked(config: unknown, prefix: string, baseVersion: string | undefined): DraftReading {
-  if (!isObject(config)) return invalid(prefix, 'must be a JSON object');
-  const problems = schemaProblems(config);
-  if (problems.length > 0) {
-    return {
-      kind: 'invalid',
-      problems: problems.map((p) => ({ pointer: `${prefix}${p.pointer}`, message: p.message })),
-    };
+/** The draft, or its problems with those of the request around it (`wrapper`), in one answer. */
+function checked(
+  config: unknown,
+  prefix: string,
+  baseVersion: string | undefined,
+  wrapper: ConfigProblem[] = [],
+): DraftReading {
+  if (!isObject(config)) {
+    return { kind: 'invalid', problems: [...wrapper, { pointer: prefix, message: 'must be a JSON object' }] };
   }
+  const problems = [
+    ...wrapper,
+    ...schemaProblems(config).map((p) => ({ pointer: `${prefix}${p.pointer}`, message: p.message })),
+  ];
+  if (problems.length > 0) return { kind: 'invalid', problems: problems.slice(0, MAX_PROBLEMS) };
   return { kind: 'draft', draft: config as EndpointConfig, baseVersion };
 }
 

@@ -87,6 +87,6 @@ export async function registerConfigRoutes(
     prefix: '/config',
     service: options.endpoints.service,
     tester: options.endpoints.tester,
-    bodyLimit: options.settings.configBodyLimitBytes,
+    bodyLimit: options.settings.endpoints.configBodyLimitBytes,
   });
 }

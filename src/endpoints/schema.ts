@@ -1,4 +1,5 @@
 import { FormatRegistry, type Static, Type } from '@sinclair/typebox';
+import { STREAM_NAME, STREAM_NAME_RULE } from '../live/channel-kinds.js';
 
 /**
  * The endpoint configuration document: one TypeBox definition gives the JSON Schema served at
@@ -209,17 +210,10 @@ export const EndpointConfig = Type.Object(
       }),
     ),
     streams: Type.Optional(
-      Type.Record(
-        Type.String({
-          pattern: '^[a-z][a-z0-9._-]{0,63}$',
-          errorMessage: 'must be a channel name: a lowercase letter, then up to 63 of a-z 0-9 . _ -',
-        }),
-        Stream,
-        {
-          description: 'Live channels: each reads its source every `interval` and publishes the result.',
-          additionalProperties: false,
-        },
-      ),
+      Type.Record(Type.String({ pattern: STREAM_NAME.source, errorMessage: STREAM_NAME_RULE }), Stream, {
+        description: 'Live channels: each reads its source every `interval` and publishes the result.',
+        additionalProperties: false,
+      }),
     ),
   },
   {

@@ -26,6 +26,8 @@ export interface SaveRequest {
   message?: string;
   /** Where the document sits in the request body, for the pointers of its problems: '' or '/config'. */
   pointerPrefix?: string;
+  /** What is wrong with the wrapper around the document, reported with the document's own problems. */
+  problems?: ConfigProblem[];
 }
 
 export interface SaveResult {
@@ -92,12 +94,12 @@ const problemCount = (problems: ConfigProblem[]) =>
     ? `${MAX_PROBLEMS} problems or more (the first ${MAX_PROBLEMS} are listed)`
     : `${problems.length} problem${problems.length === 1 ? '' : 's'}`;
 
-const unprocessable = (problems: ConfigProblem[], prefix = '') =>
+const unprocessable = (problems: ConfigProblem[]) =>
   new AppError(
     ErrorCode.invalidBody,
     `the configuration is not valid: ${problemCount(problems)}, ` +
-      `first ${prefix}${problems[0]?.pointer || '/'} ${problems[0]?.message}`,
-    { errors: problems.map((p) => ({ pointer: `${prefix}${p.pointer}`, message: p.message })) },
+      `first ${problems[0]?.pointer || '/'} ${problems[0]?.message}`,
+    { errors: problems.map((p) => ({ pointer: p.pointer, message: p.message })) },
   );
 
 const unknownVersion = (version: string) =>
@@ -181,10 +183,10 @@ export class EndpointConfigService {
         message: `must be a string of at most ${MAX_MESSAGE_CHARS} characters`,
       });
     }
-    if (problems.length > 0) throw unprocessable(problems);
     return {
       config,
       pointerPrefix: '/config',
+      ...(problems.length > 0 && { problems }),
       ...(version !== undefined && { version: version as string }),
       ...(activate !== undefined && { activate: activate as boolean }),
       ...(message !== undefined && { message: message as string }),
@@ -244,8 +246,9 @@ export class EndpointConfigService {
 
   async save(request: SaveRequest, context: AuditContext): Promise<SaveResult> {
     const prefix = request.pointerPrefix ?? '';
+    const wrapper = request.problems ?? [];
     if (!isObject(request.config)) {
-      throw unprocessable([{ pointer: prefix, message: 'must be a JSON object' }]);
+      throw unprocessable([...wrapper, { pointer: prefix, message: 'must be a JSON object' }]);
     }
     const base = await this.baseline();
     const baseConfig = base ? this.parse(base) : undefined;
@@ -259,8 +262,12 @@ export class EndpointConfigService {
         'holds the mask "********" but the active version has no secret of that name to keep; give the value',
     }));
     const validation = this.validation(restored);
-    if (!validation.ok || masked.length > 0) {
-      throw unprocessable([...(validation.ok ? [] : validation.problems), ...masked], prefix);
+    if (!validation.ok || masked.length > 0 || wrapper.length > 0) {
+      const inDocument = [...(validation.ok ? [] : validation.problems), ...masked].map((p) => ({
+        pointer: `${prefix}${p.pointer}`,
+        message: p.message,
+      }));
+      throw unprocessable([...wrapper, ...inDocument].slice(0, MAX_PROBLEMS));
     }
     const document = canonicalJson(validation.config);
     const at = this.iso();

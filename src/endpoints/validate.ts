@@ -1,12 +1,15 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
+import type { TSchema } from '@sinclair/typebox';
 import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
 import { type ValueError, ValueErrorType } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
+import { reservedNameProblem } from '../live/channel-kinds.js';
 import { parseDuration } from '../platform/duration.js';
 import { limitProblems, MAX_PROBLEMS } from './document-limits.js';
 import { hostVerdict, STEERING_HEADERS } from './hosts.js';
-import { EndpointConfig } from './schema.js';
+import { EndpointConfig, type HttpEndpoint, type Variable } from './schema.js';
 import { secretMasker } from './scrub.js';
+import { INSPECTED_NAME_CHARS, type Shaped, type ShapedConfig, shapedParts, wholeShape } from './shaped.js';
 import {
   ENV_NAME,
   MAX_EXPANDED_CHARS,
@@ -91,21 +94,29 @@ function humanize(error: ValueError): string {
 const SECTION_PATTERNS = new Map(
   Object.keys(SECTION_KEYS).map((section) => {
     const record = EndpointConfig.properties[section.slice(1) as keyof typeof EndpointConfig.properties];
-    const pattern = Object.keys((record as { patternProperties?: object }).patternProperties ?? {})[0];
-    return [section, new RegExp(pattern ?? '^$')] as const;
+    const [pattern, entry] = Object.entries(
+      (record as { patternProperties?: Record<string, TSchema> }).patternProperties ?? {},
+    )[0] ?? ['^$', undefined];
+    return [section, { pattern: new RegExp(pattern), entry }] as const;
   }),
 );
 
+/**
+ * Each key of a section that is not a name, and what is wrong inside its entry: TypeBox stops at the
+ * name, and the entry's own problems would otherwise wait for the next save. Inside only under a name of
+ * at most INSPECTED_NAME_CHARS, as the rules do.
+ */
 function* sectionKeyProblems(document: unknown): Generator<ConfigProblem> {
   if (!isRecord(document)) return;
-  for (const [section, pattern] of SECTION_PATTERNS) {
+  for (const [section, { pattern, entry }] of SECTION_PATTERNS) {
     const name = section.slice(1);
     const value = Object.hasOwn(document, name) ? document[name] : undefined;
     if (!isRecord(value)) continue;
-    for (const key of Object.keys(value)) {
-      if (!pattern.test(key)) {
-        yield { pointer: `${section}/${escapePointer(key)}`, message: SECTION_KEYS[section] as string };
-      }
+    for (const [key, item] of Object.entries(value)) {
+      if (pattern.test(key)) continue;
+      const pointer = `${section}/${escapePointer(key)}`;
+      yield { pointer, message: SECTION_KEYS[section] as string };
+      if (entry && key.length <= INSPECTED_NAME_CHARS) yield* valueErrors(entry, item, pointer);
     }
   }
 }
@@ -113,30 +124,11 @@ function* sectionKeyProblems(document: unknown): Generator<ConfigProblem> {
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value);
 
-let compiledSchema: TypeCheck<typeof EndpointConfig> | undefined;
-
-/**
- * Every way the document breaks the JSON Schema, each once, at its pointer, up to MAX_PROBLEMS of them. A
- * document past the limits of document-limits.ts is refused with that alone, before anything else walks it.
- */
-export function schemaProblems(document: unknown): ConfigProblem[] {
-  const limits = limitProblems(document);
-  if (limits.length > 0) return limits;
-  // Compiled, the schema says yes or no five times faster than TypeBox finds its errors (5 against 30 ms
-  // for 1 MB); the errors are looked for only in a document that has some.
-  compiledSchema ??= TypeCompiler.Compile(EndpointConfig);
-  if (compiledSchema.Check(document)) return [];
-  const problems: ConfigProblem[] = [];
-  const seen = new Set<string>();
+/** TypeBox's errors for `value` against `schema`, in words, at their pointers under `prefix`. */
+function* valueErrors(schema: TSchema, value: unknown, prefix = ''): Generator<ConfigProblem> {
   const required = new Set<string>();
-  const add = (problem: ConfigProblem) => {
-    const key = `${problem.pointer}\u0000${problem.message}`;
-    if (seen.has(key)) return;
-    seen.add(key);
-    problems.push(problem);
-  };
-  for (const error of Value.Errors(EndpointConfig, document)) {
-    const pointer = error.path;
+  for (const error of Value.Errors(schema, value)) {
+    const pointer = `${prefix}${error.path}`;
     // A missing property is also "not a string": saying it is required is enough.
     if (required.has(pointer)) continue;
     if (error.type === ValueErrorType.ObjectRequiredProperty) required.add(pointer);
@@ -148,19 +140,47 @@ export function schemaProblems(document: unknown): ConfigProblem[] {
         : error.type === ValueErrorType.ObjectRequiredProperty
           ? humanize(error)
           : (custom ?? humanize(error));
-    add({ pointer, message });
-    if (problems.length >= MAX_PROBLEMS) return problems;
+    yield { pointer, message };
   }
-  for (const problem of sectionKeyProblems(document)) {
-    add(problem);
+}
+
+let compiledSchema: TypeCheck<typeof EndpointConfig> | undefined;
+
+/**
+ * Every way the document breaks the JSON Schema, each once, at its pointer, up to MAX_PROBLEMS of them. A
+ * document past the limits of document-limits.ts is refused with that alone, before anything else walks it.
+ */
+export function schemaProblems(document: unknown): ConfigProblem[] {
+  const limits = limitProblems(document);
+  return limits.length > 0 ? limits : shapeProblems(document);
+}
+
+function* shapeErrors(document: unknown): Generator<ConfigProblem> {
+  yield* valueErrors(EndpointConfig, document);
+  yield* sectionKeyProblems(document);
+}
+
+/** schemaProblems, for a document within the limits. */
+function shapeProblems(document: unknown): ConfigProblem[] {
+  // Compiled, the schema says yes or no five times faster than TypeBox finds its errors (5 against 30 ms
+  // for 1 MB); the errors are looked for only in a document that has some.
+  compiledSchema ??= TypeCompiler.Compile(EndpointConfig);
+  if (compiledSchema.Check(document)) return [];
+  const problems: ConfigProblem[] = [];
+  const seen = new Set<string>();
+  for (const problem of shapeErrors(document)) {
+    const key = `${problem.pointer}\u0000${problem.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    problems.push(problem);
     if (problems.length >= MAX_PROBLEMS) break;
   }
   return problems;
 }
 
 /** The strings of an endpoint that may hold references, with their pointers. */
-function* templatedStrings(name: string, endpoint: NonNullable<EndpointConfig['endpoints']>[string]) {
-  yield { pointer: pointerOf('endpoints', name, 'url'), text: endpoint.url };
+function* templatedStrings(name: string, endpoint: Shaped<HttpEndpoint>) {
+  if (endpoint.url !== undefined) yield { pointer: pointerOf('endpoints', name, 'url'), text: endpoint.url };
   for (const [key, value] of Object.entries(endpoint.headers ?? {})) {
     yield { pointer: pointerOf('endpoints', name, 'headers', key), text: value };
   }
@@ -190,7 +210,7 @@ const declares = (section: object, name: string) => Object.hasOwn(section, name)
  * A string as far as it can be known without the environment: variables substituted, each `${env:…}`
  * left as a marker. Undefined when a reference cannot be followed (reported elsewhere).
  */
-function withoutEnv(text: string, vars: NonNullable<EndpointConfig['vars']>): string | undefined {
+function withoutEnv(text: string, vars: ShapedConfig['vars']): string | undefined {
   let broken = false;
   const depth = new Set<string>();
   // Each variable expanded once: a chain of variables of thousands of references each is otherwise
@@ -294,17 +314,25 @@ export function modulePath(functionsDir: string, module: string): { path: string
  * exactly one source that exists, hosts are allowed, modules stay in their directory.
  */
 export function ruleProblems(config: EndpointConfig, context: ValidationContext): ConfigProblem[] {
+  return shapedRuleProblems(wholeShape(config), context);
+}
+
+/**
+ * The rules, for what of a document has the schema's shape (shaped.ts): a property in another shape is
+ * the schema's to report, and a reference into a section that is no object is not judged.
+ */
+function shapedRuleProblems(config: ShapedConfig, context: ValidationContext): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  const vars = config.vars ?? {};
-  const endpoints = config.endpoints ?? {};
-  const functions = config.functions ?? {};
-  const secret = resolveVars(config.vars, {}).secret;
+  const { vars, endpoints, functions, declared } = config;
+  const secret = resolveVars(vars, {}).secret;
+  const undeclared = (names: ReadonlySet<string> | undefined, name: string) =>
+    names !== undefined && !names.has(name);
 
   const checkReferences = (pointer: string, text: string) => {
     const { references, errors } = referencesIn(text);
     for (const message of errors) problems.push({ pointer, message });
     for (const reference of references) {
-      if (reference.kind === 'var' && !declares(vars, reference.name)) {
+      if (reference.kind === 'var' && undeclared(declared.vars, reference.name)) {
         problems.push({ pointer, message: `\${${reference.name}} is not a declared variable` });
       }
       if (reference.kind === 'env' && !ENV_NAME.test(reference.name)) {
@@ -340,9 +368,9 @@ export function ruleProblems(config: EndpointConfig, context: ValidationContext)
         message: 'must be between 100ms and 5m',
       });
     }
-    const url = withoutEnv(endpoint.url, vars);
+    const url = endpoint.url === undefined ? undefined : withoutEnv(endpoint.url, vars);
     // A host that comes from the environment is checked when the version is activated.
-    if (url !== undefined && !hostFromEnvironment(url)) {
+    if (endpoint.url !== undefined && url !== undefined && !hostFromEnvironment(url)) {
       const written = refersToSecret(endpoint.url, secret) ? endpoint.url : undefined;
       const message = urlProblem(url, context.allowedHosts, written);
       if (message) problems.push({ pointer: pointerOf('endpoints', name, 'url'), message });
@@ -350,8 +378,8 @@ export function ruleProblems(config: EndpointConfig, context: ValidationContext)
   }
 
   for (const [name, fn] of Object.entries(functions)) {
-    const located = modulePath(context.functionsDir, fn.module);
-    if ('problem' in located) {
+    const located = fn.module === undefined ? undefined : modulePath(context.functionsDir, fn.module);
+    if (located && 'problem' in located) {
       problems.push({ pointer: pointerOf('functions', name, 'module'), message: located.problem });
     }
     const timeout = fn.timeout === undefined ? undefined : parseDuration(fn.timeout);
@@ -363,25 +391,27 @@ export function ruleProblems(config: EndpointConfig, context: ValidationContext)
     }
   }
 
-  for (const [name, stream] of Object.entries(config.streams ?? {})) {
+  for (const [name, stream] of Object.entries(config.streams)) {
     const pointer = pointerOf('streams', name);
-    if (name === 'config') problems.push({ pointer, message: '"config" is a built-in channel' });
-    if ((stream.endpoint === undefined) === (stream.function === undefined)) {
+    const reserved = reservedNameProblem(name);
+    if (reserved) problems.push({ pointer, message: reserved });
+    // Named, in whatever shape: a source written as 5 is still one source.
+    if (Object.hasOwn(stream, 'endpoint') === Object.hasOwn(stream, 'function')) {
       problems.push({ pointer, message: 'must name exactly one source: "endpoint" or "function"' });
     }
-    if (stream.endpoint !== undefined && !declares(endpoints, stream.endpoint)) {
+    if (stream.endpoint !== undefined && undeclared(declared.endpoints, stream.endpoint)) {
       problems.push({
         pointer: `${pointer}/endpoint`,
         message: `no endpoint "${stream.endpoint}" is declared`,
       });
     }
-    if (stream.function !== undefined && !declares(functions, stream.function)) {
+    if (stream.function !== undefined && undeclared(declared.functions, stream.function)) {
       problems.push({
         pointer: `${pointer}/function`,
         message: `no function "${stream.function}" is declared`,
       });
     }
-    const interval = parseDuration(stream.interval);
+    const interval = stream.interval === undefined ? undefined : parseDuration(stream.interval);
     if (interval !== undefined && interval < MIN_INTERVAL_MS) {
       problems.push({ pointer: `${pointer}/interval`, message: 'must be at least 1s' });
     }
@@ -405,7 +435,7 @@ function hostFromEnvironment(url: string): boolean {
 }
 
 /** Variables that refer back to themselves, each reported once at the variable that closes the loop. */
-function cycles(vars: NonNullable<EndpointConfig['vars']>): ConfigProblem[] {
+function cycles(vars: ShapedConfig['vars']): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const done = new Set<string>();
   const path: string[] = [];
@@ -420,7 +450,7 @@ function cycles(vars: NonNullable<EndpointConfig['vars']>): ConfigProblem[] {
       return;
     }
     if (!declares(vars, name)) return;
-    const variable = vars[name] as NonNullable<EndpointConfig['vars']>[string];
+    const variable = vars[name] as Variable;
     const value = valueOf(variable);
     path.push(name);
     if (typeof value === 'string') {
@@ -435,24 +465,30 @@ function cycles(vars: NonNullable<EndpointConfig['vars']>): ConfigProblem[] {
   return problems;
 }
 
-/** Schema first; the rules only for a document that has the schema's shape. */
+/**
+ * Every problem of the document in one answer: the schema's, and the rules' for what has the schema's
+ * shape (shaped.ts), up to MAX_PROBLEMS. Only a document past the limits of document-limits.ts is refused
+ * with that alone, before anything else walks it.
+ */
 export function validateConfig(
   document: unknown,
   context: ValidationContext,
 ): { ok: true; config: EndpointConfig } | { ok: false; problems: ConfigProblem[] } {
-  const problems = schemaProblems(document);
-  if (problems.length > 0) return { ok: false, problems };
-  const config = document as EndpointConfig;
-  const rules = ruleProblems(config, context).slice(0, MAX_PROBLEMS);
-  if (rules.length === 0) return { ok: true, config };
+  const limits = limitProblems(document);
+  if (limits.length > 0) return { ok: false, problems: limits };
+  const shape = shapeProblems(document);
+  const parts = shape.length === 0 ? wholeShape(document as EndpointConfig) : shapedParts(document);
+  const rules = shapedRuleProblems(parts, context);
+  if (shape.length === 0 && rules.length === 0) return { ok: true, config: document as EndpointConfig };
   // Messages never quote a secret's value; masking the ones written in the document is the last line.
-  const mask = secretMasker(literalSecrets(config));
-  return { ok: false, problems: rules.map((p) => ({ pointer: p.pointer, message: mask(p.message) })) };
+  const mask = secretMasker(literalSecrets(parts.vars));
+  const masked = rules.map((p) => ({ pointer: p.pointer, message: mask(p.message) }));
+  return { ok: false, problems: [...shape, ...masked].slice(0, MAX_PROBLEMS) };
 }
 
 /** The values of secret variables that the document itself holds (not those from the environment). */
-function literalSecrets(config: EndpointConfig): string[] {
-  const resolved = resolveVars(config.vars, {});
+function literalSecrets(vars: ShapedConfig['vars']): string[] {
+  const resolved = resolveVars(vars, {});
   return [...resolved.secret].flatMap((name) => {
     const value = resolved.values.get(name);
     return value === undefined || typeof value === 'boolean' ? [] : [String(value)];

@@ -1,18 +1,19 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
 import { ok } from '../platform/envelope.js';
 import { Envelope } from '../platform/pagination.js';
+import { CHANNEL_KINDS, ChannelName } from './channel-kinds.js';
 import type { LiveService } from './service.js';
 
 const tags = ['live'];
 
 const ChannelItem = Type.Object({
   name: Type.String(),
-  kind: Type.Union([Type.Literal('stream'), Type.Literal('user'), Type.Literal('config')]),
+  kind: Type.Union(CHANNEL_KINDS.filter((k) => k.addressable).map((k) => Type.Literal(k.kind))),
   meta: Type.Record(Type.String(), Type.Unknown()),
   history: Type.Object({ size: Type.Integer(), max_age_seconds: Type.Integer() }),
 });
 
-const ChannelParams = Type.Object({ channel: Type.String({ minLength: 1, maxLength: 80 }) });
+const ChannelParams = Type.Object({ channel: ChannelName });
 
 /** Most a published event's data may take, serialized. */
 export const MAX_EVENT_BYTES = 64 * 1024;

@@ -136,7 +136,7 @@ export class LiveService {
     since: string | undefined,
     handlers: SubscriptionHandlers,
   ): Promise<Subscription> {
-    this.channelFor(connection.principal, name);
+    const { statusChannel } = this.channelFor(connection.principal, name);
     const held: LiveEvent[] = [];
     let live = false;
     let stopped = false;
@@ -163,10 +163,9 @@ export class LiveService {
     };
     const unsubscribeEvents = this.bus.subscribe(name, deliver);
     // A producer's state travels on a channel of its own beside the stream's, one event deep.
-    const stream = this.channels.get(name)?.kind === 'stream';
     let heldStatus: LiveEvent | undefined;
-    const unsubscribeStatus = stream
-      ? this.bus.subscribe(statusChannelOf(name), (event) => {
+    const unsubscribeStatus = statusChannel
+      ? this.bus.subscribe(statusChannel, (event) => {
           if (stopped) return;
           if (!live) heldStatus = event;
           else if (this.channels.admits(connection.principal, name)) handlers.status?.(event.data);
@@ -192,7 +191,7 @@ export class LiveService {
       const replayed = replay?.recovered ? replay.events : [];
       const snapshot = replay?.recovered ? null : await this.bus.latest(name);
       const lastId = replayed.at(-1)?.id ?? snapshot?.id ?? (replay?.recovered ? (since ?? null) : null);
-      const status = stream ? ((await this.bus.latest(statusChannelOf(name)))?.data ?? null) : null;
+      const status = statusChannel ? ((await this.bus.latest(statusChannel))?.data ?? null) : null;
       lastSent = seqOf(lastId);
       lastEpoch = epochOf(lastId);
       const subscription = {
@@ -277,7 +276,7 @@ export class LiveService {
       throw new AppError(ErrorCode.forbidden, `you may not publish to "${name}"`);
     }
     const channel = this.channels.get(name);
-    if (channel && !channel.publishable) {
+    if (channel?.writers === 'switchboard') {
       throw new AppError(ErrorCode.forbidden, `"${name}" is written by Switchboard itself`);
     }
     if (!channel?.admits(principal)) {

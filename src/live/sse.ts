@@ -1,9 +1,10 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { noCredentials } from '../auth/guard.js';
-import type { Principal } from '../auth/principal.js';
+import { pendingPasswordChange } from '../auth/credentials.js';
+import { noCredentials, presentedBy } from '../auth/guard.js';
 import { AppError, ErrorCode } from '../platform/problem.js';
+import { ChannelName } from './channel-kinds.js';
 import { parseEventId } from './event-id.js';
 import type { LiveService } from './service.js';
 import { type Resume, SseConnection } from './sse-connection.js';
@@ -28,31 +29,21 @@ export interface SseOptions {
   keepaliveMs?: number;
 }
 
-/** The caller: the guard's (cookie or bearer), else the `?ticket=`, redeemed once. */
+/**
+ * The caller: the one the request hooks resolved (cookie or bearer), else the `?ticket=`'s. The ticket
+ * comes last here, unlike on the WebSocket: an EventSource reconnects to the same URL, spent ticket and
+ * all, and its cookie must still get it in.
+ */
 async function callerOf(request: FastifyRequest, live: LiveService, ticket: string | undefined) {
-  let principal: Principal | null = request.principal;
+  let { principal, authFailure: failure } = request;
   if (!principal && ticket !== undefined) {
-    principal = await live.auth.tickets.redeem(ticket);
-    if (!principal) {
-      throw new AppError(
-        ErrorCode.invalidToken,
-        'the ticket is unknown, already used or expired; ask POST /api/v1/auth/ws-ticket for a new one',
-        { headers: { 'www-authenticate': 'Bearer realm="switchboard"' } },
-      );
-    }
+    ({ principal, failure } = await live.auth.credentials.resolve(presentedBy(request, ticket), request.log));
   }
   if (!principal) {
-    throw (
-      request.authFailure ??
-      noCredentials('sign in first: send the session cookie, a bearer token, or ?ticket=')
-    );
+    throw failure ?? noCredentials('sign in first: send the session cookie, a bearer token, or ?ticket=');
   }
-  if (principal.mustChangePassword) {
-    throw new AppError(
-      ErrorCode.passwordChangeRequired,
-      'change your password first (POST /api/v1/auth/password)',
-    );
-  }
+  const passwordChange = pendingPasswordChange(principal);
+  if (passwordChange) throw passwordChange;
   return principal;
 }
 
@@ -160,7 +151,7 @@ export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, opti
         summary: 'Server-Sent Events of one channel: its snapshot, then its events',
         description,
         security,
-        params: Type.Object({ channel: Type.String({ minLength: 1, maxLength: 80 }) }),
+        params: Type.Object({ channel: ChannelName }),
         querystring: Type.Object({
           ticket: Type.Optional(Ticket),
           last_event_id: Type.Optional(Type.String({ maxLength: 64, description: 'Resume after this id' })),
@@ -189,7 +180,7 @@ export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, opti
         description: `${description} The \`id:\` encodes every channel's last event id.`,
         security,
         querystring: Type.Object({
-          channel: Type.Array(Type.String({ minLength: 1, maxLength: 80 }), {
+          channel: Type.Array(ChannelName, {
             minItems: 1,
             maxItems: MAX_SSE_CHANNELS,
           }),

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { WebSocket } from 'ws';
+import { pendingPasswordChange, type Resolution } from '../auth/credentials.js';
 import type { Principal } from '../auth/principal.js';
 import { AppError } from '../platform/problem.js';
 import type { LiveEvent } from './bus.js';
@@ -28,8 +29,8 @@ export interface WsConnectionDeps {
   live: LiveService;
   log: FastifyBaseLogger;
   now: () => number;
-  /** Redeems a connect ticket: its principal once, or null. */
-  redeem(ticket: string): Promise<Principal | null>;
+  /** Resolves a connect ticket (single use) to its principal, or why it has none. */
+  redeem(ticket: string): Promise<Resolution>;
   accessTtlMs: number;
   authGraceMs: number;
   maxBacklogBytes: number;
@@ -188,9 +189,8 @@ export class WsConnection implements LiveConnection {
           this.close(CloseCode.unauthenticated, 'authenticate first: send {"type":"auth","ticket":…}');
           return;
         }
-        const principal = await this.deps.redeem(parsed.ticket);
-        if (!principal)
-          return this.close(CloseCode.unauthenticated, 'the ticket is unknown, spent or expired');
+        const { principal, failure } = await this.deps.redeem(parsed.ticket);
+        if (!principal) return this.close(CloseCode.unauthenticated, failure?.message ?? 'no credentials');
         clearTimeout(this.authTimer);
         await this.admit(principal, parsed.id);
         return;
@@ -208,9 +208,8 @@ export class WsConnection implements LiveConnection {
 
   private async admit(principal: Principal, authId?: MessageId | null): Promise<void> {
     if (this.state === 'closing') return;
-    if (principal.mustChangePassword) {
-      return this.close(CloseCode.sessionEnded, 'change your password first (POST /api/v1/auth/password)');
-    }
+    const passwordChange = pendingPasswordChange(principal);
+    if (passwordChange) return this.close(CloseCode.sessionEnded, passwordChange.message);
     this.principal = principal;
     try {
       const release = await this.deps.live.open(this);
@@ -258,12 +257,12 @@ export class WsConnection implements LiveConnection {
 
   /** A fresh ticket on an open socket: same user, new expiry. A bad one is an error frame, not a close. */
   private async renew(id: MessageId | null, ticket: string): Promise<void> {
-    const principal = await this.deps.redeem(ticket);
+    const { principal, failure } = await this.deps.redeem(ticket);
     if (!principal) {
       return this.refuse({
         id,
-        code: FrameError.invalidToken,
-        message: 'the ticket is unknown, spent or expired',
+        code: failure?.code ?? FrameError.invalidToken,
+        message: failure?.message ?? 'no credentials',
       });
     }
     if (principal.userId !== this.principal.userId) {

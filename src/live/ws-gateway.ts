@@ -4,9 +4,6 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fastifyCookie } from '@fastify/cookie';
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
 import { WebSocketServer } from 'ws';
-import { SESSION_COOKIE } from '../auth/guard.js';
-import { allowedOrigins } from '../auth/index.js';
-import type { Principal } from '../auth/principal.js';
 import { AppError, ErrorCode } from '../platform/problem.js';
 import { requestIdOf } from '../platform/request-context.js';
 import { answerOnSocket } from '../platform/socket-answer.js';
@@ -19,7 +16,7 @@ import { CloseCode } from './ws-protocol.js';
 export const MAX_INBOUND_BYTES = 64 * 1024;
 
 /**
- * Timings of the gateway (the API contract fixes the first two). Mutable so tests can shorten them before the app
+ * Timings of the gateway (docs/live.md states the first two). Mutable so tests can shorten them before the app
  * starts; the gateway reads them when it is registered.
  */
 export const wsTimings = {
@@ -41,8 +38,6 @@ export interface WsGatewayOptions {
   admitUpgrade?: (request: IncomingMessage) => Promise<void>;
 }
 
-const BEARER = /^Bearer[ ]+(\S+)\s*$/i;
-
 /** An HTTP answer on a socket that asked to upgrade but will not be: the usual failure envelope. */
 function rejectUpgrade(request: IncomingMessage, socket: Duplex, error: AppError): void {
   answerOnSocket(socket, error, requestIdOf(request));
@@ -58,7 +53,6 @@ export const wsGateway: FastifyPluginAsyncTypebox<WsGatewayOptions> = async (app
   const { auth } = live;
   const now = options.now ?? Date.now;
   const path = `${app.prefix}/ws`;
-  const origins = allowedOrigins(settings);
   const timings = { ...wsTimings };
   const wss = new WebSocketServer({
     noServer: true,
@@ -71,53 +65,28 @@ export const wsGateway: FastifyPluginAsyncTypebox<WsGatewayOptions> = async (app
     live,
     log: app.log,
     now,
-    redeem: (ticket: string) => auth.tickets.redeem(ticket),
+    redeem: (ticket: string) => auth.credentials.resolve({ headers: {}, cookies: {}, ticket }, app.log),
     accessTtlMs: settings.accessTokenTtlMs,
     authGraceMs: settings.live.wsAuthGraceMs,
     maxBacklogBytes: settings.live.wsMaxBacklogBytes,
   };
 
-  async function tryToken(token: string, as: 'cookie' | 'bearer'): Promise<Principal | AppError> {
-    try {
-      return as === 'cookie'
-        ? await auth.sessions.authenticateAccessToken(token, 'cookie')
-        : await auth.authenticateBearer(token);
-    } catch (error) {
-      if (error instanceof AppError) return error;
-      throw error;
-    }
-  }
-
   /**
-   * The credentials of the upgrade request, in the order docs/live.md lists them. The session cookie counts only
-   * from an allowed Origin: any site can make a browser open a WebSocket carrying it.
+   * The credentials of the upgrade request, through the same sources as every request (docs/live.md lists
+   * their order). The session cookie counts only from an allowed Origin: any site can make a browser open a
+   * WebSocket carrying it.
    */
   async function initialAuth(request: IncomingMessage, url: URL): Promise<InitialAuth> {
-    const ticket = url.searchParams.get('ticket');
-    if (ticket !== null) {
-      const principal = await auth.tickets.redeem(ticket);
-      return principal
-        ? { kind: 'principal', principal }
-        : { kind: 'refused', reason: 'the ticket is unknown, spent or expired' };
-    }
-    const bearer = BEARER.exec(request.headers.authorization ?? '')?.[1];
-    const origin = request.headers.origin;
-    const session =
-      origin !== undefined && origins.has(origin) && request.headers.cookie
-        ? fastifyCookie.parse(request.headers.cookie)[SESSION_COOKIE]
-        : undefined;
-    if (session) {
-      const outcome = await tryToken(session, 'cookie');
-      if (!(outcome instanceof AppError)) return { kind: 'principal', principal: outcome };
-      if (!bearer) return { kind: 'refused', reason: outcome.message };
-    }
-    if (bearer) {
-      const outcome = await tryToken(bearer, 'bearer');
-      return outcome instanceof AppError
-        ? { kind: 'refused', reason: outcome.message }
-        : { kind: 'principal', principal: outcome };
-    }
-    return { kind: 'none' };
+    const presented = {
+      headers: request.headers,
+      cookies: request.headers.cookie ? fastifyCookie.parse(request.headers.cookie) : {},
+      ticket: url.searchParams.get('ticket') ?? undefined,
+      upgrade: true,
+    };
+    const log = app.log.child({ request_id: requestIdOf(request) });
+    const { principal, failure } = await auth.credentials.resolve(presented, log);
+    if (principal) return { kind: 'principal', principal };
+    return failure ? { kind: 'refused', reason: failure.message } : { kind: 'none' };
   }
 
   function onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {

@@ -1,5 +1,6 @@
 import { ErrorCode } from '../platform/problem.js';
 import type { LiveEvent } from './bus.js';
+import { MAX_CHANNEL_NAME_LENGTH } from './channel-kinds.js';
 
 /**
  * The WebSocket message protocol of docs/live.md: what a client may send, checked by hand (the
@@ -46,7 +47,6 @@ export const FrameError = {
 } as const;
 
 const MAX_ID_LENGTH = 64;
-const MAX_CHANNEL_LENGTH = 100;
 const MAX_SINCE_LENGTH = 64;
 const MAX_TICKET_LENGTH = 512;
 const TYPES = ['subscribe', 'unsubscribe', 'ping', 'auth'] as const;
@@ -97,8 +97,8 @@ export function parseClientMessage(text: string): ClientMessage | Refusal {
   if (id === null) return invalid(`/id is required on a ${type} message`);
   if (type === 'ping') return { type, id };
   const channel = value.channel;
-  if (typeof channel !== 'string' || channel.length === 0 || channel.length > MAX_CHANNEL_LENGTH) {
-    return invalid(`/channel is required: a channel name of 1 to ${MAX_CHANNEL_LENGTH} characters`);
+  if (typeof channel !== 'string' || channel.length === 0 || channel.length > MAX_CHANNEL_NAME_LENGTH) {
+    return invalid(`/channel is required: a channel name of 1 to ${MAX_CHANNEL_NAME_LENGTH} characters`);
   }
   if (type === 'unsubscribe') return { type, id, channel };
   const since = value.since;

@@ -20,7 +20,7 @@ function invalid(detail: string): AppError {
   });
 }
 
-/** HMAC-SHA256-signed opaque pagination cursors (the API contract served at /docs). */
+/** HMAC-SHA256-signed opaque pagination cursors (docs/api.md, Pagination). */
 export class CursorCodec {
   private readonly key: Buffer;
 

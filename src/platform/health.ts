@@ -21,8 +21,11 @@ export function registerHealth(
   options: {
     version: string;
     checks: Record<string, ReadinessCheck>;
-    /** Dependencies that are away but have a fallback: listed, and still a 200. Must not hang or throw. */
-    degraded: () => Promise<string[]>;
+    /**
+     * Dependencies with a fallback, each answering whether it is there: listed in `checks` as ok or
+     * degraded, and by name in `degraded` when away; the answer stays a 200.
+     */
+    fallbacks: Record<string, () => Promise<boolean>>;
     timeoutMs: number;
     startedAt: number;
   },
@@ -34,9 +37,9 @@ export function registerHealth(
   }));
 
   app.get('/readyz', { schema: { tags: ['health'] } }, async () => {
-    const results: Record<string, { status: 'ok' | 'error' }> = {};
-    await Promise.all(
-      Object.entries(options.checks).map(async ([name, check]) => {
+    const results: Record<string, { status: 'ok' | 'error' | 'degraded' }> = {};
+    await Promise.all([
+      ...Object.entries(options.checks).map(async ([name, check]) => {
         try {
           await withTimeout(check(), options.timeoutMs, name);
           results[name] = { status: 'ok' };
@@ -49,7 +52,11 @@ export function registerHealth(
           results[name] = { status: 'error' };
         }
       }),
-    );
+      ...Object.entries(options.fallbacks).map(async ([name, answers]) => {
+        const there = await withTimeout(answers(), options.timeoutMs, name).catch(() => false);
+        results[name] = { status: there ? 'ok' : 'degraded' };
+      }),
+    ]);
     const failed = Object.keys(results).filter((name) => results[name]?.status === 'error');
     if (failed.length > 0) {
       throw new AppError(ErrorCode.unavailable, `not ready: ${failed.join(', ')} unavailable`, {
@@ -57,6 +64,7 @@ export function registerHealth(
         extensions: { checks: results },
       });
     }
-    return { status: 'ready', checks: results, degraded: await options.degraded() };
+    const degraded = Object.keys(options.fallbacks).filter((name) => results[name]?.status === 'degraded');
+    return { status: 'ready', checks: results, degraded };
   });
 }

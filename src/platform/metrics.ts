@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Histogram, type Registry } from 'prom-client';
+import { bearerToken } from './bearer.js';
 import { AppError, ErrorCode } from './problem.js';
 import { sameSecret } from './secrets.js';
 
@@ -28,8 +29,7 @@ export function registerMetrics(app: FastifyInstance, token: string | undefined,
     );
   });
   app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
-    const header = request.headers.authorization ?? '';
-    const given = header.startsWith('Bearer ') ? header.slice(7) : '';
+    const given = bearerToken(request.headers.authorization) ?? '';
     if (!sameSecret(given, token)) {
       throw new AppError(ErrorCode.unauthorized, 'a valid metrics bearer token is required', {
         headers: { 'www-authenticate': 'Bearer realm="metrics"' },

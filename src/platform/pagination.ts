@@ -4,7 +4,7 @@ import { MAX_CURSOR_LENGTH } from './cursor.js';
 import { type Pagination, page } from './envelope.js';
 import { AppError, ErrorCode } from './problem.js';
 
-/** `limit` and `cursor` as every list takes them (the API contract served at /docs). */
+/** `limit` and `cursor` as every list takes them (docs/api.md, Pagination). */
 export const PageQuery = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 200, default: 50, description: 'Items per page (1..200).' }),
   cursor: Type.Optional(

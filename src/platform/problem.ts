@@ -22,7 +22,7 @@ export const ERRORS = {
   accountLocked: {
     code: 1003,
     status: 429,
-    doc: 'the account is locked after too many failed sign-ins; `Retry-After` says for how long (an operator can lift it: `switchboard user unlock <username>`)',
+    doc: 'the account is locked after too many failed sign-ins; the detail ("locked for 14 more minutes") and `Retry-After` say for how long (an operator can lift it: `switchboard user unlock <username>`)',
   },
   csrfRejected: {
     code: 1004,
@@ -67,7 +67,7 @@ export const ERRORS = {
   payloadTooLarge: {
     code: 2002,
     status: 413,
-    doc: 'body larger than `SWITCHBOARD_BODY_LIMIT_BYTES` (`SWITCHBOARD_CONFIG_BODY_LIMIT_BYTES` on the configuration routes)',
+    doc: 'body larger than `SWITCHBOARD_BODY_LIMIT_BYTES` (`SWITCHBOARD_CONFIG_BODY_LIMIT_BYTES` on the configuration routes); answered while the body is still arriving, then the connection closes',
   },
   methodNotAllowed: {
     code: 2003,
@@ -77,7 +77,7 @@ export const ERRORS = {
   unsupportedMediaType: {
     code: 2004,
     status: 415,
-    doc: 'unsupported content type; JSON routes take `application/json`',
+    doc: 'unsupported content type, `text/plain` included: routes take `application/json` (the sign-in also a form)',
   },
   requestTimeout: {
     code: 2005,

@@ -1,4 +1,4 @@
-import type { Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyHttpOptions, FastifyInstance } from 'fastify';
 import { AppError, ErrorCode, type ErrorCodeValue } from './problem.js';
@@ -43,6 +43,77 @@ export function registerHeaderCountLimit(app: FastifyInstance, maxHeaders: numbe
       throw new AppError(ErrorCode.headersTooLarge, `too many header fields (at most ${maxHeaders})`);
     }
   });
+}
+
+/**
+ * Only JSON bodies reach the routes (and forms where a route adds their parser: the sign-in). Fastify
+ * reads text/plain as a string by default, which a route's schema then refused as a 422; without the
+ * parser it is a 415 (code 2004), as is every other type.
+ */
+export function acceptJsonBodies(app: FastifyInstance): void {
+  app.removeContentTypeParser('text/plain');
+}
+
+/**
+ * How long and how much of a refused body is still read, and thrown away, after the answer that refuses it.
+ * Closing at once while the client is still sending makes the kernel reset the connection, and a reset can
+ * take the answer with it: the client sees ECONNRESET or EPIPE, not the 413. Reading on for a while (a
+ * lingering close, as nginx does) lets the answer arrive; the bounds cut off a client that sends forever.
+ */
+export const LINGER = { totalMs: 5000, idleMs: 1000, bytes: 64 * 1024 * 1024 } as const;
+
+/** The answers that refuse a body because of what it is (too large, not JSON), before it has all arrived. */
+const BODY_REFUSALS = new Set([413, 415]);
+
+/**
+ * An answer refusing a body that is still arriving closes its connection (nothing after the body can be
+ * trusted to start where the body ends), after lingering: LINGER.
+ */
+export function registerBodyRefusals(app: FastifyInstance): void {
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (BODY_REFUSALS.has(reply.statusCode) && !request.raw.complete) {
+      reply.header('connection', 'close');
+      lingerOnClose(request.raw);
+    }
+    return payload;
+  });
+}
+
+/**
+ * Node closes a `Connection: close` answer's socket with `destroySoon()` as soon as the answer is out. Here
+ * it ends the sending side instead, so the client reads the answer to its end, and goes on reading what
+ * the client still sends (Node's parser throws the rest of the body away: `request` gives it here only to
+ * be counted). It closes once the body or the client's side has ended, or at the first of LINGER's bounds.
+ */
+function lingerOnClose(request: IncomingMessage): void {
+  const socket = request.socket as Socket & { destroySoon?: () => void };
+  if (typeof socket.destroySoon !== 'function') return;
+  socket.destroySoon = () => {
+    socket.end();
+    const cutOff = () => socket.destroy();
+    const total = setTimeout(cutOff, LINGER.totalMs).unref();
+    let idle = setTimeout(cutOff, LINGER.idleMs).unref();
+    socket.once('close', () => {
+      clearTimeout(total);
+      clearTimeout(idle);
+    });
+    let read = 0;
+    request.on('data', (chunk: Buffer) => {
+      read += chunk.length;
+      if (read > LINGER.bytes) return cutOff();
+      clearTimeout(idle);
+      idle = setTimeout(cutOff, LINGER.idleMs).unref();
+    });
+    // Closed before the answer is all out, the connection would lose its end.
+    const closeOnceAnswered = () => {
+      if (socket.writableFinished) socket.destroy();
+      else socket.once('finish', cutOff);
+    };
+    if (request.readableEnded) closeOnceAnswered();
+    request.once('end', closeOnceAnswered);
+    socket.once('end', closeOnceAnswered);
+    request.resume();
+  };
 }
 
 const CLIENT_ERRORS: Record<string, { code: ErrorCodeValue; detail: string }> = {

@@ -4,3 +4,19 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 export function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 }
+
+/**
+ * A connection URL fit for a log line: the password (in the user part, or a `password` parameter as
+ * libpq takes it) replaced by ****. Text that is not a URL is shown as its scheme alone, if any.
+ */
+export function withoutPassword(connection: string): string {
+  let url: URL;
+  try {
+    url = new URL(connection);
+  } catch {
+    return /^[a-z][a-z0-9+.-]*:/i.exec(connection)?.[0] ?? '(not a URL)';
+  }
+  if (url.password) url.password = '****';
+  if (url.searchParams.has('password')) url.searchParams.set('password', '****');
+  return url.toString();
+}

@@ -38,25 +38,45 @@ function helmetHeaders(options: HelmetOptions): Record<string, string> {
   );
 }
 
-/** The security headers of every answer, whichever path writes it. */
-export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  ...helmetHeaders(HELMET_OPTIONS),
-  // Answers are per caller and often personal; no shared or browser cache may keep them.
-  'cache-control': 'no-store',
-});
+const HSTS = 'strict-transport-security';
+const HELMET_HEADERS = helmetHeaders(HELMET_OPTIONS);
 
-const SECURITY_ENTRIES = Object.entries(SECURITY_HEADERS);
+/**
+ * The security headers of every answer of a server, whichever path writes it. Strict-Transport-Security
+ * only when the public URL is https: over plain HTTP it asks browsers for what the server does not serve
+ * (and they ignore it there anyway).
+ */
+function securityHeaders(publicUrl: string): Readonly<Record<string, string>> {
+  const https = publicUrl.toLowerCase().startsWith('https:');
+  return Object.freeze({
+    ...Object.fromEntries(Object.entries(HELMET_HEADERS).filter(([name]) => https || name !== HSTS)),
+    // Answers are per caller and often personal; no shared or browser cache may keep them.
+    'cache-control': 'no-store',
+  });
+}
+
+const WITHOUT_HSTS = securityHeaders('http:');
+/** The headers of the server each connection came in on, for answers written on the socket itself. */
+const headersOfSocket = new WeakMap<object, Readonly<Record<string, string>>>();
+
+/** The security headers for an answer written on `socket` (socket-answer.ts). */
+export function securityHeadersOf(socket: object): Readonly<Record<string, string>> {
+  return headersOfSocket.get(socket) ?? WITHOUT_HSTS;
+}
 
 /** Strict headers on every response, errors and 404s included; CORS only for listed origins. */
 export async function registerSecurity(
   app: FastifyInstance,
-  options: { corsOrigins: readonly string[]; corsCredentials: boolean },
+  options: { publicUrl: string; corsOrigins: readonly string[]; corsCredentials: boolean },
 ): Promise<void> {
+  const headers = securityHeaders(options.publicUrl);
+  const entries = Object.entries(headers);
+  app.server.prependListener('connection', (socket: Socket) => headersOfSocket.set(socket, headers));
   // Set on the raw response as Node hands it over, before Fastify routes the request: a malformed URL, an
   // error thrown by an earlier hook or the 503 while closing carry them too. A route can still override
   // one (the docs UI sends its own Content-Security-Policy).
   app.server.prependListener('request', (_request: IncomingMessage, response: ServerResponse) => {
-    for (const [name, value] of SECURITY_ENTRIES) response.setHeader(name, value);
+    for (const [name, value] of entries) response.setHeader(name, value);
   });
   if (options.corsOrigins.length > 0) {
     await app.register(cors, {

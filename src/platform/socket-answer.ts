@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { failure } from './envelope.js';
 import { type AppError, buildProblem } from './problem.js';
-import { SECURITY_HEADERS } from './security.js';
+import { securityHeadersOf } from './security.js';
 
 /** How the answer is framed is this writer's alone: an error's headers never turn it into an upgrade. */
 const FRAMING = new Set(['connection', 'upgrade', 'keep-alive', 'transfer-encoding', 'content-length']);
@@ -22,7 +22,7 @@ export function answerOnSocket(socket: Duplex, error: AppError, requestId: strin
   // Keyed by lower-case name; a later entry replaces an earlier one, as reply.header does on Fastify's path.
   const headers = new Map<string, string>();
   const set = (name: string, value: string) => headers.set(name.toLowerCase(), `${name}: ${value}`);
-  for (const [name, value] of Object.entries(SECURITY_HEADERS)) set(name, value);
+  for (const [name, value] of Object.entries(securityHeadersOf(socket))) set(name, value);
   set('X-Request-Id', requestId);
   for (const [name, value] of Object.entries(error.options.headers ?? {})) {
     if (!FRAMING.has(name.toLowerCase())) set(name, value);

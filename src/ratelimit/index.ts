@@ -1,6 +1,8 @@
-import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { AUTHENTICATION, AUTHORIZATION } from '../auth/index.js';
 import { addressKey } from '../platform/client-ip.js';
 import type { LimitSettings } from '../settings.js';
 import { FallbackStore } from './fallback-store.js';
@@ -34,18 +36,28 @@ declare module 'fastify' {
 /** Health checks are for load balancers and orchestrators, which must never be refused. */
 const UNCOUNTED = new Set(['/healthz', '/readyz']);
 
+/** The plugin on the whole server that decorates requests with the verdict and slot. */
+export const RATE_LIMITS = 'switchboard-rate-limits';
+
 export interface RateLimitFeature {
   readonly limits: RateLimits;
+  /** Whether limits are counted in Redis (shared by every instance) or in this process's memory. */
+  readonly store: 'redis' | 'memory';
   /** True while Redis is configured but unreachable, and limits are counted per instance; asks Redis. */
   degraded(): Promise<boolean>;
-  /** API-scope hook between authentication and authorization: the per-user or unauthenticated tier. */
-  callerTier(request: FastifyRequest): Promise<void>;
-  /** API-scope hook after authorization: the route's operations and concurrency cap, keyed by user or address. */
-  routeLimits(request: FastifyRequest, reply: FastifyReply): Promise<void>;
-  /** API-scope hook once the body is parsed: operations keyed by the username in it (sign-in). */
-  usernameLimits(request: FastifyRequest): Promise<void>;
-  /** API-scope onSend hook: gives the concurrency slot back before the answer goes out. */
-  releaseSlot(request: FastifyRequest): Promise<void>;
+  /** For the whole server: the IP floor on every request and the RateLimit-* headers on every answer. */
+  readonly plugin: FastifyPluginAsync;
+  /**
+   * For the API scope, between authentication and authorization: the per-user or unauthenticated tier,
+   * which needs `request.principal` and counts the requests authorization then refuses (401s included).
+   */
+  readonly callerTier: FastifyPluginAsync;
+  /**
+   * For the API scope, after authorization: the route's operations and concurrency cap, keyed by user or
+   * address, those keyed by the username in the body (sign-in) once it is parsed, and the slot given back
+   * before the answer goes out.
+   */
+  readonly routeLimits: FastifyPluginAsync;
   /** The IP floor for requests Fastify's hooks never see (WebSocket upgrades); throws the 429. */
   floor(address: string): Promise<void>;
   /** A slot of `key` out of `cap`, on the same store as the limits (shared across instances on Redis). */
@@ -54,20 +66,17 @@ export interface RateLimitFeature {
 }
 
 /**
- * Builds the limiter on memory or, with a Redis client, on Redis with the memory fallback, and registers
- * the IP floor and the RateLimit headers on the whole server.
+ * Builds the limiter on memory or, with a Redis client, on Redis with the memory fallback; its plugins
+ * put it on the request path.
  */
-export function registerRateLimits(
-  server: FastifyInstance,
-  options: {
-    settings: LimitSettings;
-    redis?: Redis;
-    metrics: Registry;
-    log: FastifyBaseLogger;
-    /** The clock of the memory store (Redis uses its own). */
-    now?: () => number;
-  },
-): RateLimitFeature {
+export function assembleRateLimits(options: {
+  settings: LimitSettings;
+  redis?: Redis;
+  metrics: Registry;
+  log: FastifyBaseLogger;
+  /** The clock of the memory store (Redis uses its own). */
+  now?: () => number;
+}): RateLimitFeature {
   const { settings, redis, log } = options;
   const refusals = new Counter({
     name: 'switchboard_rate_limit_refusals_total',
@@ -109,62 +118,97 @@ export function registerRateLimits(
   };
   const addressOf = (request: FastifyRequest) => addressKey(request.ip);
 
-  server.decorateRequest('rateLimitVerdict', null);
-  server.decorateRequest('concurrencySlot', null);
-  if (settings.enabled) {
-    server.addHook('onRequest', async (request) => {
-      if (UNCOUNTED.has(request.routeOptions.url ?? '')) return;
-      note(request, await limits.floor(addressOf(request)));
-    });
-    server.addHook('onSend', async (request, reply) => {
-      const verdict = request.rateLimitVerdict;
-      if (verdict && !reply.hasHeader('ratelimit-limit')) reply.headers(rateLimitHeaders(verdict));
-    });
+  const plugin = fp(
+    async (server) => {
+      server.decorateRequest('rateLimitVerdict', null);
+      server.decorateRequest('concurrencySlot', null);
+      if (!settings.enabled) return;
+      server.addHook('onRequest', async (request) => {
+        if (UNCOUNTED.has(request.routeOptions.url ?? '')) return;
+        note(request, await limits.floor(addressOf(request)));
+      });
+      server.addHook('onSend', async (request, reply) => {
+        const verdict = request.rateLimitVerdict;
+        if (verdict && !reply.hasHeader('ratelimit-limit')) reply.headers(rateLimitHeaders(verdict));
+      });
+    },
+    { name: RATE_LIMITS, fastify: '5.x' },
+  );
+
+  const callerTier = fp(
+    async (api) => {
+      api.addHook('onRequest', async (request) => {
+        if (!settings.enabled) return;
+        note(request, await limits.caller(request.principal?.userId ?? null, addressOf(request)));
+      });
+    },
+    {
+      name: 'switchboard-rate-limit-caller',
+      fastify: '5.x',
+      dependencies: [RATE_LIMITS, AUTHENTICATION],
+      decorators: { request: ['principal', 'rateLimitVerdict'] },
+    },
+  );
+
+  async function byRoute(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const route = request.routeOptions.config.rateLimit;
+    if (!settings.enabled || !route) return;
+    const userId = request.principal?.userId ?? null;
+    const byAddress = `ip:${addressOf(request)}`;
+    const byUser = userId === null ? byAddress : `user:${userId}`;
+    for (const name of route.operations ?? []) {
+      const key = OPERATIONS[name].key;
+      if (key === 'username') continue;
+      note(request, await limits.operation(name, key === 'ip' ? byAddress : byUser));
+    }
+    if (route.concurrency) {
+      const slot = await limits.acquire(route.concurrency, byUser);
+      // 'close' comes however the response ends: sent, failed, or the client went away.
+      if (slot) {
+        request.concurrencySlot = slot;
+        reply.raw.once('close', () => slot.release());
+      }
+    }
   }
+
+  async function byUsername(request: FastifyRequest): Promise<void> {
+    const route = request.routeOptions.config.rateLimit;
+    if (!settings.enabled || !route?.operations) return;
+    const username = usernameIn(request.body);
+    if (username === null) return;
+    for (const name of route.operations) {
+      if (OPERATIONS[name].key === 'username') {
+        note(request, await limits.operation(name, `username:${username}`));
+      }
+    }
+  }
+
+  const routeLimits = fp(
+    async (api) => {
+      api.addHook('onRequest', byRoute);
+      api.addHook('preValidation', byUsername);
+      api.addHook('onSend', async (request) => {
+        // Before the answer is sent, so a client that sends its next request on receiving it finds the slot
+        // free; 'close' still covers answers that never get this far.
+        request.concurrencySlot?.release();
+      });
+    },
+    {
+      name: 'switchboard-rate-limit-routes',
+      fastify: '5.x',
+      // Requests authorization refuses hold no slot and spend no operation.
+      dependencies: [RATE_LIMITS, AUTHORIZATION],
+      decorators: { request: ['principal', 'rateLimitVerdict', 'concurrencySlot'] },
+    },
+  );
 
   return {
     limits,
+    store: redis ? 'redis' : 'memory',
     degraded: async () => (fallback ? !(await fallback.check()) : false),
-    async callerTier(request) {
-      if (!settings.enabled) return;
-      note(request, await limits.caller(request.principal?.userId ?? null, addressOf(request)));
-    },
-    async routeLimits(request, reply) {
-      const route = request.routeOptions.config.rateLimit;
-      if (!settings.enabled || !route) return;
-      const userId = request.principal?.userId ?? null;
-      const byAddress = `ip:${addressOf(request)}`;
-      const byUser = userId === null ? byAddress : `user:${userId}`;
-      for (const name of route.operations ?? []) {
-        const key = OPERATIONS[name].key;
-        if (key === 'username') continue;
-        note(request, await limits.operation(name, key === 'ip' ? byAddress : byUser));
-      }
-      if (route.concurrency) {
-        const slot = await limits.acquire(route.concurrency, byUser);
-        // 'close' comes however the response ends: sent, failed, or the client went away.
-        if (slot) {
-          request.concurrencySlot = slot;
-          reply.raw.once('close', () => slot.release());
-        }
-      }
-    },
-    async usernameLimits(request) {
-      const route = request.routeOptions.config.rateLimit;
-      if (!settings.enabled || !route?.operations) return;
-      const username = usernameIn(request.body);
-      if (username === null) return;
-      for (const name of route.operations) {
-        if (OPERATIONS[name].key === 'username') {
-          note(request, await limits.operation(name, `username:${username}`));
-        }
-      }
-    },
-    async releaseSlot(request) {
-      // Before the answer is sent, so a client that sends its next request on receiving it finds the slot
-      // free; 'close' still covers answers that never get this far.
-      request.concurrencySlot?.release();
-    },
+    plugin,
+    callerTier,
+    routeLimits,
     async floor(address) {
       if (settings.enabled) await limits.floor(addressKey(address));
     },

@@ -2,6 +2,7 @@ import { chmodSync, mkdirSync, readdirSync, type Stats, statSync } from 'node:fs
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, parse, relative, resolve, sep } from 'node:path';
 import type { Settings } from '../settings.js';
+import { LOCK_FILE } from './data-dir-lock.js';
 
 /** Owner only: the database and the setup token must not be readable by other local users. */
 export const PRIVATE_DIR_MODE = 0o700;
@@ -59,7 +60,7 @@ export function secureDataDirs(settings: Pick<Settings, 'dataDir' | 'database' |
     own.set(dir, entries);
   };
   const dataDir = resolve(settings.dataDir);
-  claim(dataDir, 'setup-token');
+  claim(dataDir, 'setup-token', LOCK_FILE);
   const { functionsDir } = settings.endpoints;
   if (dirname(functionsDir) === dataDir) claim(dataDir, basename(functionsDir));
   if (settings.database.engine === 'sqlite' && settings.database.file !== ':memory:') {

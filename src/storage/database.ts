@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
+import { withoutPassword } from '../platform/secrets.js';
 import type { DatabaseTarget } from '../settings.js';
 import { createPrivateDir, PRIVATE_FILE_MODE, restrictMode } from './data-dir.js';
 import type { Database } from './schema.js';
@@ -32,6 +33,11 @@ function prepareDatabaseFile(file: string): void {
   }
   // A umask can take bits from a new file's mode too (0600 under 0277 is 0400, which SQLite cannot write).
   if (process.platform !== 'win32') chmodSync(file, PRIVATE_FILE_MODE);
+}
+
+/** The database as a log line names it: the engine and file, or the URL without its password. */
+export function shownDatabase(target: DatabaseTarget): string {
+  return target.engine === 'sqlite' ? `sqlite:${target.file}` : withoutPassword(target.url);
 }
 
 export function openStorage(target: DatabaseTarget, poolSize = 10): Storage {

@@ -194,6 +194,7 @@ describe('lockout with default settings', () => {
     expect(Number(locked.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(Number(locked.headers['retry-after'])).toBeLessThanOrEqual(900);
     expect(locked.body.error_detail.retry_after).toBe(Number(locked.headers['retry-after']));
+    expect(locked.body.error).toBe('too many failed sign-ins; this account is locked for 15 more minutes');
     expect(locked.setCookies.size).toBe(0);
 
     const lockouts = (await auditOf(t, ['auth.lockout'])).filter((r) => r.targetId === user.username);
@@ -231,7 +232,12 @@ describe('lockout with default settings', () => {
     expect(still.status).toBe(429);
     expect(Number(still.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(Number(still.headers['retry-after'])).toBeLessThanOrEqual(60);
-    clock.advance(60_000 + 1000);
+    expect(still.body.error).toBe('too many failed sign-ins; this account is locked for 1 more minute');
+    clock.advance(30_000);
+    expect((await login(t, user.username, user.password)).body.error).toBe(
+      'too many failed sign-ins; this account is locked for 30 more seconds',
+    );
+    clock.advance(30_000 + 1000);
     const res = await login(t, user.username, user.password);
     expect(res.status).toBe(200);
     const [success] = await t.app.audit.list({ limit: 1, types: ['auth.login'], actor: user.username });
@@ -312,7 +318,7 @@ describe('lockout with SWITCHBOARD_LOCKOUT_THRESHOLD=3', () => {
   });
 });
 
-describe('lockout per username and client address (API.md)', () => {
+describe('lockout per username and client address (docs/auth.md, Lockout)', () => {
   let t: TestApp;
   beforeAll(async () => {
     // Behind a trusted proxy the client address comes from X-Forwarded-For, so one test can be two clients.
@@ -427,6 +433,20 @@ describe('malformed sign-in requests', () => {
     expect(res.status).toBe(422);
     const pointers = res.body.error_detail.errors.map((e: { pointer: string }) => e.pointer).sort();
     expect(pointers).toEqual(['/password', '/username']);
+  });
+
+  it('takes JSON and forms, and answers text/plain with 415 code 2004', async () => {
+    const user = await t.createUser();
+    const credentials = { username: user.username, password: user.password };
+    expect((await t.client().call(LOGIN, { form: credentials })).status).toBe(200);
+    expect((await t.client().call(LOGIN, { json: credentials })).status).toBe(200);
+    const text = await t.client().call(LOGIN, {
+      method: 'POST',
+      body: JSON.stringify(credentials),
+      headers: { 'content-type': 'text/plain' },
+    });
+    expect(text.status).toBe(415);
+    expect(text.body.error_detail.error_code).toBe(2004);
   });
 
   it('answers an unexpected media type with a 4xx, never a 500', async () => {

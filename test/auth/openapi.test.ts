@@ -11,7 +11,7 @@ afterAll(async () => t.close());
 type Operation = { security?: unknown[]; tags?: string[] };
 
 describe('OpenAPI document of identity routes', () => {
-  it('lists every route of API.md "Auth" and marks which need credentials', async () => {
+  it('lists every identity route (docs/auth.md) and marks which need credentials', async () => {
     const spec = (await (await request(`${t.url}/openapi.json`)).body.json()) as {
       paths: Record<string, Record<string, Operation>>;
       components: { securitySchemes: Record<string, { type: string }> };

@@ -8,7 +8,7 @@ import { loadSettings } from '../../src/settings.js';
 import { openStorage } from '../../src/storage/database.js';
 import { exampleConfig, exampleEnv, exampleFunctionsDir } from '../endpoints/config-fixture.js';
 import { freshDatabase } from '../fixture.js';
-import { databaseEnv, type Run, type RunOptions, runSwitchboard, SLOW } from './run-cli.js';
+import { databaseEnv, type Run, type RunOptions, runInProcess } from './run-cli.js';
 
 const TOKEN = 'scada-token-Vb72kQ';
 /** A literal secret in the document (rather than a reference to the environment): what export masks. */
@@ -19,9 +19,9 @@ let database: Awaited<ReturnType<typeof freshDatabase>>;
 /** The settings of the current test's database, as the command sees them. */
 let env: Record<string, string>;
 
-/** `switchboard …` as an operator runs it: the example's hosts and functions, no token unless given. */
+/** `switchboard …` in-process: the example's hosts and functions, no token unless given. */
 const switchboard = (args: string[], options: RunOptions = {}): Promise<Run> =>
-  runSwitchboard(args, {
+  runInProcess(args, {
     ...options,
     env: { SWITCHBOARD_VAR_SCADA_TOKEN: undefined, ...env, ...options.env },
   });
@@ -91,7 +91,7 @@ afterAll(() => {
   rmSync(functionsDir, { recursive: true, force: true });
 });
 
-describe('config import and list', SLOW, () => {
+describe('config import and list', () => {
   it('saves and activates a document, lists it, and audits both as the cli', async () => {
     const empty = await config(['list']);
     expect(empty).toMatchObject({
@@ -287,7 +287,7 @@ describe('config import and list', SLOW, () => {
   });
 });
 
-describe('config activate', SLOW, () => {
+describe('config activate', () => {
   it('activates a saved version, refuses an unknown one and one that cannot load (recovery)', async () => {
     succeeded(await config(['import', file('a.json', exampleConfig())], withToken));
     succeeded(await config(['import', file('b.json', examplePolling('30s')), '--no-activate']));
@@ -345,7 +345,7 @@ describe('config activate', SLOW, () => {
   });
 });
 
-describe('config export', SLOW, () => {
+describe('config export', () => {
   it('prints the canonical document with secrets masked; --with-secrets and --output as asked', async () => {
     const document = exampleConfig();
     document.vars.scada_token.value = LITERAL_SECRET;
@@ -400,7 +400,7 @@ describe('config export', SLOW, () => {
   });
 });
 
-describe('config diff', SLOW, () => {
+describe('config diff', () => {
   it('compares two saved versions, the active one by default, and a draft file', async () => {
     const first = exampleConfig();
     first.vars.scada_token.value = LITERAL_SECRET;
@@ -456,7 +456,7 @@ describe('config diff', SLOW, () => {
   });
 });
 
-describe('config usage', SLOW, () => {
+describe('config usage', () => {
   it('prints its help, and is listed in the main help', async () => {
     for (const args of [['--help'], ['import', '--help'], ['diff', '-h']]) {
       expect(await config(args)).toEqual({ status: 0, stdout: CONFIG_HELP, stderr: '' });

@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
+import { runCli } from '../../src/cli/index.js';
+import type { CliIo } from '../../src/cli/output.js';
 
 /** What one run of the command line did. */
 export interface Run {
@@ -15,15 +18,23 @@ export interface RunOptions {
   env?: Record<string, string | undefined>;
 }
 
-/** Each run starts Node with tsx; on a busy machine that takes seconds. */
+/** Each spawned run starts Node with tsx; on a busy machine that takes seconds. */
 export const SLOW = { timeout: 180_000 };
 
-/** `switchboard …` as an operator runs it: a separate Node process, its output collected. */
-export async function runSwitchboard(args: string[], options: RunOptions = {}): Promise<Run> {
+/** This process's environment with the run's settings over it, the variables set to undefined left out. */
+function environment(options: RunOptions): Record<string, string> {
   const merged: Record<string, string | undefined> = { ...process.env, ...options.env };
-  const env = Object.fromEntries(
+  return Object.fromEntries(
     Object.entries(merged).filter((entry): entry is [string, string] => entry[1] !== undefined),
   );
+}
+
+/**
+ * `switchboard …` as an operator runs it: a separate Node process, its output collected. Slow (a Node
+ * start and a tsx transform each time): kept for the few tests of the real entry point.
+ */
+export async function runSwitchboard(args: string[], options: RunOptions = {}): Promise<Run> {
+  const env = environment(options);
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { env });
   const run: Run = { status: null, stdout: '', stderr: '' };
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -36,6 +47,40 @@ export async function runSwitchboard(args: string[], options: RunOptions = {}): 
   child.stdin.on('error', () => {});
   child.stdin.end(options.input ?? '');
   [run.status] = await once(child, 'close');
+  return run;
+}
+
+/** In-process runs take turns; see runInProcess. */
+let turn: Promise<unknown> = Promise.resolve();
+
+/**
+ * `switchboard …` run by runCli in this process, with the same environment as runSwitchboard would give
+ * the child and its input and output in memory. Runs take turns: they share this thread, and SQLite
+ * waits for another connection's write lock by blocking the thread, which would stall the run holding it.
+ */
+export async function runInProcess(args: string[], options: RunOptions = {}): Promise<Run> {
+  const run: Run = { status: null, stdout: '', stderr: '' };
+  const stdin = new PassThrough();
+  stdin.end(options.input ?? '');
+  const io: CliIo = {
+    stdout: {
+      write(text: string) {
+        run.stdout += text;
+        return true;
+      },
+    },
+    stderr: {
+      write(text: string) {
+        run.stderr += text;
+        return true;
+      },
+    },
+    stdin,
+    env: environment(options),
+  };
+  const done = turn.then(() => runCli(args, io));
+  turn = done.catch(() => {});
+  run.status = await done;
   return run;
 }
 

@@ -4,7 +4,7 @@ import type { Role } from '../../src/auth/roles.js';
 import { loadSettings } from '../../src/settings.js';
 import { Client } from '../client.js';
 import { freshDatabase, TEST_CONTEXT, TEST_PASSWORD } from '../fixture.js';
-import { databaseEnv, type RunOptions, runSwitchboard, SLOW } from './run-cli.js';
+import { databaseEnv, type RunOptions, runInProcess, runSwitchboard, SLOW } from './run-cli.js';
 
 const ROOT_PASSWORD = 'admin-secret-Zq4!mW8p';
 const OTHER_PASSWORD = 'other-password-Hn3$uR6t';
@@ -16,9 +16,10 @@ let url: string;
 let origin: string;
 let root: Client;
 
-/** `switchboard user …` as an operator runs it, against the test database. */
-const user = (args: string[], options: RunOptions = {}) =>
-  runSwitchboard(['user', ...args], { ...options, env: { ...env, ...options.env } });
+const withEnv = (options: RunOptions) => ({ ...options, env: { ...env, ...options.env } });
+
+/** `switchboard user …` against the test database, run in-process. */
+const user = (args: string[], options: RunOptions = {}) => runInProcess(['user', ...args], withEnv(options));
 
 const client = () => new Client(url, origin);
 
@@ -56,10 +57,12 @@ beforeAll(async () => {
   app = await createApp(settings);
   url = await app.start();
   origin = new URL(settings.publicUrl).origin;
-  // The one admin of this database; no test makes another.
-  const added = await user(['add', 'root', '--role', 'admin', '--password-stdin'], {
-    input: `${ROOT_PASSWORD}\n`,
-  });
+  // The one admin of this database; no test makes another. Made by the real entry point in a process of
+  // its own, password piped in: the round trip an operator makes, which the server must then accept.
+  const added = await runSwitchboard(
+    ['user', 'add', 'root', '--role', 'admin', '--password-stdin'],
+    withEnv({ input: `${ROOT_PASSWORD}\n` }),
+  );
   expect({ status: added.status, stderr: added.stderr }).toEqual({ status: 0, stderr: '' });
   const signed = await signIn('root', ROOT_PASSWORD);
   expect(signed.res.status).toBe(200);
@@ -71,7 +74,7 @@ afterAll(async () => {
   await database?.drop();
 });
 
-describe('user add', SLOW, () => {
+describe('user add', () => {
   it('prints a generated password once; it signs in and must be changed', async () => {
     const run = await user([
       'add',
@@ -135,7 +138,7 @@ describe('user add', SLOW, () => {
   });
 });
 
-describe('user list', SLOW, () => {
+describe('user list', () => {
   it('shows a table, and with --json the objects GET /users returns, filtered by role', async () => {
     await app.auth.users.create(
       {
@@ -169,7 +172,7 @@ describe('user list', SLOW, () => {
   });
 });
 
-describe('changes reach a running server on its next request', SLOW, () => {
+describe('changes reach a running server on its next request', () => {
   it('set-role changes the role of a live session', async () => {
     await existing('nina');
     const { client: nina } = await signIn('nina', TEST_PASSWORD);
@@ -245,7 +248,7 @@ describe('changes reach a running server on its next request', SLOW, () => {
   });
 });
 
-describe('refusals', SLOW, () => {
+describe('refusals', () => {
   it('never demotes or disables the last admin', async () => {
     const [demote, disable] = await Promise.all([
       user(['set-role', 'root', 'viewer']),
@@ -324,7 +327,7 @@ describe('refusals', SLOW, () => {
   });
 });
 
-describe('help', SLOW, () => {
+describe('help', () => {
   it('describes every user command and how passwords are taken', async () => {
     const run = await user(['--help']);
     expect(run.status).toBe(0);

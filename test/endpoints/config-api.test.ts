@@ -174,6 +174,43 @@ describe('bad input', () => {
     expect(messages).toContain('is not a channel name');
   });
 
+  it('422 code 2000 with every problem of one save: the wrapper, the schema and the rules at once', async () => {
+    const before = await versions();
+    const res = await save({
+      activate: 'yes',
+      config: {
+        vars: { region: ['eu'] },
+        endpoints: { api: { url: 'https://api.example.com/${missing}', retries: 99 } },
+        functions: { roster: { module: 'shift-roster.mjs' } },
+        streams: {
+          'Plant.Pumps': { endpoint: 'api', interval: '1m' },
+          'plant.roster': { function: 'rooster', interval: '1m' },
+          'plant.temps': { endpoint: 'api', interval: 'often' },
+        },
+      },
+    });
+    expect(res.status).toBe(422);
+    expect(errorCode(res)).toBe(ErrorCode.invalidBody);
+    const errors = res.body.error_detail.errors as { pointer: string; message: string }[];
+    expect(errors.map((e) => e.pointer).sort()).toEqual(
+      [
+        '/activate',
+        '/config/vars/region',
+        '/config/endpoints/api/retries',
+        '/config/endpoints/api/url',
+        '/config/streams/Plant.Pumps',
+        '/config/streams/plant.roster/function',
+        '/config/streams/plant.temps/interval',
+      ].sort(),
+    );
+    expect(errors).toContainEqual({
+      pointer: '/config/endpoints/api/url',
+      message: '${missing} is not a declared variable',
+    });
+    expect(res.body.error).toMatch(/^the configuration is not valid: 7 problems, first \/activate /);
+    expect(await versions()).toEqual(before);
+  });
+
   it('prefixes the pointers with /config for the wrapper', async () => {
     const res = await save({ config: { streams: { s: { interval: 'soon' } } } });
     expect(res.status).toBe(422);

@@ -224,6 +224,21 @@ describe('what a draft is checked for', () => {
     );
   });
 
+  it('what is wrong with the request and with the draft, in one answer', async () => {
+    const draft = exampleConfig();
+    draft.streams['plant.pumps'].interval = 'soon';
+    draft.streams.Upper = { endpoint: 'pumps', interval: '1m', history: { size: 0 } };
+    const res = await sendDraft(JSON.stringify({ config: draft, base: '1.0.0' }));
+    expect(res.status).toBe(422);
+    expect(errorCode(res)).toBe(ErrorCode.invalidBody);
+    expect(res.body.error_detail.errors.map((e: { pointer: string }) => e.pointer)).toEqual([
+      '/base',
+      '/config/streams/plant.pumps/interval',
+      '/config/streams/Upper',
+      '/config/streams/Upper/history/size',
+    ]);
+  });
+
   it('the request around the draft', async () => {
     expectProblems(await sendDraft('[1]'), [
       {

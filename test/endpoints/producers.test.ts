@@ -259,6 +259,47 @@ describe('status frames', () => {
   });
 });
 
+describe('status frames over polls that fail alike', () => {
+  it('sends one error while the source fails the same way, another when the message changes, one ok on recovery', async () => {
+    upstream.answer('/same', 500, { error: 'database down' });
+    upstream.answer('/change', 500, { error: 'database down' });
+    await activateConfig({
+      vars: upstreamVars(),
+      endpoints: {
+        same: { url: '${upstream}/same', retries: 0 },
+        change: { url: '${upstream}/change', retries: 0 },
+      },
+      streams: {
+        'flap.same': { endpoint: 'same', interval: '1s' },
+        'flap.change': { endpoint: 'change', interval: '1s' },
+      },
+    });
+    const socket = await socketFor(viewer);
+    await socket.subscribe('flap.same');
+    await socket.subscribe('flap.change');
+
+    // Each answer changes once the poll before it was answered: /same fails twice alike, then recovers;
+    // /change fails with 500, then with 503.
+    await until(() => upstream.requestsTo('/change').length >= 1, 'the first poll of /change', 5000);
+    upstream.answer('/change', 503, { error: 'overloaded' });
+    await until(() => upstream.requestsTo('/same').length >= 2, 'the second poll of /same', 8000);
+    upstream.answer('/same', 200, { pumps: 4 });
+    await socket.next(isStatus('flap.same', 'ok'), 'the ok status of flap.same', 10_000);
+
+    const statuses = (channel: string) =>
+      socket.of(channel).flatMap((f) => (f.type === 'status' ? [`${f.state}: ${f.message ?? ''}`] : []));
+    expect(statuses('flap.same')).toEqual([
+      'error: endpoint "same": answered 500 Internal Server Error',
+      'ok: ',
+    ]);
+    expect(upstream.requestsTo('/change').length).toBeGreaterThanOrEqual(2);
+    expect(statuses('flap.change')).toEqual([
+      'error: endpoint "change": answered 500 Internal Server Error',
+      'error: endpoint "change": answered 503 Service Unavailable',
+    ]);
+  });
+});
+
 describe('activating another version', () => {
   let before: string;
   let adminSocket: LiveSocket;

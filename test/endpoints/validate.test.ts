@@ -514,12 +514,71 @@ describe('validateConfig', () => {
     }
   });
 
-  it('reports schema problems without applying the rules to a misshapen document', () => {
+  it('holds no misshapen property against the rules: the schema reports it, once', () => {
     const result = validateConfig({ streams: { s: { endpoint: 5, interval: '1m' } } }, context);
     expect(result).toEqual({
       ok: false,
       problems: [{ pointer: '/streams/s/endpoint', message: 'must be a string' }],
     });
+  });
+
+  it('reports the schema and the rules in one answer: five mistakes of five kinds, one save', () => {
+    const result = validateConfig(
+      {
+        vars: { region: ['eu'] },
+        endpoints: {
+          api: { url: 'https://api.example.com/${region}/${missing}', retries: 99 },
+          internal: { url: 'http://10.0.0.7/pumps' },
+        },
+        functions: { roster: { module: 'roster.mjs' } },
+        streams: {
+          'Plant.Pumps': { endpoint: 'api', interval: '1m', history: { size: 0 } },
+          'plant.roster': { function: 'rooster', interval: '1m' },
+          'plant.temps': { endpoint: 'internal', interval: 'often' },
+        },
+      },
+      context,
+    );
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(Object.fromEntries(result.problems.map((p) => [p.pointer, p.message]))).toEqual({
+      '/vars/region': 'must be a string, number or boolean, or {"value": …, "secret": true|false}',
+      '/endpoints/api/retries': 'must be at most 10',
+      '/streams/plant.temps/interval': 'must be a duration such as "500ms", "30s" or "5m"',
+      '/streams/Plant.Pumps':
+        'is not a channel name: a lowercase letter, then up to 63 of a-z 0-9 . _ - (config and user:… are reserved)',
+      '/streams/Plant.Pumps/history/size': 'must be at least 1',
+      // ${region} is declared, in a shape the schema refuses: only ${missing} is not declared.
+      '/endpoints/api/url': '${missing} is not a declared variable',
+      '/endpoints/internal/url':
+        'reaches 10.0.0.7, which is not in SWITCHBOARD_ENDPOINT_HOSTS (api.example.com, *.example.com)',
+      '/streams/plant.roster/function': 'no function "rooster" is declared',
+    });
+    expect(result.problems).toHaveLength(8);
+  });
+
+  it('judges no reference into a section that is no object, and says so once', () => {
+    const result = validateConfig(
+      { functions: ['roster.mjs'], streams: { roster: { function: 'roster', interval: '1m' } } },
+      context,
+    );
+    expect(result).toEqual({
+      ok: false,
+      problems: [{ pointer: '/functions', message: 'must be an object' }],
+    });
+  });
+
+  it('looks inside an entry whose name is refused only up to a length, so no answer grows past bounds', () => {
+    const inside = (name: string) =>
+      validateConfig({ streams: { [name]: { endpoint: 'nowhere', interval: 'soon' } } }, context);
+    const short = inside('A');
+    expect(short.ok || short.problems.map((p) => p.pointer)).toEqual([
+      '/streams/A',
+      '/streams/A/interval',
+      '/streams/A/endpoint',
+    ]);
+    const long = inside(`A${'a'.repeat(300)}`);
+    expect(long.ok || long.problems).toHaveLength(1);
   });
 
   it('never throws, whatever it is given, and refuses anything but an object with a reason', () => {

@@ -182,7 +182,7 @@ describe('SSE responses', () => {
       5 * KEEPALIVE_MS,
     );
     stream.close();
-    // The default of API.md, which the tests shorten.
+    // The defaults docs/live.md states, which the tests shorten.
     expect(defaults).toEqual({ retryMs: 2000, keepaliveMs: 15_000 });
   });
 

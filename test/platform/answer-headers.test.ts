@@ -19,6 +19,9 @@ const SECURITY_HEADERS = [
   'cache-control',
 ];
 
+/** Strict-Transport-Security goes out only when the public URL is https, so these apps have one. */
+const HTTPS_PUBLIC_URL = { SWITCHBOARD_PUBLIC_URL: 'https://switchboard.example' };
+
 interface RawReply {
   status: number;
   headers: Map<string, string>;
@@ -104,6 +107,7 @@ describe('answers written outside the route hooks', () => {
   beforeAll(async () => {
     t = await startTestApp({
       env: {
+        ...HTTPS_PUBLIC_URL,
         SWITCHBOARD_MAX_HEADERS: '20',
         SWITCHBOARD_MAX_HEADER_BYTES: '2048',
         SWITCHBOARD_HEADERS_TIMEOUT: '1s',
@@ -182,6 +186,7 @@ describe('WebSocket upgrades refused by the IP floor', () => {
   beforeAll(async () => {
     t = await startTestApp({
       env: {
+        ...HTTPS_PUBLIC_URL,
         SWITCHBOARD_RATE_LIMIT_IP_FLOOR: '1',
         SWITCHBOARD_RATE_LIMIT_UNAUTHENTICATED: '1',
         SWITCHBOARD_RATE_LIMIT_AUTHENTICATED: '1',
@@ -205,7 +210,7 @@ describe('CORS preflights', () => {
   let t: TestApp;
   let reference: unknown;
   beforeAll(async () => {
-    t = await startTestApp({ env: { SWITCHBOARD_CORS_ORIGINS: 'https://ops.example' } });
+    t = await startTestApp({ env: { ...HTTPS_PUBLIC_URL, SWITCHBOARD_CORS_ORIGINS: 'https://ops.example' } });
     reference = await referenceHeaders(t.url);
   });
   afterAll(async () => t.close());

@@ -103,6 +103,20 @@ describe('conventions', () => {
     expect(res.body.error_detail.error_code).toBe(2004);
   });
 
+  it('refuses text/plain with 415 code 2004 too, even when the text is JSON', async () => {
+    for (const type of ['text/plain', 'text/plain; charset=utf-8']) {
+      const res = await call('/api/v1/echo', {
+        method: 'POST',
+        headers: { 'content-type': type },
+        body: JSON.stringify({ name: 'a', count: 1, tags: [] }),
+      });
+      expect(res.status, type).toBe(415);
+      expect(res.body.error_detail.error_code).toBe(2004);
+    }
+    const none = await call('/api/v1/echo', { method: 'POST', body: '{"name":"a","count":1,"tags":[]}' });
+    expect(none.status).toBe(415);
+  });
+
   it('sends a bare RFC 9457 document when the client prefers problem+json', async () => {
     const res = await call('/api/v1/nothing-here', {
       headers: { accept: 'application/problem+json, application/json;q=0.5' },
@@ -136,7 +150,9 @@ describe('security headers', () => {
       expect(res.headers['content-security-policy']).toContain("frame-ancestors 'none'");
       expect(res.headers['x-frame-options']).toBe('DENY');
       expect(res.headers['x-content-type-options']).toBe('nosniff');
-      expect(res.headers['strict-transport-security']).toMatch(/max-age=\d+/);
+      // The test app's public URL is http://localhost:…: no HSTS over plain HTTP (answer-headers.test.ts has
+      // it on every answer of an https one).
+      expect(res.headers['strict-transport-security']).toBeUndefined();
       expect(res.headers['referrer-policy']).toBe('no-referrer');
       expect(res.headers['cross-origin-opener-policy']).toBe('same-origin');
       expect(res.headers['cross-origin-resource-policy']).toBe('same-origin');
@@ -177,10 +193,11 @@ describe('logs', () => {
     const entry = completed.find((l) => String(l.url).startsWith('/api/v1/nothing-here'));
     expect(entry).toMatchObject({ method: 'GET', status: 404 });
     expect(typeof entry?.duration_ms).toBe('number');
-    expect(completed.find((l) => l.url === '/api/v1/boom')).toMatchObject({
-      route: '/api/v1/boom',
-      status: 500,
-    });
+    const boom = completed.find((l) => l.url === '/api/v1/boom');
+    expect(boom).toMatchObject({ route: '/api/v1/boom', status: 500 });
+    // Every line of a request carries its id under one name (app.ts's log controller).
+    expect(boom?.request_id).toEqual(expect.any(String));
+    expect(t.logs.find((l) => l.msg === 'request failed')?.request_id).toBe(boom?.request_id);
     const all = JSON.stringify(t.logs);
     expect(all).not.toContain('s3cret');
   });

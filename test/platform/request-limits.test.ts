@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LINGER } from '../../src/platform/request-limits.js';
 import { problemShape, startTestApp, type TestApp } from '../fixture.js';
 
 /** A raw connection that records what the server sent and when it hung up. */
@@ -229,6 +230,96 @@ describe('body limit', () => {
     expect(reply.status).toBe(413);
     expect(reply.body.error_detail.error_code).toBe(2002);
   });
+});
+
+/**
+ * A client that sends its whole body before it reads, as most do: it keeps sending after the server's
+ * answer and end (a half-open socket), then reads. `forever` never stops sending until the server cuts it off.
+ */
+async function sendLargeBody(
+  url: string,
+  options: { bytes: number; chunked?: boolean; forever?: boolean; contentType?: string },
+) {
+  const { hostname, port } = new URL(url);
+  const socket = connect({ host: hostname, port: Number(port), allowHalfOpen: true });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  let text = '';
+  let error: string | undefined;
+  let answeredAt: number | undefined;
+  socket.on('data', (chunk: Buffer) => {
+    text += chunk.toString('latin1');
+    answeredAt ??= Date.now();
+  });
+  socket.on('error', (e: NodeJS.ErrnoException) => {
+    error ??= e.code ?? e.message;
+  });
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  let open = true;
+  void closed.then(() => {
+    open = false;
+  });
+  const framing = options.chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${options.bytes}`;
+  socket.write(
+    `POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: ${options.contentType ?? 'application/json'}\r\n${framing}\r\n\r\n`,
+  );
+  const block = Buffer.alloc(64 * 1024, 'a');
+  const framed = options.chunked
+    ? Buffer.concat([Buffer.from(`${block.length.toString(16)}\r\n`), block, Buffer.from('\r\n')])
+    : block;
+  let sent = 0;
+  while (open && !error && (options.forever || sent < options.bytes)) {
+    const more = socket.write(
+      options.bytes - sent < block.length && !options.forever
+        ? block.subarray(0, options.bytes - sent)
+        : framed,
+    );
+    sent += block.length;
+    if (!more) await Promise.race([new Promise((resolve) => socket.once('drain', resolve)), closed]);
+  }
+  if (open && !error) socket.end(options.chunked ? '0\r\n\r\n' : '');
+  await closed;
+  return { reply: parseReply(text), error, sent, answeredAt, closedAt: Date.now() };
+}
+
+describe('a body over the limit, still being sent', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    // The default limit, 1 MiB.
+    t = await startTestApp({ env: { SWITCHBOARD_RATE_LIMITS: 'login.ip=off,login.username=off' } });
+  });
+  afterAll(async () => t.close());
+
+  const MB5 = 5 * 1024 * 1024;
+
+  it('gets its 413 read by a client that sends all 5 MB first, every time, without a reset', async () => {
+    for (let round = 0; round < 6; round += 1) {
+      const result = await sendLargeBody(t.url, { bytes: MB5, chunked: round % 2 === 1 });
+      expect(result.error, `round ${round}`).toBeUndefined();
+      expect(result.sent).toBeGreaterThanOrEqual(MB5);
+      expect(result.reply.status).toBe(413);
+      expect(result.reply.headers.get('connection')).toBe('close');
+      expect(problemShape.isEnvelope(result.reply.body)).toBe(true);
+      expect(result.reply.body.error_detail.error_code).toBe(2002);
+    }
+  });
+
+  it('gets a 415 the same way for a large body that is not JSON', async () => {
+    const result = await sendLargeBody(t.url, { bytes: MB5, contentType: 'text/plain' });
+    expect(result.error).toBeUndefined();
+    expect(result.reply.status).toBe(415);
+    expect(result.reply.body.error_detail.error_code).toBe(2004);
+  });
+
+  it('cuts off a client that never stops sending, within the bounds, after its 413', async () => {
+    const started = Date.now();
+    const result = await sendLargeBody(t.url, { bytes: 0, chunked: true, forever: true });
+    expect(result.reply.status).toBe(413);
+    expect(result.closedAt - started).toBeLessThan(LINGER.totalMs + 3000);
+    expect(result.sent).toBeLessThan(LINGER.bytes + 64 * 1024 * 1024);
+  }, 20_000);
 });
 
 describe('keep-alive timeout', () => {

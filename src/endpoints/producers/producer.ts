@@ -38,7 +38,8 @@ export class Producer {
   private timer: NodeJS.Timeout | undefined;
   private running: AbortController | undefined;
   private failures = 0;
-  private lastStatus: ProducerStatus['state'] | undefined;
+  /** The last status sent, so a source that keeps failing the same way is one `status` frame, not one a poll. */
+  private lastStatus: Omit<ProducerStatus, 'at'> | undefined;
   private stopped = false;
   /** Error messages become status frames and log lines: the endpoint's secret values never do. */
   private readonly mask: (text: string) => string;
@@ -109,10 +110,11 @@ export class Producer {
     throw new Error(`function "${source.fn.name}": ${outcome.error}`);
   }
 
-  /** Sends a status when it changes, and every error (its message may have changed). */
+  /** Sends a status when it changes: ok to error, error to ok, or an error whose message changed. */
   private report(status: Omit<ProducerStatus, 'at'>): void {
-    if (status.state === 'ok' && this.lastStatus === 'ok') return;
-    this.lastStatus = status.state;
+    const last = this.lastStatus;
+    if (last?.state === status.state && last.message === status.message) return;
+    this.lastStatus = status;
     this.deps.status(this.plan.name, {
       ...status,
       at: new Date((this.deps.now ?? Date.now)()).toISOString(),

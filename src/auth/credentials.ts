@@ -1,0 +1,101 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { FastifyBaseLogger } from 'fastify';
+import { AppError, ErrorCode } from '../platform/problem.js';
+import type { Settings } from '../settings.js';
+import { ForeignAccessToken } from './access-tokens.js';
+import type { Principal } from './principal.js';
+
+/** The origins cookie-authenticated writes and upgrades may come from: the public URL's and the CORS list's. */
+export function allowedOrigins(settings: Pick<Settings, 'publicUrl' | 'corsOrigins'>): Set<string> {
+  return new Set([new URL(settings.publicUrl).origin, ...settings.corsOrigins.filter((o) => o !== '*')]);
+}
+
+/** What a request or a WebSocket upgrade presents, whatever the transport. */
+export interface Presented {
+  readonly headers: IncomingHttpHeaders;
+  /** Its cookies, parsed. */
+  readonly cookies: Readonly<Record<string, string | undefined>>;
+  /** `?ticket=`, where the entry point takes one (live streams). */
+  readonly ticket?: string;
+  /** A WebSocket upgrade: the browser opens one from any page, with its cookies and without CORS. */
+  readonly upgrade?: boolean;
+}
+
+/** One way of proving who one is; credential-sources.ts lists them in the order they are tried. */
+export interface CredentialSource {
+  /** For logs and tests. */
+  readonly name: string;
+  /**
+   * Sent by the browser on its own (a cookie) rather than put there by the client. Such a credential
+   * counts on an upgrade only from an allowed Origin, and when it fails the next source is tried; a
+   * credential the client chose to send is the answer, good or bad.
+   */
+  readonly ambient: boolean;
+  /** The credential the request presents to this source, or undefined when it presents none. */
+  find(presented: Presented): string | undefined;
+  /** The principal behind it; throws a 401 AppError when there is none. */
+  authenticate(credential: string): Promise<Principal>;
+}
+
+/** Who is calling, or why the credential presented did not say (null: none was presented). */
+export type Resolution =
+  | { readonly principal: Principal; readonly failure: null }
+  | { readonly principal: null; readonly failure: AppError | null };
+
+/**
+ * Turns a request or an upgrade into a principal, for the HTTP routes, SSE and the WebSocket gateway
+ * alike: the first source in order whose credential authenticates wins. Errors other than a 401 (a store
+ * that is away) are thrown, not taken for a bad credential.
+ */
+export class CredentialResolver {
+  constructor(
+    private readonly sources: readonly CredentialSource[],
+    private readonly allowedOrigins: ReadonlySet<string>,
+  ) {}
+
+  async resolve(presented: Presented, log: FastifyBaseLogger): Promise<Resolution> {
+    let failure: AppError | null = null;
+    for (const source of this.sources) {
+      if (source.ambient && presented.upgrade && !this.originAllowed(presented)) continue;
+      const credential = source.find(presented);
+      if (credential === undefined) continue;
+      try {
+        return { principal: await source.authenticate(credential), failure: null };
+      } catch (error) {
+        if (!(error instanceof AppError) || error.status !== 401) throw error;
+        if (error instanceof ForeignAccessToken) logForeignToken(error, log);
+        failure = error;
+        if (!source.ambient) break;
+      }
+    }
+    return { principal: null, failure };
+  }
+
+  private originAllowed(presented: Presented): boolean {
+    const origin = presented.headers.origin;
+    return origin !== undefined && this.allowedOrigins.has(origin);
+  }
+}
+
+/** Only the token's issuer or audience was wrong: say so plainly, as the client is told only "invalid". */
+function logForeignToken(error: ForeignAccessToken, log: FastifyBaseLogger): void {
+  const claim = error.claim === 'iss' ? 'issuer' : 'audience';
+  log.warn(
+    { [`expected_${claim}`]: error.expected, [`token_${claim}`]: error.presented },
+    `access token refused: its ${claim} is ${JSON.stringify(error.presented)}, this instance expects ` +
+      `${JSON.stringify(error.expected)}. Tokens carry the SWITCHBOARD_PUBLIC_URL of the instance that ` +
+      'issued them: every instance of one deployment must share one SWITCHBOARD_PUBLIC_URL',
+  );
+}
+
+/**
+ * The one refusal of a caller who must change their password first (403 code 1007), or undefined when
+ * they need not. HTTP routes that allow it (`duringPasswordChange`) skip it; live streams never do.
+ */
+export function pendingPasswordChange(principal: Principal): AppError | undefined {
+  if (!principal.mustChangePassword) return undefined;
+  return new AppError(
+    ErrorCode.passwordChangeRequired,
+    'change your password first (POST /api/v1/auth/password)',
+  );
+}
