@@ -139,7 +139,6 @@ async function assemble(
         authRelay?.start(2000).catch(() => {}),
       ]);
     }
-    await auth.setup.prepare(server.log);
     auth.startMaintenance(server.log);
     if (redis && settings.publicUrl === `http://localhost:${settings.port}`) {
       server.log.warn(
@@ -236,8 +235,14 @@ async function assemble(
     { prefix: '/api/v1' },
   );
 
-  let endpointsStarted: Promise<void> | undefined;
-  const startEndpoints = () => (endpointsStarted ??= endpoints.start());
+  // What a running server does and says for the first time waits until it listens, so that a start that
+  // fails (the port taken) leaves no trace: no recovery recorded, no setup token printed and then lost.
+  let opened: Promise<void> | undefined;
+  const openForBusiness = () =>
+    (opened ??= (async () => {
+      await auth.setup.prepare(server.log);
+      await endpoints.start();
+    })());
   let shuttingDown: Promise<void> | undefined;
   // Responses finishing during shutdown close their keep-alive connection, so close() need not wait on it.
   server.addHook('onSend', async (_request, reply) => {
@@ -253,11 +258,11 @@ async function assemble(
     cursors,
     async ready() {
       await server.ready();
-      await startEndpoints();
+      await openForBusiness();
     },
     async start() {
       const url = await server.listen({ host: settings.host, port: settings.port });
-      await startEndpoints();
+      await openForBusiness();
       server.log.info(
         {
           url,

@@ -187,8 +187,12 @@ describe('a start that fails', () => {
     expect(text.stderr).toContain('Another Switchboard may be running');
     expect(text.stderr).toContain('set PORT to a free one');
     expect(existsSync(lockIn(dir))).toBe(false);
+    // No setup token was printed for a server nobody could reach, so the next start still prints one.
+    expect(text.stdout).not.toContain('setup token');
+    expect(existsSync(join(dir, 'setup-token'))).toBe(false);
     // And the directory is free for the next start.
     await serverOn(dir);
+    expect(existsSync(join(dir, 'setup-token'))).toBe(true);
   });
 
   it.each([

@@ -33,8 +33,12 @@ async function serve(io: CliIo): Promise<number> {
   const settings = loadSettings(io.env);
   // Loaded here so that the other commands do not pay for the whole server.
   const { startServer } = await import('../server.js');
-  const { app } = await startServer(settings, { env: io.env, logStream: io.stdout });
-  const shown = settings.publicUrl;
+  const { app, url } = await startServer(settings, { env: io.env, logStream: io.stdout });
+  // With the default public URL and PORT=0, only the listening socket knows the port.
+  const shown =
+    settings.publicUrl === `http://localhost:${settings.port}`
+      ? `http://localhost:${new URL(url).port}`
+      : settings.publicUrl;
   io.stdout.write(
     `\nSwitchboard is running at ${shown}\n` +
       `  First, check it answers: ${shown}/healthz\n` +

@@ -43,6 +43,8 @@ describe('switchboard command', SLOW, () => {
       while (!/Switchboard listening on (http:\/\/[\d.:]+)/.test(output)) await once(stdout, 'data');
       const url = /Switchboard listening on (http:\/\/[\d.:]+)/.exec(output)?.[1];
       expect((await request(`${url}/healthz`)).statusCode).toBe(200);
+      // PORT=0: the banner shows the port the server got, not 0.
+      expect(output).toContain(`Switchboard is running at http://localhost:${new URL(String(url)).port}\n`);
       expect(output).toContain(
         `No admin yet. Create the first one with the setup token (in ${database.dataDir}/setup-token)`,
       );
