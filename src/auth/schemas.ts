@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { STREAM_NAME } from '../live/channel-kinds.js';
 import { PASSWORD_MAX_LENGTH } from './password-policy.js';
 import { ROLES } from './roles.js';
 import { USERNAME } from './username.js';
@@ -102,7 +103,8 @@ export const ScopeQuery = Type.Object({
   ),
 });
 
-export const PublishScope = Type.String({ pattern: '^publish:(\\*|[a-z][a-z0-9._-]{0,63})$' });
+/** `publish:*`, or `publish:` and a name a stream may be declared under. */
+export const PublishScope = Type.String({ pattern: `^publish:(\\*|${STREAM_NAME.source.slice(1, -1)})$` });
 
 export const ApiKeyBody = Type.Object(
   {
