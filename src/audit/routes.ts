@@ -1,7 +1,7 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
 import type { CursorCodec } from '../platform/cursor.js';
 import { keysetPage, PageEnvelope, PageQuery } from '../platform/pagination.js';
-import { AppError, ErrorCode } from '../platform/problem.js';
+import { AppError, ErrorCode, invalidField } from '../platform/problem.js';
 import type { AuditService } from './service.js';
 import type { AuditRow } from './store.js';
 
@@ -77,9 +77,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{
       const since = normalized(filter.since);
       const until = normalized(filter.until);
       if (since && until && since >= until) {
-        throw new AppError(ErrorCode.invalidBody, 'since must be before until', {
-          errors: [{ pointer: '/querystring/since', message: 'must be before until' }],
-        });
+        throw invalidField('/querystring/since', 'must be before until', 'since must be before until');
       }
       return keysetPage({
         query: request.query,

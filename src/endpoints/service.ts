@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { AuditContext, AuditOutcome, AuditService } from '../audit/service.js';
-import { AppError, ErrorCode } from '../platform/problem.js';
+import { AppError, ErrorCode, invalidField } from '../platform/problem.js';
 import type { EndpointSettings } from '../settings.js';
 import type { Database } from '../storage/schema.js';
 import { BuildError, buildRuntime, type RuntimePlan } from './build.js';
@@ -473,9 +473,11 @@ export class EndpointConfigService {
     const pick = async (version: string | undefined, name: string) => {
       const wanted = version ?? state.activeVersion;
       if (wanted === null) {
-        throw new AppError(ErrorCode.invalidBody, `give ${name}: no version is active to stand in for it`, {
-          errors: [{ pointer: `/querystring/${name}`, message: 'is required while no version is active' }],
-        });
+        throw invalidField(
+          `/querystring/${name}`,
+          'is required while no version is active',
+          `give ${name}: no version is active to stand in for it`,
+        );
       }
       return this.documentOf(wanted);
     };

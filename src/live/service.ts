@@ -1,7 +1,7 @@
 import type { Principal } from '../auth/principal.js';
 import { publishAllowedBy } from '../auth/scopes.js';
 import type { Auth } from '../auth/service.js';
-import { AppError, ErrorCode } from '../platform/problem.js';
+import { AppError, ErrorCode, invalidField } from '../platform/problem.js';
 import type { EventBus, LiveEvent } from './bus.js';
 import { InvalidSince } from './bus.js';
 import { type ChannelRegistry, statusChannelOf } from './channels.js';
@@ -216,9 +216,7 @@ export class LiveService {
     } catch (error) {
       stop();
       if (error instanceof InvalidSince) {
-        throw new AppError(ErrorCode.invalidBody, error.message, {
-          errors: [{ pointer: '/since', message: error.message }],
-        });
+        throw invalidField('/since', error.message, error.message);
       }
       throw error;
     }

@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Principal } from '../auth/principal.js';
-import { AppError, ErrorCode } from '../platform/problem.js';
+import { AppError, ErrorCode, invalidField } from '../platform/problem.js';
 import type { LiveEvent } from './bus.js';
 import type { LiveConnection, LiveService, Subscription } from './service.js';
 import { type EventStreamWriter, encodeCursor } from './sse-writer.js';
@@ -55,9 +55,7 @@ export class SseConnection implements LiveConnection {
         this.subscriptions.set(name, subscription);
       } catch (error) {
         if (error instanceof AppError && error.status === 422) {
-          throw new AppError(error.code, error.message, {
-            errors: [{ pointer, message: error.message }],
-          });
+          throw invalidField(pointer, error.message, error.message);
         }
         throw error;
       }

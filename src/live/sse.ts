@@ -3,7 +3,7 @@ import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typ
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { pendingPasswordChange } from '../auth/credentials.js';
 import { noCredentials, presentedBy } from '../auth/guard.js';
-import { AppError, ErrorCode } from '../platform/problem.js';
+import { AppError, ErrorCode, invalidField } from '../platform/problem.js';
 import { ChannelName } from './channel-kinds.js';
 import { parseEventId } from './event-id.js';
 import type { LiveService } from './service.js';
@@ -57,8 +57,7 @@ function positionOf(request: FastifyRequest, query: string | undefined) {
   return { text: undefined, pointer: '/querystring/last_event_id' };
 }
 
-const invalidPosition = (pointer: string, message: string) =>
-  new AppError(ErrorCode.invalidBody, message, { errors: [{ pointer, message }] });
+const invalidPosition = (pointer: string, message: string) => invalidField(pointer, message, message);
 
 const Ticket = Type.String({ minLength: 1, maxLength: 256, description: 'A connect ticket, single use' });
 

@@ -1,5 +1,5 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
-import { AppError, ErrorCode } from './problem.js';
+import { AppError, ErrorCode, invalidField } from './problem.js';
 
 /** Where a list resumes: after `offset` rows, or after the row whose sort key is `after`. */
 export type CursorPosition = { offset: number } | { after: (string | number)[] };
@@ -14,11 +14,7 @@ export interface CursorPayload {
 export const MAX_CURSOR_LENGTH = 512;
 const MAX_AGE_MS = 24 * 60 * 60 * 1000;
 
-function invalid(detail: string): AppError {
-  return new AppError(ErrorCode.invalidBody, detail, {
-    errors: [{ pointer: '/cursor', message: detail }],
-  });
-}
+const invalid = (detail: string): AppError => invalidField('/cursor', detail, detail);
 
 /** HMAC-SHA256-signed opaque pagination cursors (docs/api.md, Pagination). */
 export class CursorCodec {

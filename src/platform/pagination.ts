@@ -2,7 +2,7 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import type { CursorCodec, CursorPosition } from './cursor.js';
 import { MAX_CURSOR_LENGTH } from './cursor.js';
 import { type Pagination, page } from './envelope.js';
-import { AppError, ErrorCode } from './problem.js';
+import { AppError, ErrorCode, invalidField } from './problem.js';
 
 /** `limit` and `cursor` as every list takes them (docs/api.md, Pagination). */
 export const PageQuery = Type.Object({
@@ -60,9 +60,11 @@ export async function keysetPage<Row, Item>(options: {
   if (query.cursor !== undefined) {
     const { position } = codec.decode(query.cursor, scope);
     if (!('after' in position)) {
-      throw new AppError(ErrorCode.invalidBody, 'cursor is of another kind for this list', {
-        errors: [{ pointer: '/cursor', message: 'is of another kind for this list' }],
-      });
+      throw invalidField(
+        '/cursor',
+        'is of another kind for this list',
+        'cursor is of another kind for this list',
+      );
     }
     after = position.after;
   }

@@ -254,9 +254,9 @@ export function buildProblem(error: AppError, instance: string): ProblemDocument
   };
 }
 
-/** A 422 naming one field, the way schema errors name theirs. */
-export function invalidField(pointer: string, message: string): AppError {
-  return new AppError(ErrorCode.invalidBody, `${pointer} ${message}`, { errors: [{ pointer, message }] });
+/** A 422 naming one field, the way schema errors name theirs; `detail` says it in a sentence of its own. */
+export function invalidField(pointer: string, message: string, detail = `${pointer} ${message}`): AppError {
+  return new AppError(ErrorCode.invalidBody, detail, { errors: [{ pointer, message }] });
 }
 
 /** A 404 that says what was looked for. */
