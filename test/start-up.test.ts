@@ -4,12 +4,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import Fastify from 'fastify';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/index.js';
-import type { CliIo } from '../src/cli/output.js';
 import { ConfigStore } from '../src/endpoints/store.js';
 import { withoutPassword } from '../src/platform/secrets.js';
 import { assembleRateLimits } from '../src/ratelimit/index.js';
@@ -17,6 +15,7 @@ import { StartupError, startServer } from '../src/server.js';
 import { loadSettings, SettingsError } from '../src/settings.js';
 import { LOCK_FILE } from '../src/storage/data-dir-lock.js';
 import { shownDatabase } from '../src/storage/database.js';
+import { memoryIo } from './cli/run-cli.js';
 import { exampleEnv, minimalConfig } from './endpoints/config-fixture.js';
 import { startTestApp, TEST_CONTEXT, type TestApp } from './fixture.js';
 
@@ -76,18 +75,6 @@ async function closedPort(): Promise<number> {
   return address.port;
 }
 
-/** The command line in this process, its output collected. */
-function testIo(env: Record<string, string>) {
-  const text = { stdout: '', stderr: '' };
-  const io: CliIo = {
-    stdout: { write: (chunk: string) => (text.stdout += chunk) },
-    stderr: { write: (chunk: string) => (text.stderr += chunk) },
-    stdin: Readable.from([]),
-    env,
-  };
-  return { io, text };
-}
-
 async function refusal(start: Promise<unknown>): Promise<Error> {
   const error = await start.then(
     () => {
@@ -126,7 +113,7 @@ describe('one server per SQLite data directory', () => {
     expect(error.message).toContain(dir);
     expect(error.message).toContain('SWITCHBOARD_DATA_DIR');
     // The command line works beside it: it takes no lock.
-    const { io, text } = testIo(envOf(dir));
+    const { io, output: text } = memoryIo(envOf(dir));
     expect(await runCli(['user', 'list'], io)).toBe(0);
     expect(text.stderr).toBe('');
 
@@ -178,7 +165,7 @@ describe('a start that fails', () => {
   it('names PORT and another Switchboard when the port is in use, exits 78 and leaves no lock', async () => {
     const dir = dataDir();
     const port = await occupiedPort();
-    const { io, text } = testIo(envOf(dir, { PORT: String(port) }));
+    const { io, output: text } = memoryIo(envOf(dir, { PORT: String(port) }));
     expect(await runCli(['serve'], io)).toBe(78);
     expect(text.stderr).toMatch(
       /^switchboard: Cannot listen on HOST=127\.0\.0\.1 PORT=\d+: the port is in use/,

@@ -50,6 +50,18 @@ export async function runSwitchboard(args: string[], options: RunOptions = {}): 
   return run;
 }
 
+/** An io with exactly `env`, `input` on standard input, and what is written collected in `output`. */
+export function memoryIo(env: Readonly<Record<string, string | undefined>>, input = '') {
+  const output = { stdout: '', stderr: '' };
+  const io: CliIo = {
+    stdout: { write: (text: string) => (output.stdout += text) },
+    stderr: { write: (text: string) => (output.stderr += text) },
+    stdin: new PassThrough().end(input),
+    env,
+  };
+  return { io, output };
+}
+
 /** In-process runs take turns; see runInProcess. */
 let turn: Promise<unknown> = Promise.resolve();
 
@@ -59,29 +71,11 @@ let turn: Promise<unknown> = Promise.resolve();
  * waits for another connection's write lock by blocking the thread, which would stall the run holding it.
  */
 export async function runInProcess(args: string[], options: RunOptions = {}): Promise<Run> {
-  const run: Run = { status: null, stdout: '', stderr: '' };
-  const stdin = new PassThrough();
-  stdin.end(options.input ?? '');
-  const io: CliIo = {
-    stdout: {
-      write(text: string) {
-        run.stdout += text;
-        return true;
-      },
-    },
-    stderr: {
-      write(text: string) {
-        run.stderr += text;
-        return true;
-      },
-    },
-    stdin,
-    env: environment(options),
-  };
+  const { io, output } = memoryIo(environment(options), options.input);
   const done = turn.then(() => runCli(args, io));
   turn = done.catch(() => {});
-  run.status = await done;
-  return run;
+  const status = await done;
+  return { status, ...output };
 }
 
 /** The settings that point the command line at a test database (from freshDatabase). */

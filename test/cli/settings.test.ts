@@ -2,12 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/index.js';
-import type { CliIo } from '../../src/cli/output.js';
 import { runSettingsCommand } from '../../src/cli/settings.js';
 import { settingSpecs } from '../../src/settings.js';
+import { memoryIo } from './run-cli.js';
 
 interface Run {
   status: number;
@@ -17,15 +16,9 @@ interface Run {
 
 /** `switchboard settings …` in this process, with exactly the environment given. */
 async function settings(args: string[], env: Record<string, string>, run = runSettingsCommand): Promise<Run> {
-  const result = { stdout: '', stderr: '' };
-  const io: CliIo = {
-    stdout: { write: (text: string) => (result.stdout += text) },
-    stderr: { write: (text: string) => (result.stderr += text) },
-    stdin: new PassThrough().end(),
-    env,
-  };
+  const { io, output } = memoryIo(env);
   const status = await run(args, io);
-  return { status, ...result };
+  return { status, ...output };
 }
 
 interface Shown {
