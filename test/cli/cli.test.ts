@@ -40,7 +40,10 @@ describe('switchboard command', SLOW, () => {
       stdout.on('data', (chunk) => {
         output += String(chunk);
       });
-      while (!/Switchboard listening on (http:\/\/[\d.:]+)/.test(output)) await once(stdout, 'data');
+      // The banner on standard output follows the log line; wait for both.
+      while (!/Switchboard listening on (http:\/\/[\d.:]+)[\s\S]*Stop with Ctrl\+C/.test(output)) {
+        await once(stdout, 'data');
+      }
       const url = /Switchboard listening on (http:\/\/[\d.:]+)/.exec(output)?.[1];
       expect((await request(`${url}/healthz`)).statusCode).toBe(200);
       // PORT=0: the banner shows the port the server got, not 0.
