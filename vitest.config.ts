@@ -9,6 +9,7 @@ const REDIS_SUITES = [
   'test/live/redis-bus.test.ts',
   'test/ratelimit/redis.test.ts',
   'test/endpoints/cluster.test.ts',
+  'test/auth/auth-cache-cluster.test.ts',
 ];
 const withRedis = Boolean(process.env.SWITCHBOARD_TEST_REDIS_URL);
 if (!process.env.VITEST_WORKER_ID) {

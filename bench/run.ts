@@ -8,6 +8,8 @@ const benchmarks: Record<string, () => Promise<{ run(argv: string[]): Promise<nu
   fanout: () => import('./fanout.js'),
   ratelimit: () => import('./ratelimit.js'),
   config: () => import('./config.js'),
+  replay: () => import('./replay.js'),
+  hotpath: () => import('./hotpath.js'),
 };
 
 const argv = process.argv.slice(2);

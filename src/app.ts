@@ -37,6 +37,9 @@ import { secureDataDirs } from './storage/data-dir.js';
 import { type Storage, shownDatabase } from './storage/database.js';
 import { VERSION } from './version.js';
 
+/** Connections the kernel may queue before the server accepts them (capped by net.core.somaxconn). */
+const LISTEN_BACKLOG = 65_535;
+
 export interface AppOverrides {
   /** Where JSON logs go (default: standard output). */
   logStream?: DestinationStream;
@@ -261,7 +264,10 @@ async function assemble(
       await openForBusiness();
     },
     async start() {
-      const url = await server.listen({ host: settings.host, port: settings.port });
+      // Node's default accept queue (511) overflows when thousands of clients reconnect at once (after a
+      // deploy): each connection dropped there waits a SYN retransmit, a second or more. The kernel caps the
+      // figure at net.core.somaxconn.
+      const url = await server.listen({ host: settings.host, port: settings.port, backlog: LISTEN_BACKLOG });
       await openForBusiness();
       server.log.info(
         {

@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
+import { ChunkedSseReader } from '../lib/sse-reader.js';
 import {
   type ConnectRequest,
   type FanoutPayload,
@@ -177,9 +178,7 @@ function switchboardSse(request: ConnectRequest): Promise<Subscriber> {
     socket.setNoDelay(true);
     const close = () => socket.destroy();
     let ready = false;
-    let headersDone = false;
-    let pending: Buffer = Buffer.alloc(0);
-    let text = '';
+    const reader = new ChunkedSseReader();
     const frame = (raw: string, receivedAt: number) => {
       let event = 'message';
       const data: string[] = [];
@@ -222,45 +221,19 @@ function switchboardSse(request: ConnectRequest): Promise<Subscriber> {
     });
     socket.on('data', (chunk: Buffer) => {
       const receivedAt = preciseNow();
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      if (!headersDone) {
-        const end = pending.indexOf('\r\n\r\n');
-        if (end === -1) return;
-        const head = pending.subarray(0, end).toString('latin1');
-        pending = pending.subarray(end + 4);
+      const { head, frames, ended } = reader.push(chunk);
+      if (head !== undefined) {
         if (!head.startsWith('HTTP/1.1 200')) {
-          fail(
-            new Error(
-              `switchboard sse: answered ${head.split('\r\n')[0]} ${pending.toString().slice(0, 200)}`,
-            ),
-          );
+          fail(new Error(`switchboard sse: answered ${head.split('\r\n')[0]}`));
           return;
         }
         if (!/\r\ntransfer-encoding: chunked/i.test(head)) {
           fail(new Error('switchboard sse: the response is not chunked'));
           return;
         }
-        headersDone = true;
       }
-      // Chunks: <hex size>\r\n<bytes>\r\n, until one of size 0.
-      for (;;) {
-        const line = pending.indexOf('\r\n');
-        if (line === -1) break;
-        const size = Number.parseInt(pending.subarray(0, line).toString('latin1'), 16);
-        if (size === 0) {
-          fail(new Error('ended'));
-          return;
-        }
-        if (pending.length < line + 2 + size + 2) break;
-        text += pending.subarray(line + 2, line + 2 + size).toString('utf8');
-        pending = pending.subarray(line + 2 + size + 2);
-      }
-      let end = text.indexOf('\n\n');
-      while (end !== -1) {
-        frame(text.slice(0, end), receivedAt);
-        text = text.slice(end + 2);
-        end = text.indexOf('\n\n');
-      }
+      for (const raw of frames) frame(raw, receivedAt);
+      if (ended) fail(new Error('ended'));
     });
     socket.on('error', fail);
     socket.on('close', () => {

@@ -1,11 +1,8 @@
 /** Subscriber workers (bench/fanout/subscribers.ts) as child processes of the bench, and talking to them. */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ROOT } from '../lib/server.js';
+import { spawnWorkerProcess, stopWorkerProcess } from '../lib/worker-process.js';
 import type { ParentMessage, WorkerMessage } from './protocol.js';
-
-const live = new Set<ChildProcess>();
-let exitHooked = false;
 
 export class SubscriberWorker {
   private readonly inbox: WorkerMessage[] = [];
@@ -22,7 +19,6 @@ export class SubscriberWorker {
     this.exit = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.exited = true;
-        live.delete(child);
         const message = `subscriber worker exited (${signal ?? code})`;
         for (const waiter of this.waiting.splice(0)) waiter({ type: 'fatal', message });
         resolve();
@@ -31,20 +27,7 @@ export class SubscriberWorker {
   }
 
   static start(): SubscriberWorker {
-    if (!exitHooked) {
-      exitHooked = true;
-      process.on('exit', () => {
-        for (const child of live)
-          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      });
-    }
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/fanout/subscribers.ts'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      serialization: 'advanced',
-    });
-    live.add(child);
-    return new SubscriberWorker(child);
+    return new SubscriberWorker(spawnWorkerProcess('bench/fanout/subscribers.ts'));
   }
 
   get pid(): number | undefined {
@@ -93,12 +76,7 @@ export class SubscriberWorker {
   }
 
   /** Closes its connections and lets it exit; SIGKILL if it lingers. */
-  async stop(): Promise<void> {
-    this.tell({ type: 'close' });
-    const gone = await Promise.race([this.exit.then(() => true), sleep(3000).then(() => false)]);
-    if (!gone) {
-      this.child.kill('SIGKILL');
-      await this.exit;
-    }
+  stop(): Promise<void> {
+    return stopWorkerProcess(this.child, this.exit);
   }
 }

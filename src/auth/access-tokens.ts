@@ -40,6 +40,8 @@ export class ForeignAccessToken extends AppError {
  * issuer, the audience and every claim Switchboard relies on; jose refuses `alg: none` outright.
  */
 export class AccessTokens {
+  private imported: { raw: Uint8Array; key: Promise<CryptoKey> } | undefined;
+
   constructor(
     private readonly options: {
       key: () => Uint8Array;
@@ -66,14 +68,31 @@ export class AccessTokens {
       .setJti(claims.sessionId)
       .setIssuedAt(issuedAt)
       .setExpirationTime(expiresAt)
-      .sign(this.options.key());
+      .sign(await this.signingKey());
     return { token, expiresAt: expiresAt * 1000 };
+  }
+
+  /**
+   * Given raw bytes, jose imports them as a CryptoKey on every call; given a CryptoKey it uses it as is. So
+   * the key is imported once (again only should the raw key ever be another).
+   */
+  private signingKey(): Promise<CryptoKey> {
+    const raw = this.options.key();
+    if (this.imported?.raw !== raw) {
+      const hash = `SHA-${this.options.algorithm.slice(2)}`;
+      const key = crypto.subtle.importKey('raw', new Uint8Array(raw), { name: 'HMAC', hash }, false, [
+        'sign',
+        'verify',
+      ]);
+      this.imported = { raw, key };
+    }
+    return this.imported.key;
   }
 
   /** Throws a 401 (code 1009) for anything but a well-formed, current token of ours. */
   async verify(token: string, options: { ignoreExpiry?: boolean } = {}): Promise<AccessClaims> {
     try {
-      const { payload } = await jwtVerify(token, this.options.key(), {
+      const { payload } = await jwtVerify(token, await this.signingKey(), {
         algorithms: [this.options.algorithm],
         issuer: this.options.issuer,
         audience: this.options.audience,

@@ -105,11 +105,13 @@ export class ApiKeysService {
   /** Revoked, expired, unknown keys and keys of disabled owners are all the same 401. */
   async authenticate(key: string): Promise<Principal> {
     const store = new ApiKeysStore(this.deps.db);
-    const record = await store.findByHash(digest(this.deps.keys().apiKey, key));
+    const keyHash = digest(this.deps.keys().apiKey, key);
+    const record = await this.deps.cache.apiKeys.get(keyHash, () => store.findByHash(keyHash));
     const principal = await this.principalOf(record);
     const now = this.deps.now();
     // Use is written at most once a minute, like session activity.
     if (record && (record.lastUsedAt === null || now - Date.parse(record.lastUsedAt) > 60_000)) {
+      this.deps.cache.apiKeys.update(keyHash, (seen) => ({ ...seen, lastUsedAt: iso(now) }));
       await store.touch(record.id, iso(now));
     }
     return principal;
@@ -127,7 +129,9 @@ export class ApiKeysService {
     if (!record || record.revokedAt !== null) throw invalidToken('API key is not valid');
     if (record.expiresAt !== null && Date.parse(record.expiresAt) <= this.deps.now())
       throw invalidToken('API key has expired');
-    const owner = await new UsersStore(this.deps.db, this.deps.engine).findById(record.userId);
+    const owner = await this.deps.cache.users.get(record.userId, () =>
+      new UsersStore(this.deps.db, this.deps.engine).findById(record.userId),
+    );
     if (!owner || owner.disabled) throw invalidToken('API key is not valid');
     return {
       userId: owner.id,

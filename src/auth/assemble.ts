@@ -1,5 +1,6 @@
 import type { Settings } from '../settings.js';
 import type { Foundation } from '../start-up.js';
+import { AuthCache } from './auth-cache.js';
 import { AuthEvents } from './events.js';
 import { deriveAuthKeys } from './keys.js';
 import { PasswordHasher } from './passwords.js';
@@ -19,6 +20,9 @@ export interface AuthOptions {
  */
 export function assembleAuth(settings: Settings, foundation: Foundation, options: AuthOptions = {}): Auth {
   const keys = deriveAuthKeys(foundation.secret);
+  const events = new AuthEvents();
+  // First to listen to the events (see AuthCache).
+  const cache = new AuthCache(events);
   return new Auth(
     {
       db: foundation.storage.db,
@@ -27,7 +31,8 @@ export function assembleAuth(settings: Settings, foundation: Foundation, options
       keys: () => keys,
       audit: foundation.audit,
       hasher: new PasswordHasher(),
-      events: new AuthEvents(),
+      events,
+      cache,
       now: options.now ?? Date.now,
     },
     options.ticketStore,

@@ -3,6 +3,7 @@ import type { AuditService } from '../audit/service.js';
 import type { Settings } from '../settings.js';
 import type { Engine } from '../storage/database.js';
 import type { Database } from '../storage/schema.js';
+import type { AuthCache } from './auth-cache.js';
 import type { AuthEvents } from './events.js';
 import type { AuthKeys } from './keys.js';
 import type { PasswordHasher } from './passwords.js';
@@ -17,6 +18,8 @@ export interface AuthDeps {
   readonly audit: AuditService;
   readonly hasher: PasswordHasher;
   readonly events: AuthEvents;
+  /** Recent reads of authentication, dropped on `events`. */
+  readonly cache: AuthCache;
   readonly now: () => number;
 }
 

@@ -3,7 +3,11 @@ import { EventEmitter } from 'node:events';
 /** What other features react to: live streams close when a session ends or a user's rights change. */
 export interface AuthEventMap {
   'session.ended': { sessionId: string; userId: string; reason: string };
-  'user.changed': { userId: string; change: 'role' | 'groups' | 'disabled' | 'deleted' | 'password' };
+  /** `profile`: the name or the must-change-password flag, which limits what the user may do. */
+  'user.changed': {
+    userId: string;
+    change: 'role' | 'groups' | 'disabled' | 'deleted' | 'password' | 'profile';
+  };
   'api_key.revoked': { keyId: string; userId: string };
 }
 

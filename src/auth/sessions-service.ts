@@ -2,7 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { AuditContext } from '../audit/service.js';
 import { AppError, ErrorCode, notFound } from '../platform/problem.js';
 import { sameSecret } from '../platform/secrets.js';
-import { AccessTokens, invalidToken } from './access-tokens.js';
+import { type AccessClaims, AccessTokens, invalidToken } from './access-tokens.js';
 import { type AuthDeps, type ClientMeta, iso } from './context.js';
 import { digest } from './keys.js';
 import type { AuthMethod, Credential, Principal } from './principal.js';
@@ -91,31 +91,37 @@ export class SessionsService {
   /** The principal behind an access token, checked against the session and user as they are now. */
   async authenticateAccessToken(token: string, credential: 'cookie' | 'bearer'): Promise<Principal> {
     const claims = await this.tokens.verify(token);
-    const principal = await this.authenticateSession(claims.sessionId, credential, claims.expiresAt);
-    if (principal.userId !== claims.userId) throw invalidToken();
-    const user = await new UsersStore(this.deps.db, this.deps.engine).findById(claims.userId);
-    if (!user || !sameSecret(claims.passwordSignature, this.passwordSignature(user))) {
-      throw invalidToken('access token was issued before a password change; sign in again');
-    }
-    return principal;
+    return this.authenticateSession(claims.sessionId, credential, claims);
   }
 
-  /** The principal of a live session (for a connect ticket, say); 401 code 1002 once it has ended. */
+  /**
+   * The principal of a live session (for a connect ticket, say); 401 code 1002 once it has ended. Given the
+   * claims of an access token, also that the token is its user's and predates no password change, on the
+   * same read of the user.
+   */
   async authenticateSession(
     sessionId: string,
     credential: Credential,
-    expiresAt: number | null = null,
+    claims?: AccessClaims,
   ): Promise<Principal> {
     const now = this.deps.now();
     const store = new SessionsStore(this.deps.db);
-    const session = await store.find(sessionId);
+    const session = await this.deps.cache.sessions.get(sessionId, () => store.find(sessionId));
     if (!session) throw invalidToken();
     const problem = this.whyEnded(session, now);
     if (problem) throw sessionEnded(problem);
-    const user = await new UsersStore(this.deps.db, this.deps.engine).findById(session.userId);
+    const user = await this.currentUser(session.userId);
     if (!user || user.disabled) throw sessionEnded('the account is disabled; ask an admin');
-    // Activity is written at most once a minute: idle timeouts are far coarser than that.
-    if (now - Date.parse(session.lastSeenAt) > 60_000) await store.touch(session.id, iso(now));
+    if (claims && claims.userId !== user.id) throw invalidToken();
+    if (claims && !sameSecret(claims.passwordSignature, this.passwordSignature(user))) {
+      throw invalidToken('access token was issued before a password change; sign in again');
+    }
+    // Activity is written at most once a minute: idle timeouts are far coarser than that. The remembered
+    // session learns of it first, so that the requests of the next moment do not write it again.
+    if (now - Date.parse(session.lastSeenAt) > 60_000) {
+      this.deps.cache.sessions.update(session.id, (seen) => ({ ...seen, lastSeenAt: iso(now) }));
+      await store.touch(session.id, iso(now));
+    }
     return {
       userId: user.id,
       username: user.username,
@@ -129,7 +135,7 @@ export class SessionsService {
       sessionId: session.id,
       apiKeyId: null,
       scopes: [],
-      expiresAt,
+      expiresAt: claims?.expiresAt ?? null,
     };
   }
 
@@ -328,6 +334,13 @@ export class SessionsService {
   async prune(): Promise<void> {
     const now = this.deps.now();
     await new SessionsStore(this.deps.db).prune(iso(now), iso(now - this.deps.settings.sessionMaxAgeMs));
+  }
+
+  /** The user as authentication sees it: a read of the last moment, or a fresh one (src/auth/auth-cache.ts). */
+  private currentUser(userId: string): Promise<UserRecord | undefined> {
+    return this.deps.cache.users.get(userId, () =>
+      new UsersStore(this.deps.db, this.deps.engine).findById(userId),
+    );
   }
 
   private whyEnded(session: SessionRecord, now: number): string | undefined {

@@ -276,5 +276,7 @@ export class UsersService {
     if (update.groups !== undefined) this.deps.events.emit('user.changed', { userId, change: 'groups' });
     if (update.disabled !== undefined) this.deps.events.emit('user.changed', { userId, change: 'disabled' });
     if (update.password !== undefined) this.deps.events.emit('user.changed', { userId, change: 'password' });
+    if (update.fullName !== undefined || update.mustChangePassword !== undefined)
+      this.deps.events.emit('user.changed', { userId, change: 'profile' });
   }
 }

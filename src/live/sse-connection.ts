@@ -66,6 +66,11 @@ export class SseConnection implements LiveConnection {
   begin(writer: EventStreamWriter, headers: OutgoingHttpHeaders, resume: Resume, retryMs: number): void {
     this.writer = writer;
     writer.open(headers, retryMs);
+    // Replayed events and what follows them go out corked: one system call per frame is most of a replay.
+    writer.batch(() => this.firstFrames(writer, resume));
+  }
+
+  private firstFrames(writer: EventStreamWriter, resume: Resume): void {
     for (const [name, subscription] of this.subscriptions) {
       const since = resume.get(name);
       if (subscription.recovered && since !== undefined) this.lastIds.set(name, since);

@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import { WebSocket } from 'ws';
 import { pendingPasswordChange, type Resolution } from '../auth/credentials.js';
@@ -22,6 +23,8 @@ export const MAX_SUBSCRIPTIONS = 100;
 /** Messages queued behind a slow one before the socket stops reading (TCP then slows the client down). */
 const PAUSE_AT = 32;
 const RESUME_AT = 8;
+/** Bytes of replayed frames held back by the cork before they are handed to the kernel. */
+const REPLAY_FLUSH_BYTES = 64 * 1024;
 /** How long a closing socket gets to answer the close frame before it is cut. */
 const CLOSE_HANDSHAKE_MS = 5_000;
 
@@ -81,6 +84,8 @@ export class WsConnection implements LiveConnection {
   constructor(
     private readonly ws: WebSocket,
     private readonly deps: WsConnectionDeps,
+    /** The upgraded socket under `ws`: corked while a replay goes out, so its frames leave in few writes. */
+    private readonly socket?: Pick<Writable, 'cork' | 'uncork'>,
   ) {
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
     ws.on('close', () => this.teardown());
@@ -320,11 +325,25 @@ export class WsConnection implements LiveConnection {
       return;
     }
     entry.subscription = subscription;
-    this.send(frames.subscribed(id, channel, subscription.recovered, subscription.lastId));
-    if (since !== undefined && !subscription.recovered) this.send(frames.reset(channel));
-    for (const event of subscription.replayed) this.sendEvent(event);
-    if (subscription.snapshot) this.send(frames.snapshot(subscription.snapshot));
-    if (subscription.status !== null) this.send(frames.status(channel, subscription.status));
+    // ws writes each frame on its own (a writev per frame): a replay of 1,000 events is 1,000 system calls
+    // unless the socket is corked. It is uncorked well before the backlog bound is reached, so that `send`
+    // never counts frames the cork held back, which the kernel would have taken, as the client's backlog.
+    this.socket?.cork();
+    try {
+      this.send(frames.subscribed(id, channel, subscription.recovered, subscription.lastId));
+      if (since !== undefined && !subscription.recovered) this.send(frames.reset(channel));
+      for (const event of subscription.replayed) {
+        this.sendEvent(event);
+        if (this.ws.bufferedAmount >= Math.min(REPLAY_FLUSH_BYTES, this.deps.maxBacklogBytes / 2)) {
+          this.socket?.uncork();
+          this.socket?.cork();
+        }
+      }
+      if (subscription.snapshot) this.send(frames.snapshot(subscription.snapshot));
+      if (subscription.status !== null) this.send(frames.status(channel, subscription.status));
+    } finally {
+      this.socket?.uncork();
+    }
     subscription.start();
   }
 

@@ -128,7 +128,7 @@ export const wsGateway: FastifyPluginAsyncTypebox<WsGatewayOptions> = async (app
 
   function accept(request: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
     wss.handleUpgrade(request, socket, head, (ws) => {
-      const connection = new WsConnection(ws, deps);
+      const connection = new WsConnection(ws, deps, socket);
       connections.add(connection);
       void connection.closed.then(() => connections.delete(connection));
       // A handshake that completed while shutdown began would miss the 1012 round.

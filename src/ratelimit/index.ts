@@ -137,8 +137,9 @@ export function assembleRateLimits(options: {
 
   const callerTier = fp(
     async (api) => {
+      // Off, no hook at all: each one, however quick to return, is a step every request takes.
+      if (!settings.enabled) return;
       api.addHook('onRequest', async (request) => {
-        if (!settings.enabled) return;
         note(request, await limits.caller(request.principal?.userId ?? null, addressOf(request)));
       });
     },
@@ -185,6 +186,7 @@ export function assembleRateLimits(options: {
 
   const routeLimits = fp(
     async (api) => {
+      if (!settings.enabled) return;
       api.addHook('onRequest', byRoute);
       api.addHook('preValidation', byUsername);
       api.addHook('onSend', async (request) => {

@@ -1,12 +1,14 @@
 import { chmodSync, closeSync, constants, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { withoutPassword } from '../platform/secrets.js';
 import type { DatabaseTarget } from '../settings.js';
 import { createPrivateDir, PRIVATE_FILE_MODE, restrictMode } from './data-dir.js';
 import type { Database } from './schema.js';
+import { FifoSqliteDialect } from './sqlite-fifo.js';
+import { StatementCache } from './statement-cache.js';
 
 export type Engine = DatabaseTarget['engine'];
 
@@ -58,7 +60,7 @@ export function openStorage(target: DatabaseTarget, poolSize = 10): Storage {
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    db = new Kysely<Database>({ dialect: new FifoSqliteDialect({ database: new StatementCache(sqlite) }) });
   } else {
     const pool = new pg.Pool({ connectionString: target.url, max: poolSize, connectionTimeoutMillis: 5000 });
     // An idle client losing its connection must not crash the process; the next query reports it.
