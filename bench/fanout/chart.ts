@@ -1,10 +1,5 @@
-/**
- * The bench/fanout chart: panels of grouped bars (one group per subscriber count, one bar per server), drawn
- * as an SVG by hand and rendered to PNG with resvg (a prebuilt binary from npm, no install script). Text uses
- * the machine's fonts (DejaVu Sans or any sans-serif); without fonts the labels are missing, not the bars.
- */
-import { writeFileSync } from 'node:fs';
-import resvg from '@resvg/resvg-js';
+/** The bench/fanout chart: panels of grouped bars (one group per subscriber count, one bar per server). */
+import { niceCeil, svgDocument, text, writeSvgPng } from '../lib/svg.js';
 
 export interface Series {
   label: string;
@@ -30,22 +25,6 @@ export interface Chart {
 
 const PANEL_WIDTH = 520;
 const HEIGHT = 560;
-const FONT = "'DejaVu Sans', 'Liberation Sans', Arial, sans-serif";
-
-const escape = (text: string) =>
-  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-
-/** 1, 2, 2.5 or 5 times a power of ten, at least `value`. */
-function niceCeil(value: number): number {
-  if (!(value > 0)) return 1;
-  const power = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 2, 2.5, 5, 10]) if (step * power >= value) return step * power;
-  return 10 * power;
-}
-
-const text = (x: number, y: number, content: string, attrs = '') =>
-  `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" font-family="${FONT}" ${attrs}>${escape(content)}</text>`;
-
 function panelSvg(panel: Panel, groups: readonly string[], left: number, width: number): string[] {
   const reference = panel.reference;
   const top = 110;
@@ -134,14 +113,10 @@ export function chartSvg(chart: Chart): string {
       text(x + 24, HEIGHT - 33, s.label, 'font-size="14"'),
     );
   });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}">\n${body.join('\n')}\n</svg>\n`;
+  return svgDocument(WIDTH, HEIGHT, body);
 }
 
 /** Renders the chart to a PNG file. */
 export function writeChartPng(chart: Chart, file: string): void {
-  const rendered = new resvg.Resvg(chartSvg(chart), {
-    background: '#ffffff',
-    font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' },
-  }).render();
-  writeFileSync(file, rendered.asPng());
+  writeSvgPng(chartSvg(chart), file);
 }

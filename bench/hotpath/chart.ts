@@ -1,9 +1,5 @@
-/**
- * The bench/hotpath chart: panels of lines, one point per connection count and one line per scenario,
- * drawn as an SVG by hand and rendered to PNG with resvg (as bench/fanout/chart.ts does for its bars).
- */
-import { writeFileSync } from 'node:fs';
-import resvg from '@resvg/resvg-js';
+/** The bench/hotpath chart: panels of lines, one point per connection count and one line per scenario. */
+import { niceCeil, svgDocument, text, writeSvgPng } from '../lib/svg.js';
 
 export interface Line {
   label: string;
@@ -34,22 +30,6 @@ export interface LineChart {
 
 const PANEL_WIDTH = 560;
 const HEIGHT = 600;
-const FONT = "'DejaVu Sans', 'Liberation Sans', Arial, sans-serif";
-
-const escape = (content: string) =>
-  content.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-
-const text = (x: number, y: number, content: string, attrs = '') =>
-  `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" font-family="${FONT}" ${attrs}>${escape(content)}</text>`;
-
-/** 1, 2, 2.5 or 5 times a power of ten, at least `value`. */
-function niceCeil(value: number): number {
-  if (!(value > 0)) return 1;
-  const power = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 2, 2.5, 5, 10]) if (step * power >= value) return step * power;
-  return 10 * power;
-}
-
 function panelSvg(panel: LinePanel, chart: LineChart, left: number, width: number): string[] {
   const top = 100;
   const bottom = HEIGHT - 150;
@@ -143,13 +123,9 @@ export function lineChartSvg(chart: LineChart): string {
       text(x + 36, y, line.label, 'font-size="13"'),
     );
   });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}">\n${body.join('\n')}\n</svg>\n`;
+  return svgDocument(WIDTH, HEIGHT, body);
 }
 
 export function writeLineChartPng(chart: LineChart, file: string): void {
-  const rendered = new resvg.Resvg(lineChartSvg(chart), {
-    background: '#ffffff',
-    font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' },
-  }).render();
-  writeFileSync(file, rendered.asPng());
+  writeSvgPng(lineChartSvg(chart), file);
 }
