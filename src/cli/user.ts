@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CLI_CONTEXT } from '../audit/service.js';
 import { assembleAuth } from '../auth/assemble.js';
+import { AUTH_CACHE_TTL_MS } from '../auth/auth-cache.js';
 import { passwordProblem } from '../auth/password-policy.js';
 import { userItem } from '../auth/present.js';
 import { isRole, ROLES, type Role } from '../auth/roles.js';
@@ -297,8 +299,25 @@ const USER_COMMANDS: CommandGroup<Auth> = {
   },
   async withTools(settings, foundation, _env, run) {
     const auth = assembleAuth(settings, foundation);
-    await run(auth);
+    // A running server hears of a change made here only through the database, and may serve what it read
+    // up to AUTH_CACHE_TTL_MS before: a command that changed anything returns once that is over, so the
+    // server's next request sees the change (docs/auth.md).
+    let changed = false;
+    const noteChange = () => {
+      changed = true;
+    };
+    const stopListening = [
+      auth.events.on('session.ended', noteChange),
+      auth.events.on('user.changed', noteChange),
+      auth.events.on('api_key.revoked', noteChange),
+    ];
+    try {
+      await run(auth);
+    } finally {
+      for (const stop of stopListening) stop();
+    }
     await auth.setup.retireTokenIfDone();
+    if (changed) await sleep(AUTH_CACHE_TTL_MS);
   },
   refusalOf: (error) => new Refusal(describe(error)),
 };
