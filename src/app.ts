@@ -14,6 +14,7 @@ import { assembleEndpoints, type Endpoints, registerConfigRoutes } from './endpo
 import { assembleLive, registerLiveRoutes } from './live/index.js';
 import { RedisBus } from './live/redis-bus.js';
 import type { LiveService } from './live/service.js';
+import { answersWith } from './platform/answer-headers.js';
 import { clientAddressOf } from './platform/client-ip.js';
 import { CursorCodec } from './platform/cursor.js';
 import { registerErrorHandling, sendProblem, toAppError } from './platform/errors.js';
@@ -28,8 +29,9 @@ import {
   registerHeaderCountLimit,
   requestLimitOptions,
 } from './platform/request-limits.js';
+import { lazyRequestLoggers } from './platform/request-logger.js';
 import { withoutPassword } from './platform/secrets.js';
-import { registerSecurity } from './platform/security.js';
+import { registerSecurity, securityHeaders } from './platform/security.js';
 import { assembleRateLimits } from './ratelimit/index.js';
 import type { Settings } from './settings.js';
 import { type Foundation, openFoundation } from './start-up.js';
@@ -101,12 +103,16 @@ async function assemble(
   const logger = overrides.logStream
     ? { ...loggerOptions(settings.logLevel), stream: overrides.logStream }
     : loggerOptions(settings.logLevel);
+  const limits = requestLimitOptions(settings);
   const server = Fastify({
     logger,
+    childLoggerFactory: lazyRequestLoggers,
     // Per-request lines are request-context.ts's; the top-level options for this are deprecated (FSTDEP023, 024).
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     genReqId: requestIdOf,
-    ...requestLimitOptions(settings),
+    ...limits,
+    // The security headers and the request id, on answers written before routing too.
+    http: { ...limits.http, ServerResponse: answersWith(securityHeaders(settings.publicUrl), requestIdOf) },
     trustProxy: settings.trustedProxies.length > 0 ? [...settings.trustedProxies] : false,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -248,8 +254,9 @@ async function assemble(
     })());
   let shuttingDown: Promise<void> | undefined;
   // Responses finishing during shutdown close their keep-alive connection, so close() need not wait on it.
-  server.addHook('onSend', async (_request, reply) => {
+  server.addHook('onSend', (_request, reply, payload, done) => {
     if (shuttingDown) reply.header('connection', 'close');
+    done(null, payload);
   });
   return {
     server,

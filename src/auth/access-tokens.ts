@@ -1,8 +1,13 @@
-import { errors, jwtVerify, SignJWT } from 'jose';
+import { createSecretKey, type KeyObject } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { AppError, ErrorCode } from '../platform/problem.js';
+import { type HmacJwtAlgorithm, HmacJwtRefused, verifyHmacJwt } from './jwt-hmac.js';
 import type { Role } from './roles.js';
 
-export type JwtAlgorithm = 'HS256' | 'HS384' | 'HS512';
+export type JwtAlgorithm = HmacJwtAlgorithm;
+
+/** Verified tokens remembered at most (the oldest go first): far above the clients of one instance. */
+const MAX_VERIFIED = 10_000;
 
 export interface AccessClaims {
   userId: string;
@@ -41,6 +46,8 @@ export class ForeignAccessToken extends AppError {
  */
 export class AccessTokens {
   private imported: { raw: Uint8Array; key: Promise<CryptoKey> } | undefined;
+  private verifying: { raw: Uint8Array; key: KeyObject } | undefined;
+  private readonly verified = new Map<string, Readonly<AccessClaims>>();
 
   constructor(
     private readonly options: {
@@ -74,7 +81,8 @@ export class AccessTokens {
 
   /**
    * Given raw bytes, jose imports them as a CryptoKey on every call; given a CryptoKey it uses it as is. So
-   * the key is imported once (again only should the raw key ever be another).
+   * the key is imported once (again only should the raw key ever be another); likewise the key object that
+   * verifies.
    */
   private signingKey(): Promise<CryptoKey> {
     const raw = this.options.key();
@@ -89,46 +97,76 @@ export class AccessTokens {
     return this.imported.key;
   }
 
-  /** Throws a 401 (code 1009) for anything but a well-formed, current token of ours. */
-  async verify(token: string, options: { ignoreExpiry?: boolean } = {}): Promise<AccessClaims> {
+  private verificationKey(): KeyObject {
+    const raw = this.options.key();
+    if (this.verifying?.raw !== raw) {
+      this.verifying = { raw, key: createSecretKey(raw) };
+      this.verified.clear();
+    }
+    return this.verifying.key;
+  }
+
+  /**
+   * Throws a 401 (code 1009) for anything but a well-formed, current token of ours. A client presents the
+   * same token on every request until it refreshes, so tokens verified lately are remembered by their text
+   * (only once their signature held): what is left to check is the expiry. Whether the session and user
+   * still stand is the caller's to check, every time.
+   */
+  verify(token: string, options: { ignoreExpiry?: boolean } = {}): AccessClaims {
+    const nowSeconds = options.ignoreExpiry ? 0 : Math.floor(this.options.now() / 1000);
+    const key = this.verificationKey();
+    const known = this.verified.get(token);
+    if (known) {
+      if (known.expiresAt > nowSeconds * 1000) return known;
+      this.verified.delete(token);
+    }
+    const claims = this.verifyText(token, key, nowSeconds);
+    if (!options.ignoreExpiry) {
+      this.verified.set(token, claims);
+      if (this.verified.size > MAX_VERIFIED) {
+        const oldest = this.verified.keys().next();
+        if (!oldest.done) this.verified.delete(oldest.value);
+      }
+    }
+    return claims;
+  }
+
+  private verifyText(token: string, key: KeyObject, nowSeconds: number): AccessClaims {
+    let payload: Record<string, unknown>;
     try {
-      const { payload } = await jwtVerify(token, await this.signingKey(), {
-        algorithms: [this.options.algorithm],
+      payload = verifyHmacJwt(token, key, {
+        algorithm: this.options.algorithm,
         issuer: this.options.issuer,
         audience: this.options.audience,
         requiredClaims: ['sub', 'jti', 'iat', 'exp'],
-        currentDate: new Date(options.ignoreExpiry ? 0 : this.options.now()),
-        typ: 'JWT',
+        nowSeconds,
       });
-      const { sub, jti, exp, role, pwd } = payload;
-      if (
-        typeof sub !== 'string' ||
-        typeof jti !== 'string' ||
-        typeof exp !== 'number' ||
-        typeof role !== 'string' ||
-        typeof pwd !== 'string'
-      ) {
-        throw invalidToken();
-      }
-      return {
-        userId: sub,
-        sessionId: jti,
-        role: role as Role,
-        passwordSignature: pwd,
-        expiresAt: exp * 1000,
-      };
     } catch (error) {
-      if (error instanceof AppError) throw error;
-      if (error instanceof errors.JWTExpired) throw invalidToken('access token has expired; refresh it');
-      // jose checks the claims only once the signature holds, so these values come from a token we signed.
-      if (
-        error instanceof errors.JWTClaimValidationFailed &&
-        (error.claim === 'iss' || error.claim === 'aud')
-      ) {
+      if (!(error instanceof HmacJwtRefused)) throw error;
+      if (error.reason === 'expired') throw invalidToken('access token has expired; refresh it');
+      // Claims are checked only once the signature holds, so these values come from a token we signed.
+      if (error.claim === 'iss' || error.claim === 'aud') {
         const expected = error.claim === 'iss' ? this.options.issuer : this.options.audience;
-        throw new ForeignAccessToken(error.claim, expected, error.payload[error.claim]);
+        throw new ForeignAccessToken(error.claim, expected, error.payload?.[error.claim]);
       }
       throw invalidToken();
     }
+    const { sub, jti, exp, role, pwd } = payload;
+    if (
+      typeof sub !== 'string' ||
+      typeof jti !== 'string' ||
+      typeof exp !== 'number' ||
+      typeof role !== 'string' ||
+      typeof pwd !== 'string'
+    ) {
+      throw invalidToken();
+    }
+    return Object.freeze({
+      userId: sub,
+      sessionId: jti,
+      role: role as Role,
+      passwordSignature: pwd,
+      expiresAt: exp * 1000,
+    });
   }
 }

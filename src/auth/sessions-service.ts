@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { AuditContext } from '../audit/service.js';
 import { AppError, ErrorCode, notFound } from '../platform/problem.js';
-import { sameSecret } from '../platform/secrets.js';
+import { sameDigest, sameSecret } from '../platform/secrets.js';
 import { type AccessClaims, AccessTokens, invalidToken } from './access-tokens.js';
 import { type AuthDeps, type ClientMeta, iso } from './context.js';
 import { digest } from './keys.js';
@@ -40,6 +40,7 @@ const newSecret = () => randomBytes(32).toString('base64url');
  */
 export class SessionsService {
   readonly tokens: AccessTokens;
+  private readonly passwordSignatures = new WeakMap<object, string>();
 
   constructor(private readonly deps: AuthDeps) {
     this.tokens = new AccessTokens({
@@ -113,7 +114,7 @@ export class SessionsService {
     const user = await this.currentUser(session.userId);
     if (!user || user.disabled) throw sessionEnded('the account is disabled; ask an admin');
     if (claims && claims.userId !== user.id) throw invalidToken();
-    if (claims && !sameSecret(claims.passwordSignature, this.passwordSignature(user))) {
+    if (claims && !sameDigest(claims.passwordSignature, this.passwordSignature(user))) {
       throw invalidToken('access token was issued before a password change; sign in again');
     }
     // Activity is written at most once a minute: idle timeouts are far coarser than that. The remembered
@@ -325,10 +326,17 @@ export class SessionsService {
   }
 
   passwordSignature(user: Pick<UserRecord, 'id' | 'passwordHash'>): string {
-    return createHmac('sha256', this.deps.keys().passwordSignature)
-      .update(user.passwordHash ?? `no-password:${user.id}`)
-      .digest('base64url')
-      .slice(0, 22);
+    // Once per user record: the cached record serves every request of the next moment, and the keys are
+    // the instance's for its lifetime.
+    let signature = this.passwordSignatures.get(user);
+    if (signature === undefined) {
+      signature = createHmac('sha256', this.deps.keys().passwordSignature)
+        .update(user.passwordHash ?? `no-password:${user.id}`)
+        .digest('base64url')
+        .slice(0, 22);
+      this.passwordSignatures.set(user, signature);
+    }
+    return signature;
   }
 
   async prune(): Promise<void> {

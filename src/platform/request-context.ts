@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { LoggerOptions } from 'pino';
+import { isLevelEnabled } from './request-logger.js';
 
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 
@@ -91,11 +92,8 @@ export function loggerOptions(level: string): LoggerOptions {
 }
 
 export function registerRequestContext(app: FastifyInstance): void {
-  // On the raw response before Fastify routes the request, so that answers written before or without its
-  // hooks (a malformed URL, say) carry the id too; it is the one Fastify gets from genReqId.
-  app.server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
-    response.setHeader('x-request-id', requestIdOf(request));
-  });
+  // Below info the line is never written: no hook, and no URL redacted for nothing, on every request.
+  if (!isLevelEnabled(app.log, 'info')) return;
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
       {

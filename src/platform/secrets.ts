@@ -6,6 +6,16 @@ export function sameSecret(a: string, b: string): boolean {
 }
 
 /**
+ * Constant-time equality of two values whose length is no secret (a MAC or digest of a fixed size): a
+ * length that differs is a plain false, and no hashing is needed to hide it.
+ */
+export function sameDigest(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
  * A connection URL fit for a log line: the password (in the user part, or a `password` parameter as
  * libpq takes it) replaced by ****. Text that is not a URL is shown as its scheme alone, if any.
  */

@@ -46,7 +46,7 @@ const HELMET_HEADERS = helmetHeaders(HELMET_OPTIONS);
  * only when the public URL is https: over plain HTTP it asks browsers for what the server does not serve
  * (and they ignore it there anyway).
  */
-function securityHeaders(publicUrl: string): Readonly<Record<string, string>> {
+export function securityHeaders(publicUrl: string): Readonly<Record<string, string>> {
   const https = publicUrl.toLowerCase().startsWith('https:');
   return Object.freeze({
     ...Object.fromEntries(Object.entries(HELMET_HEADERS).filter(([name]) => https || name !== HSTS)),
@@ -64,20 +64,16 @@ export function securityHeadersOf(socket: object): Readonly<Record<string, strin
   return headersOfSocket.get(socket) ?? WITHOUT_HSTS;
 }
 
-/** Strict headers on every response, errors and 404s included; CORS only for listed origins. */
+/**
+ * Strict headers on every answer (the server's response class adds them: answer-headers.ts), on those
+ * written on a bare socket too; CORS only for listed origins.
+ */
 export async function registerSecurity(
   app: FastifyInstance,
   options: { publicUrl: string; corsOrigins: readonly string[]; corsCredentials: boolean },
 ): Promise<void> {
   const headers = securityHeaders(options.publicUrl);
-  const entries = Object.entries(headers);
   app.server.prependListener('connection', (socket: Socket) => headersOfSocket.set(socket, headers));
-  // Set on the raw response as Node hands it over, before Fastify routes the request: a malformed URL, an
-  // error thrown by an earlier hook or the 503 while closing carry them too. A route can still override
-  // one (the docs UI sends its own Content-Security-Policy).
-  app.server.prependListener('request', (_request: IncomingMessage, response: ServerResponse) => {
-    for (const [name, value] of entries) response.setHeader(name, value);
-  });
   if (options.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: options.corsOrigins.includes('*') ? '*' : [...options.corsOrigins],

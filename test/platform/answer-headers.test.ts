@@ -1,5 +1,7 @@
-import { connect } from 'node:net';
+import { createServer, type ServerResponse } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { answersWith } from '../../src/platform/answer-headers.js';
 import { problemShape, startTestApp, type TestApp } from '../fixture.js';
 
 /** The headers a browser relies on; a normal answer has every one of them. */
@@ -229,5 +231,58 @@ describe('CORS preflights', () => {
     expect(reply.headers.get('access-control-allow-methods')).toContain('GET');
     expect(securityOf(reply)).toEqual(reference);
     expect(reply.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('the response class (answersWith)', () => {
+  const FIXED = { 'cache-control': 'no-store', 'x-frame-options': 'DENY' };
+  /** Answers without a body, framed so that the reader needs no chunked decoding. */
+  const EMPTY = { 'content-length': '0' };
+
+  /** A bare Node server on the class, answering with `answer`; the raw answer to one GET. */
+  async function answerOf(answer: (response: ServerResponse) => void): Promise<RawReply> {
+    const server = createServer({ ServerResponse: answersWith(FIXED, () => 'req-id-1234') }, (_req, res) =>
+      answer(res),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      return await exchange(`http://127.0.0.1:${port}`, request('GET / HTTP/1.1'));
+    } finally {
+      server.close();
+    }
+  }
+
+  it('adds its headers and the request id to an answer that sets none', async () => {
+    const reply = await answerOf((res) => res.end('{}'));
+    expect(reply.headers.get('cache-control')).toBe('no-store');
+    expect(reply.headers.get('x-frame-options')).toBe('DENY');
+    expect(reply.headers.get('x-request-id')).toBe('req-id-1234');
+  });
+
+  it("lets the answer's own value win, whatever its case and however it was given", async () => {
+    const given = await answerOf((res) =>
+      res.writeHead(200, { 'Cache-Control': 'max-age=5', ...EMPTY }).end(),
+    );
+    expect(given.headers.get('cache-control')).toBe('max-age=5');
+    const set = await answerOf((res) => {
+      res.setHeader('X-Frame-Options', 'SAMEORIGIN');
+      res.writeHead(200, { 'x-request-id': 'mine-12345', ...EMPTY }).end();
+    });
+    expect(set.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    expect(set.headers.get('x-request-id')).toBe('mine-12345');
+    expect(set.headers.get('cache-control')).toBe('no-store');
+    const array = await answerOf((res) =>
+      res.writeHead(200, ['Cache-Control', 'private', 'Content-Length', '0']).end(),
+    );
+    expect(array.headers.get('cache-control')).toBe('private');
+    expect(array.headers.get('x-frame-options')).toBe('DENY');
+  });
+
+  it('keeps a status message given with the headers', async () => {
+    const reply = await answerOf((res) => res.writeHead(299, 'Fine Indeed', { a: 'b', ...EMPTY }).end());
+    expect(reply.status).toBe(299);
+    expect(reply.headers.get('a')).toBe('b');
+    expect(reply.headers.get('x-frame-options')).toBe('DENY');
   });
 });
