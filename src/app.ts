@@ -25,7 +25,7 @@ import { connectRedis, redisReady } from './platform/redis.js';
 import { loggerOptions, registerRequestContext, requestIdOf } from './platform/request-context.js';
 import {
   acceptJsonBodies,
-  registerBodyRefusals,
+  refusesArrivingBody,
   registerHeaderCountLimit,
   requestLimitOptions,
 } from './platform/request-limits.js';
@@ -104,6 +104,7 @@ async function assemble(
     ? { ...loggerOptions(settings.logLevel), stream: overrides.logStream }
     : loggerOptions(settings.logLevel);
   const limits = requestLimitOptions(settings);
+  let shuttingDown: Promise<void> | undefined;
   const server = Fastify({
     logger,
     childLoggerFactory: lazyRequestLoggers,
@@ -112,7 +113,16 @@ async function assemble(
     genReqId: requestIdOf,
     ...limits,
     // The security headers and the request id, on answers written before routing too.
-    http: { ...limits.http, ServerResponse: answersWith(securityHeaders(settings.publicUrl), requestIdOf) },
+    http: {
+      ...limits.http,
+      ServerResponse: answersWith({
+        fixed: securityHeaders(settings.publicUrl),
+        requestId: requestIdOf,
+        // While shutting down, so that close() need not wait on keep-alive connections.
+        closesConnection: (response, statusCode) =>
+          shuttingDown !== undefined || refusesArrivingBody(response, statusCode),
+      }),
+    },
     trustProxy: settings.trustedProxies.length > 0 ? [...settings.trustedProxies] : false,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -182,7 +192,6 @@ async function assemble(
   registerRequestContext(server);
   registerHeaderCountLimit(server, settings.maxHeaders);
   acceptJsonBodies(server);
-  registerBodyRefusals(server);
   await registerSecurity(server, settings);
   const rateLimits = assembleRateLimits({
     settings: settings.limits,
@@ -218,9 +227,10 @@ async function assemble(
     startedAt: Date.now(),
   });
   registerMetrics(server, settings.metricsToken, metrics);
-  await server.register(cookie);
   await server.register(
     async (api) => {
+      // Cookies are the API's alone: the hooks that read and write them stay off every other route.
+      await api.register(cookie);
       // The request pipeline, in order (docs/rate-limits.md lists it): each plugin's hooks run in the order
       // the plugins are registered, and apply to the routes registered after them. Each declares what it
       // needs registered before it.
@@ -252,12 +262,6 @@ async function assemble(
       await auth.setup.prepare(server.log);
       await endpoints.start();
     })());
-  let shuttingDown: Promise<void> | undefined;
-  // Responses finishing during shutdown close their keep-alive connection, so close() need not wait on it.
-  server.addHook('onSend', (_request, reply, payload, done) => {
-    if (shuttingDown) reply.header('connection', 'close');
-    done(null, payload);
-  });
   return {
     server,
     storage,

@@ -32,6 +32,7 @@ export function credentialSources(auth: Auth): CredentialSource[] {
       ambient: true,
       find: (presented) => presented.cookies[SESSION_COOKIE] || undefined,
       authenticate: (token) => auth.sessions.authenticateAccessToken(token, 'cookie'),
+      authenticateNow: (token) => auth.sessions.authenticateAccessTokenNow(token, 'cookie'),
     },
     {
       // An access token (JWT) or an API key, for clients that are not browsers.
@@ -39,6 +40,7 @@ export function credentialSources(auth: Auth): CredentialSource[] {
       ambient: false,
       find: (presented) => bearerToken(presented.headers.authorization),
       authenticate: (token) => auth.authenticateBearer(token),
+      authenticateNow: (token) => auth.authenticateBearerNow(token),
     },
   ];
 }

@@ -35,6 +35,11 @@ export interface CredentialSource {
   find(presented: Presented): string | undefined;
   /** The principal behind it; throws a 401 AppError when there is none. */
   authenticate(credential: string): Promise<Principal>;
+  /**
+   * The same answer without waiting, where the source can give it from what it remembers (the hot path
+   * of a busy client); undefined when it cannot. Must write nothing: `authenticate` may follow.
+   */
+  authenticateNow?(credential: string): Principal | undefined;
 }
 
 /** Who is calling, or why the credential presented did not say (null: none was presented). */
@@ -62,9 +67,30 @@ export class CredentialResolver {
       try {
         return { principal: await source.authenticate(credential), failure: null };
       } catch (error) {
-        if (!(error instanceof AppError) || error.status !== 401) throw error;
-        if (error instanceof ForeignAccessToken) logForeignToken(error, log);
-        failure = error;
+        failure = refusal(error, log);
+        if (!source.ambient) break;
+      }
+    }
+    return { principal: null, failure };
+  }
+
+  /**
+   * `resolve` without waiting, when every source it asks can answer from what it remembers; undefined
+   * otherwise (then ask `resolve`, which starts over: nothing here has written anything).
+   */
+  resolveNow(presented: Presented, log: FastifyBaseLogger): Resolution | undefined {
+    let failure: AppError | null = null;
+    for (const source of this.sources) {
+      if (source.ambient && presented.upgrade && !this.originAllowed(presented)) continue;
+      const credential = source.find(presented);
+      if (credential === undefined) continue;
+      if (!source.authenticateNow) return undefined;
+      try {
+        const principal = source.authenticateNow(credential);
+        if (principal === undefined) return undefined;
+        return { principal, failure: null };
+      } catch (error) {
+        failure = refusal(error, log);
         if (!source.ambient) break;
       }
     }
@@ -75,6 +101,13 @@ export class CredentialResolver {
     const origin = presented.headers.origin;
     return origin !== undefined && this.allowedOrigins.has(origin);
   }
+}
+
+/** A 401 becomes the resolution's failure (logged when the token was another instance's); else it is thrown. */
+function refusal(error: unknown, log: FastifyBaseLogger): AppError {
+  if (!(error instanceof AppError) || error.status !== 401) throw error;
+  if (error instanceof ForeignAccessToken) logForeignToken(error, log);
+  return error;
 }
 
 /** Only the token's issuer or audience was wrong: say so plainly, as the client is told only "invalid". */

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../platform/problem.js';
 import { sameSecret } from '../platform/secrets.js';
 import { type AccessRule, admits } from './access.js';
-import { type Presented, pendingPasswordChange } from './credentials.js';
+import { type Presented, pendingPasswordChange, type Resolution } from './credentials.js';
 import type { Principal } from './principal.js';
 import type { Auth } from './service.js';
 
@@ -70,9 +70,7 @@ export function presentedBy(request: FastifyRequest, ticket?: string): Presented
 export function authHooks(auth: Auth, allowedOrigins: ReadonlySet<string>) {
   const { sessions } = auth;
 
-  async function authenticate(request: FastifyRequest): Promise<void> {
-    request.principal = null;
-    request.authFailure = null;
+  async function resolveAndWait(request: FastifyRequest): Promise<void> {
     try {
       const { principal, failure } = await auth.credentials.resolve(presentedBy(request), request.log);
       request.principal = principal;
@@ -81,6 +79,28 @@ export function authHooks(auth: Auth, allowedOrigins: ReadonlySet<string>) {
       if (!(error instanceof AppError)) throw error;
       request.authFailure = error;
     }
+  }
+
+  // Callback style: a busy client's credential is answered from what was read a moment ago, with no
+  // promise on the way; only what needs the database waits for it.
+  function authenticate(request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void {
+    request.principal = null;
+    request.authFailure = null;
+    let known: Resolution | undefined;
+    try {
+      known = auth.credentials.resolveNow(presentedBy(request), request.log);
+    } catch (error) {
+      if (!(error instanceof AppError)) return done(error as Error);
+      request.authFailure = error;
+      return done();
+    }
+    if (known === undefined) {
+      resolveAndWait(request).then(() => done(), done);
+      return;
+    }
+    request.principal = known.principal;
+    request.authFailure = known.failure;
+    done();
   }
 
   /** Where the request says it comes from: an allowed origin, another one, or nowhere (no header). */
@@ -110,7 +130,16 @@ export function authHooks(auth: Auth, allowedOrigins: ReadonlySet<string>) {
     }
   }
 
-  async function authorize(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+  function authorize(request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void {
+    try {
+      checkAccess(request);
+    } catch (error) {
+      return done(error as Error);
+    }
+    done();
+  }
+
+  function checkAccess(request: FastifyRequest): void {
     const access = request.routeOptions.config.access ?? {};
     const principal = request.principal;
     if (principal?.credential === 'cookie' && !SAFE_METHODS.has(request.method) && !access.csrfExempt) {

@@ -45,6 +45,13 @@ export class Auth {
       : this.apiKeys.authenticate(token);
   }
 
+  /** `authenticateBearer` from what is remembered, or undefined (credentials.ts, `authenticateNow`). */
+  authenticateBearerNow(token: string): Principal | undefined {
+    return token.includes('.')
+      ? this.sessions.authenticateAccessTokenNow(token, 'bearer')
+      : this.apiKeys.authenticateNow(token);
+  }
+
   get events() {
     return this.deps.events;
   }

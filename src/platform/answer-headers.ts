@@ -10,22 +10,36 @@ type HeadHeaders = OutgoingHttpHeaders | OutgoingHttpHeader[];
 /**
  * The response class of the server (Node's `ServerResponse` option): every answer, whichever path writes
  * it (a route, an error thrown by an early hook, a malformed URL, the 503 while closing, an event stream),
- * carries `fixed` and the request's id unless it sets one of them itself. They join the headers given to
+ * carries `fixed` and the request's id unless it sets one of them itself, and `Connection: close` when
+ * `closesConnection` says so. They join the headers given to
  * `writeHead`, where Node writes a plain object straight out; setting them one by one on every response
  * (`setHeader`) sent each answer through Node's slower path and cost about a third of a /healthz answer.
  */
-export function answersWith(
-  fixed: Readonly<Record<string, string>>,
-  requestId: (request: IncomingMessage) => string,
-): typeof ServerResponse {
+export function answersWith(options: {
+  fixed: Readonly<Record<string, string>>;
+  requestId: (request: IncomingMessage) => string;
+  /**
+   * Whether the connection closes after this answer (`Connection: close`): asked once per answer, as its
+   * head is written, in place of a hook on every reply.
+   */
+  closesConnection?: (response: ServerResponse, statusCode: number) => boolean;
+}): typeof ServerResponse {
+  const { fixed, requestId, closesConnection = () => false } = options;
   const names = Object.keys(fixed);
 
-  function withOwn(response: ServerResponse<IncomingMessage>, given: HeadHeaders | undefined): HeadHeaders {
+  function withOwn(
+    response: ServerResponse<IncomingMessage>,
+    statusCode: number,
+    given: HeadHeaders | undefined,
+  ): HeadHeaders {
+    const close = closesConnection(response, statusCode);
     if (Array.isArray(given)) {
       // Rare (raw header arrays): Node merges them over what was set, so the caller's entries still win.
-      for (const name of names)
+      for (const name of names) {
         if (!response.hasHeader(name)) response.setHeader(name, fixed[name] as string);
+      }
       if (!response.hasHeader('x-request-id')) response.setHeader('x-request-id', requestId(response.req));
+      if (close) response.setHeader('connection', 'close');
       return given;
     }
     const all: OutgoingHttpHeaders = {};
@@ -33,6 +47,7 @@ export function answersWith(
     if (!response.hasHeader('x-request-id')) all['x-request-id'] = requestId(response.req);
     // By lower-case name, so a caller's `Cache-Control` replaces ours rather than going out beside it.
     if (given) for (const name of Object.keys(given)) all[name.toLowerCase()] = given[name];
+    if (close) all.connection = 'close';
     return all;
   }
 
@@ -42,8 +57,10 @@ export function answersWith(
     override writeHead(statusCode: number, statusMessage?: string, headers?: HeadHeaders): this;
     override writeHead(statusCode: number, headers?: HeadHeaders): this;
     override writeHead(statusCode: number, reason?: string | HeadHeaders, headers?: HeadHeaders): this {
-      if (typeof reason === 'string') return super.writeHead(statusCode, reason, withOwn(this, headers));
-      return super.writeHead(statusCode, withOwn(this, reason ?? headers));
+      if (typeof reason === 'string') {
+        return super.writeHead(statusCode, reason, withOwn(this, statusCode, headers));
+      }
+      return super.writeHead(statusCode, withOwn(this, statusCode, reason ?? headers));
     }
   };
 }

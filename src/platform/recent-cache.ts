@@ -6,8 +6,15 @@
  * Ages are measured on the monotonic clock, never the app's (tests move that one), because the expiry
  * bounds how stale a value may be in real time.
  */
+interface Entry<V> {
+  value: Promise<V | undefined>;
+  expiresAt: number;
+  /** The value once `value` has settled on one: what `peek` hands out without a promise. */
+  settled?: V;
+}
+
 export class RecentCache<K, V> {
-  private readonly entries = new Map<K, { value: Promise<V | undefined>; expiresAt: number }>();
+  private readonly entries = new Map<K, Entry<V>>();
 
   constructor(
     private readonly ttlMs: number,
@@ -22,7 +29,7 @@ export class RecentCache<K, V> {
     if (entry && entry.expiresAt > now) return entry.value;
     if (entry) this.entries.delete(key);
     const value = load();
-    const fresh = { value, expiresAt: now + this.ttlMs };
+    const fresh: Entry<V> = { value, expiresAt: now + this.ttlMs };
     this.entries.set(key, fresh);
     if (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next();
@@ -32,18 +39,40 @@ export class RecentCache<K, V> {
     const forget = () => {
       if (this.entries.get(key) === fresh) this.entries.delete(key);
     };
-    value.then((found) => found === undefined && forget(), forget);
+    value.then((found) => {
+      if (found === undefined) forget();
+      else if (fresh.value === value) fresh.settled = found;
+    }, forget);
     return value;
+  }
+
+  /**
+   * The remembered value of `key` if it is fresh and already loaded, without waiting: the hot path asks
+   * this first and goes through `get` only when it hands back nothing.
+   */
+  peek(key: K): V | undefined {
+    const entry = this.entries.get(key);
+    return entry && entry.expiresAt > this.clock() ? entry.settled : undefined;
   }
 
   /** Replaces the remembered value of `key`, if any, keeping its expiry (a write this process made). */
   update(key: K, change: (value: V) => V): void {
     const entry = this.entries.get(key);
     if (!entry) return;
+    if (entry.settled !== undefined) {
+      entry.settled = change(entry.settled);
+      entry.value = Promise.resolve(entry.settled);
+      return;
+    }
     const changed = entry.value.then((found) => (found === undefined ? undefined : change(found)));
-    // Whoever reads the entry sees a failure; the entry itself must not raise an unhandled one.
-    changed.catch(() => {});
     entry.value = changed;
+    // Whoever reads the entry sees a failure; the entry itself must not raise an unhandled one.
+    changed.then(
+      (found) => {
+        if (found !== undefined && entry.value === changed) entry.settled = found;
+      },
+      () => {},
+    );
   }
 
   drop(key: K): void {

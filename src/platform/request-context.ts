@@ -11,16 +11,18 @@ export function newRequestId(): string {
   return randomUUID();
 }
 
-// Fastify, the raw response and the WebSocket upgrade each ask for a request's id; they must agree.
-const requestIds = new WeakMap<IncomingMessage, string>();
+// Fastify, the raw response and the WebSocket upgrade each ask for a request's id; they must agree. Kept
+// on the request itself: a WeakMap entry per request cost more, in the map and in the collector.
+const REQUEST_ID = Symbol('switchboard.requestId');
+type WithId = IncomingMessage & { [REQUEST_ID]?: string };
 
 /** A caller's X-Request-Id is kept when it is a plain token (for tracing across services), else one is made. */
 export function requestIdOf(request: IncomingMessage): string {
-  let id = requestIds.get(request);
+  let id = (request as WithId)[REQUEST_ID];
   if (id === undefined) {
     const given = request.headers['x-request-id'];
     id = typeof given === 'string' && CLIENT_REQUEST_ID.test(given) ? given : newRequestId();
-    requestIds.set(request, id);
+    (request as WithId)[REQUEST_ID] = id;
   }
   return id;
 }

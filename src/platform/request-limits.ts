@@ -67,17 +67,14 @@ export const LINGER = { totalMs: 5000, idleMs: 1000, bytes: 64 * 1024 * 1024 } a
 const BODY_REFUSALS = new Set([413, 415]);
 
 /**
- * An answer refusing a body that is still arriving closes its connection (nothing after the body can be
- * trusted to start where the body ends), after lingering: LINGER.
+ * Whether an answer refuses a body that is still arriving: then its connection closes (nothing after the
+ * body can be trusted to start where the body ends), after lingering (LINGER), which this arms. For the
+ * response class's `closesConnection` (answer-headers.ts).
  */
-export function registerBodyRefusals(app: FastifyInstance): void {
-  app.addHook('onSend', (request, reply, payload, done) => {
-    if (BODY_REFUSALS.has(reply.statusCode) && !request.raw.complete) {
-      reply.header('connection', 'close');
-      lingerOnClose(request.raw);
-    }
-    done(null, payload);
-  });
+export function refusesArrivingBody(response: ServerResponse, statusCode: number): boolean {
+  if (!BODY_REFUSALS.has(statusCode) || response.req.complete) return false;
+  lingerOnClose(response.req);
+  return true;
 }
 
 /**

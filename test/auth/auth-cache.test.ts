@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeysStore } from '../../src/auth/api-keys-store.js';
+import { AUTH_CACHE_TTL_MS } from '../../src/auth/auth-cache.js';
 import { SessionsStore } from '../../src/auth/sessions-store.js';
 import { UsersStore } from '../../src/auth/users-store.js';
 import { databaseEnv, runInProcess } from '../cli/run-cli.js';
@@ -219,5 +220,45 @@ describe('a change written straight into the database is honoured within a secon
       );
       expect(body(res)).toMatchObject({ groups: ['night'] });
     }
+  });
+});
+
+describe('answers without waiting (the hot path)', () => {
+  /** What a call throws, as its message, or what it returns. */
+  async function outcome<T>(call: () => T | Promise<T>): Promise<T | string> {
+    try {
+      return await call();
+    } catch (error) {
+      return (error as Error).message;
+    }
+  }
+
+  it('come only from what was read a moment ago, and say what the database says, refusals included', async () => {
+    const s = await subject('viewer');
+    const { sessions, apiKeys } = t.app.auth;
+    const token = s.session.accessToken;
+    await sleep(AUTH_CACHE_TTL_MS + 50);
+    expect(sessions.authenticateAccessTokenNow(token, 'bearer')).toBeUndefined();
+    expect(apiKeys.authenticateNow(s.key.key)).toBeUndefined();
+    const principal = await sessions.authenticateAccessToken(token, 'bearer');
+    const keyPrincipal = await apiKeys.authenticate(s.key.key);
+    expect(sessions.authenticateAccessTokenNow(token, 'bearer')).toEqual(principal);
+    expect(apiKeys.authenticateNow(s.key.key)).toEqual(keyPrincipal);
+
+    const patch = await admin.client.call(`/api/v1/users/${s.user.record.id}`, {
+      method: 'PATCH',
+      json: { disabled: true },
+    });
+    expect(patch.status).toBe(200);
+    // The change dropped what was remembered: nothing is told without the database…
+    expect(sessions.authenticateAccessTokenNow(token, 'bearer')).toBeUndefined();
+    const refusal = await outcome(() => sessions.authenticateAccessToken(token, 'bearer'));
+    // Disabling ends the user's sessions too: that is what is said first.
+    expect(refusal).toBe('session was revoked; sign in again');
+    // …and once read again, the answer without waiting is the same refusal.
+    expect(await outcome(() => sessions.authenticateAccessTokenNow(token, 'bearer'))).toBe(refusal);
+    const keyRefusal = await outcome(() => apiKeys.authenticate(s.key.key));
+    expect(keyRefusal).toBe('API key is not valid');
+    expect(await outcome(() => apiKeys.authenticateNow(s.key.key))).toBe(keyRefusal);
   });
 });

@@ -241,8 +241,9 @@ describe('the response class (answersWith)', () => {
 
   /** A bare Node server on the class, answering with `answer`; the raw answer to one GET. */
   async function answerOf(answer: (response: ServerResponse) => void): Promise<RawReply> {
-    const server = createServer({ ServerResponse: answersWith(FIXED, () => 'req-id-1234') }, (_req, res) =>
-      answer(res),
+    const server = createServer(
+      { ServerResponse: answersWith({ fixed: FIXED, requestId: () => 'req-id-1234' }) },
+      (_req, res) => answer(res),
     );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {

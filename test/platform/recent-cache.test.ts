@@ -70,4 +70,33 @@ describe('RecentCache', () => {
     expect(await get('a')).toBe('A!');
     expect(await get('b')).toBe('B');
   });
+
+  it('hands out a loaded, fresh value without waiting (peek), and nothing else', async () => {
+    const { clock, cache, get } = setUp();
+    expect(cache.peek('a')).toBeUndefined();
+    const loading = get('a');
+    expect(cache.peek('a')).toBeUndefined();
+    await loading;
+    expect(cache.peek('a')).toBe('A');
+    await get('zz');
+    expect(cache.peek('zz')).toBeUndefined();
+    clock.now = 500;
+    expect(cache.peek('a')).toBeUndefined();
+  });
+
+  it('peeks at a change made to a loaded value at once, and at one made while loading once it lands', async () => {
+    const { cache, get } = setUp();
+    await get('a');
+    cache.update('a', (v) => `${v}!`);
+    expect(cache.peek('a')).toBe('A!');
+    expect(await get('a')).toBe('A!');
+    const loading = get('b');
+    cache.update('b', (v) => `${v}?`);
+    expect(cache.peek('b')).toBeUndefined();
+    expect(await loading).toBe('B');
+    expect(await get('b')).toBe('B?');
+    expect(cache.peek('b')).toBe('B?');
+    cache.drop('b');
+    expect(cache.peek('b')).toBeUndefined();
+  });
 });

@@ -343,3 +343,38 @@ describe('keep-alive timeout', () => {
     expect(idle).toBeLessThan(6000);
   }, 15_000);
 });
+
+describe('shutting down', () => {
+  it('ends the keep-alive connection of an answer still in flight when shutdown began', async () => {
+    let arrived: () => void = () => {};
+    const inFlight = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    const t = await startTestApp({
+      routes: async (api) => {
+        api.get('/slow', { config: { access: { public: true } } }, async () => {
+          arrived();
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          return { done: true };
+        });
+      },
+    });
+    const conn = await openRaw(t.url);
+    try {
+      conn.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      const before = parseReply(await conn.received('"status":"ok"'));
+      expect(before.headers.get('connection')).toBe('keep-alive');
+      conn.socket.write('GET /api/v1/slow HTTP/1.1\r\nHost: x\r\n\r\n');
+      await inFlight;
+      const closing = t.close();
+      const { text, closedAt } = await conn.closed;
+      const answer = parseReply(text.slice(text.lastIndexOf('HTTP/1.1 ')));
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('connection')).toBe('close');
+      expect(closedAt).toBeGreaterThan(0);
+      await closing;
+    } finally {
+      conn.socket.destroy();
+    }
+  }, 15_000);
+});
