@@ -117,19 +117,50 @@ export function assembleRateLimits(options: {
     request.rateLimitVerdict = tighter(request.rateLimitVerdict, verdict);
   };
   const addressOf = (request: FastifyRequest) => addressKey(request.ip);
+  /** Counts the request with the store's answer at once if it has one, else once it has it; 429s go to `done`. */
+  const counted = (
+    request: FastifyRequest,
+    done: (error?: Error) => void,
+    now: () => Verdict | undefined,
+    later: () => Promise<Verdict>,
+  ) => {
+    let verdict: Verdict | undefined;
+    try {
+      verdict = now();
+    } catch (error) {
+      return done(error as Error);
+    }
+    if (verdict === undefined) {
+      later().then((v) => {
+        note(request, v);
+        done();
+      }, done);
+      return;
+    }
+    note(request, verdict);
+    done();
+  };
 
   const plugin = fp(
     async (server) => {
       server.decorateRequest('rateLimitVerdict', null);
       server.decorateRequest('concurrencySlot', null);
       if (!settings.enabled) return;
-      server.addHook('onRequest', async (request) => {
-        if (UNCOUNTED.has(request.routeOptions.url ?? '')) return;
-        note(request, await limits.floor(addressOf(request)));
+      // Callback style: the memory store answers at once, and then no promise is made.
+      server.addHook('onRequest', (request, _reply, done) => {
+        if (UNCOUNTED.has(request.routeOptions.url ?? '')) return done();
+        const address = addressOf(request);
+        counted(
+          request,
+          done,
+          () => limits.floorNow(address),
+          () => limits.floor(address),
+        );
       });
-      server.addHook('onSend', async (request, reply) => {
+      server.addHook('onSend', (request, reply, payload, done) => {
         const verdict = request.rateLimitVerdict;
         if (verdict && !reply.hasHeader('ratelimit-limit')) reply.headers(rateLimitHeaders(verdict));
+        done(null, payload);
       });
     },
     { name: RATE_LIMITS, fastify: '5.x' },
@@ -139,8 +170,15 @@ export function assembleRateLimits(options: {
     async (api) => {
       // Off, no hook at all: each one, however quick to return, is a step every request takes.
       if (!settings.enabled) return;
-      api.addHook('onRequest', async (request) => {
-        note(request, await limits.caller(request.principal?.userId ?? null, addressOf(request)));
+      api.addHook('onRequest', (request, _reply, done) => {
+        const userId = request.principal?.userId ?? null;
+        const address = addressOf(request);
+        counted(
+          request,
+          done,
+          () => limits.callerNow(userId, address),
+          () => limits.caller(userId, address),
+        );
       });
     },
     {
@@ -153,7 +191,7 @@ export function assembleRateLimits(options: {
 
   async function byRoute(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const route = request.routeOptions.config.rateLimit;
-    if (!settings.enabled || !route) return;
+    if (!route) return;
     const userId = request.principal?.userId ?? null;
     const byAddress = `ip:${addressOf(request)}`;
     const byUser = userId === null ? byAddress : `user:${userId}`;
@@ -174,7 +212,7 @@ export function assembleRateLimits(options: {
 
   async function byUsername(request: FastifyRequest): Promise<void> {
     const route = request.routeOptions.config.rateLimit;
-    if (!settings.enabled || !route?.operations) return;
+    if (!route?.operations) return;
     const username = usernameIn(request.body);
     if (username === null) return;
     for (const name of route.operations) {
@@ -184,15 +222,25 @@ export function assembleRateLimits(options: {
     }
   }
 
+  type SendDone = (error: Error | null, payload?: unknown) => void;
+  // Before the answer is sent, so a client that sends its next request on receiving it finds the slot free;
+  // 'close' still covers answers that never get this far.
+  const releaseSlot = (request: FastifyRequest, _reply: FastifyReply, payload: unknown, done: SendDone) => {
+    request.concurrencySlot?.release();
+    done(null, payload);
+  };
+
   const routeLimits = fp(
     async (api) => {
       if (!settings.enabled) return;
-      api.addHook('onRequest', byRoute);
-      api.addHook('preValidation', byUsername);
-      api.addHook('onSend', async (request) => {
-        // Before the answer is sent, so a client that sends its next request on receiving it finds the slot
-        // free; 'close' still covers answers that never get this far.
-        request.concurrencySlot?.release();
+      // On the routes that declare limits only (as route hooks, after every hook of the API's): the others,
+      // the busiest reads among them, take no step for limits they do not have.
+      api.addHook('onRoute', (route) => {
+        const declared = route.config?.rateLimit;
+        if (!declared) return;
+        route.onRequest = [...hooksOf(route.onRequest), byRoute];
+        if (declared.operations) route.preValidation = [...hooksOf(route.preValidation), byUsername];
+        if (declared.concurrency) route.onSend = [...hooksOf(route.onSend), releaseSlot];
       });
     },
     {
@@ -224,4 +272,10 @@ function usernameIn(body: unknown): string | null {
   const username = (body as { username?: unknown }).username;
   if (typeof username !== 'string' || username.length === 0 || username.length > 256) return null;
   return username.trim().toLowerCase();
+}
+
+/** A route's hooks of one kind as a list: Fastify takes one function or several. */
+function hooksOf<T>(hooks: T | T[] | undefined): T[] {
+  if (hooks === undefined) return [];
+  return Array.isArray(hooks) ? hooks : [hooks];
 }

@@ -26,7 +26,6 @@ export class MemoryStore implements LimitStore {
     return this.hitNow(key, limit, windowMs);
   }
 
-  /** The synchronous form, for callers on the hot path that know they hold a memory store. */
   hitNow(key: string, limit: number, windowMs: number): Verdict {
     return limit <= EXACT_LIMIT_MAX
       ? this.logHit(key, limit, windowMs)

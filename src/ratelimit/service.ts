@@ -31,6 +31,18 @@ export class RateLimits {
       : this.tier('authenticated', userId, this.settings.authenticated);
   }
 
+  /** `floor` without waiting, where the store counts in memory; undefined where it does not. */
+  floorNow(address: string): Verdict | undefined {
+    return this.tierNow('ip_floor', address, this.settings.ipFloor);
+  }
+
+  /** `caller` without waiting, where the store counts in memory; undefined where it does not. */
+  callerNow(userId: string | null, address: string): Verdict | undefined {
+    return userId === null
+      ? this.tierNow('unauthenticated', address, this.settings.unauthenticated)
+      : this.tierNow('authenticated', userId, this.settings.authenticated);
+  }
+
   /** One request of a named operation by `subject`; null when that operation's limit is off. */
   async operation(name: OperationName, subject: string): Promise<Verdict | null> {
     const rate = this.settings.operations[name];
@@ -64,7 +76,20 @@ export class RateLimits {
   }
 
   private async tier(tier: Tier, subject: string, limit: number): Promise<Verdict> {
-    const result = await this.store.hit(`${tier}:${subject}`, limit, this.settings.windowMs);
+    return this.judged(
+      tier,
+      limit,
+      await this.store.hit(`${tier}:${subject}`, limit, this.settings.windowMs),
+    );
+  }
+
+  private tierNow(tier: Tier, subject: string, limit: number): Verdict | undefined {
+    const result = this.store.hitNow?.(`${tier}:${subject}`, limit, this.settings.windowMs);
+    return result && this.judged(tier, limit, result);
+  }
+
+  /** The verdict, or the 429 that refuses the request. */
+  private judged(tier: Tier, limit: number, result: Verdict): Verdict {
     if (!result.allowed) {
       this.observer.refused(tier);
       const who = tier === 'authenticated' ? 'for your account' : 'from your address';
