@@ -72,4 +72,8 @@ export const lazyRequestLoggers = (
   logger: FastifyBaseLogger,
   bindings: Bindings,
   options: ChildLoggerOptions,
-): FastifyBaseLogger => new RequestLogger(logger, bindings, options);
+): FastifyBaseLogger =>
+  // A route with a level of its own (`logLevel`) gets its child at once: the parent's level is not its.
+  options.level === undefined
+    ? new RequestLogger(logger, bindings, options)
+    : logger.child(bindings, options);
