@@ -80,6 +80,8 @@ export class CredentialResolver {
    */
   resolveNow(presented: Presented, log: FastifyBaseLogger): Resolution | undefined {
     let failure: AppError | null = null;
+    // Logged only with a final answer: when `resolve` must start over, it logs them itself.
+    const refusals: AppError[] = [];
     for (const source of this.sources) {
       if (source.ambient && presented.upgrade && !this.originAllowed(presented)) continue;
       const credential = source.find(presented);
@@ -88,12 +90,15 @@ export class CredentialResolver {
       try {
         const principal = source.authenticateNow(credential);
         if (principal === undefined) return undefined;
+        for (const refused of refusals) refusal(refused, log);
         return { principal, failure: null };
       } catch (error) {
-        failure = refusal(error, log);
+        failure = refusal(error);
+        refusals.push(failure);
         if (!source.ambient) break;
       }
     }
+    for (const refused of refusals) refusal(refused, log);
     return { principal: null, failure };
   }
 
@@ -103,10 +108,13 @@ export class CredentialResolver {
   }
 }
 
-/** A 401 becomes the resolution's failure (logged when the token was another instance's); else it is thrown. */
-function refusal(error: unknown, log: FastifyBaseLogger): AppError {
+/**
+ * A 401 becomes the resolution's failure (logged, given `log`, when the token was another instance's); any
+ * other error is thrown.
+ */
+function refusal(error: unknown, log?: FastifyBaseLogger): AppError {
   if (!(error instanceof AppError) || error.status !== 401) throw error;
-  if (error instanceof ForeignAccessToken) logForeignToken(error, log);
+  if (log && error instanceof ForeignAccessToken) logForeignToken(error, log);
   return error;
 }
 

@@ -171,6 +171,16 @@ describe('an access token from an instance with another public URL', () => {
     }
   });
 
+  it('is logged once when a bearer token beside it has to be read from the database', async () => {
+    const own = await b.signIn(await b.createUser());
+    const before = issuerWarnings().length;
+    const client = b.client();
+    client.setCookie('session', fromA.accessToken, '/api');
+    const res = await client.call('/api/v1/auth/me', { bearer: own.accessToken });
+    expect(res.status).toBe(200);
+    expect(issuerWarnings().slice(before)).toHaveLength(1);
+  });
+
   it('is logged the same way when it opens a WebSocket', async () => {
     const before = issuerWarnings().length;
     const ws = socket(b, { headers: { authorization: `Bearer ${fromA.accessToken}` } });
