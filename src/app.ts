@@ -104,6 +104,7 @@ async function assemble(
     ? { ...loggerOptions(settings.logLevel), stream: overrides.logStream }
     : loggerOptions(settings.logLevel);
   const limits = requestLimitOptions(settings);
+  const answerHeaders = securityHeaders(settings.publicUrl);
   let shuttingDown: Promise<void> | undefined;
   const server = Fastify({
     logger,
@@ -116,7 +117,7 @@ async function assemble(
     http: {
       ...limits.http,
       ServerResponse: answersWith({
-        fixed: securityHeaders(settings.publicUrl),
+        fixed: answerHeaders,
         requestId: requestIdOf,
         // While shutting down, so that close() need not wait on keep-alive connections.
         closesConnection: (response, statusCode) =>
@@ -192,7 +193,11 @@ async function assemble(
   registerRequestContext(server);
   registerHeaderCountLimit(server, settings.maxHeaders);
   acceptJsonBodies(server);
-  await registerSecurity(server, settings);
+  await registerSecurity(server, {
+    headers: answerHeaders,
+    corsOrigins: settings.corsOrigins,
+    corsCredentials: settings.corsCredentials,
+  });
   const rateLimits = assembleRateLimits({
     settings: settings.limits,
     redis,

@@ -70,9 +70,14 @@ export function securityHeadersOf(socket: object): Readonly<Record<string, strin
  */
 export async function registerSecurity(
   app: FastifyInstance,
-  options: { publicUrl: string; corsOrigins: readonly string[]; corsCredentials: boolean },
+  options: {
+    /** The server's table (`securityHeaders`), the one its response class adds. */
+    headers: Readonly<Record<string, string>>;
+    corsOrigins: readonly string[];
+    corsCredentials: boolean;
+  },
 ): Promise<void> {
-  const headers = securityHeaders(options.publicUrl);
+  const { headers } = options;
   app.server.prependListener('connection', (socket: Socket) => headersOfSocket.set(socket, headers));
   if (options.corsOrigins.length > 0) {
     await app.register(cors, {
