@@ -117,7 +117,8 @@ async function assemble(
     http: {
       ...limits.http,
       ServerResponse: answersWith({
-        fixed: answerHeaders,
+        fixed: answerHeaders.everyAnswer,
+        forPages: answerHeaders.pages,
         requestId: requestIdOf,
         // While shutting down, so that close() need not wait on keep-alive connections.
         closesConnection: (response, statusCode) =>
@@ -194,7 +195,7 @@ async function assemble(
   registerHeaderCountLimit(server, settings.maxHeaders);
   acceptJsonBodies(server);
   await registerSecurity(server, {
-    headers: answerHeaders,
+    headers: answerHeaders.everyAnswer,
     corsOrigins: settings.corsOrigins,
     corsCredentials: settings.corsCredentials,
   });

@@ -4,7 +4,7 @@ import { AppError, ErrorCode, invalidField, notFound } from '../platform/problem
 import { invalidToken } from './access-tokens.js';
 import { type ApiKeyRecord, ApiKeysStore } from './api-keys-store.js';
 import { type AuthDeps, iso } from './context.js';
-import { digest } from './keys.js';
+import { digest, RememberedDigests } from './keys.js';
 import type { Principal } from './principal.js';
 import { lowerRole, type Role, roleLevel } from './roles.js';
 import { isPublisher, PUBLISHER_ROLE } from './scopes.js';
@@ -22,7 +22,12 @@ export interface NewApiKey {
 
 /** Long-lived credentials for machines, stored only as an HMAC, shown once. */
 export class ApiKeysService {
-  constructor(private readonly deps: AuthDeps) {}
+  /** The stored form of presented keys, remembered once they have matched a record. */
+  private readonly digests: RememberedDigests;
+
+  constructor(private readonly deps: AuthDeps) {
+    this.digests = new RememberedDigests(() => deps.keys().apiKey);
+  }
 
   async create(
     owner: Principal,
@@ -105,8 +110,9 @@ export class ApiKeysService {
   /** Revoked, expired, unknown keys and keys of disabled owners are all the same 401. */
   async authenticate(key: string): Promise<Principal> {
     const store = new ApiKeysStore(this.deps.db);
-    const keyHash = digest(this.deps.keys().apiKey, key);
+    const keyHash = this.digests.digest(key);
     const record = await this.deps.cache.apiKeys.get(keyHash, () => store.findByHash(keyHash));
+    if (record) this.digests.remember(key, keyHash);
     const principal = await this.principalOf(record);
     const now = this.deps.now();
     if (record && this.useDue(record, now)) {
@@ -122,8 +128,10 @@ export class ApiKeysService {
    * database (then ask `authenticate`); it writes nothing.
    */
   authenticateNow(key: string): Principal | undefined {
-    const record = this.deps.cache.apiKeys.peek(digest(this.deps.keys().apiKey, key));
+    const keyHash = this.digests.digest(key);
+    const record = this.deps.cache.apiKeys.peek(keyHash);
     if (record === undefined) return undefined;
+    this.digests.remember(key, keyHash);
     this.checkUsable(record);
     const owner = this.deps.cache.users.peek(record.userId);
     if (owner === undefined || this.useDue(record, this.deps.now())) return undefined;

@@ -28,3 +28,46 @@ export function deriveAuthKeys(secret: Buffer): AuthKeys {
 export function digest(key: Buffer, value: string): string {
   return createHmac('sha256', key).update(value).digest('hex');
 }
+
+/**
+ * Digests of credentials that matched a record lately, by the credential's text: a machine presents the
+ * same API key on every request, and its HMAC was a tenth of the cost of an authenticated read. Only
+ * credentials that matched are remembered (so junk cannot push them out), at most `max`, the oldest going
+ * first. The text stays in memory no longer than it would anyway while the client keeps sending it, as
+ * with the access tokens verified lately (access-tokens.ts).
+ */
+export class RememberedDigests {
+  private readonly known = new Map<string, string>();
+  private keyOfKnown: Buffer | undefined;
+
+  constructor(
+    private readonly key: () => Buffer,
+    private readonly max = 10_000,
+  ) {}
+
+  digest(value: string): string {
+    const key = this.currentKey();
+    return this.known.get(value) ?? digest(key, value);
+  }
+
+  /** After `value`'s digest (from `digest`) matched a record. */
+  remember(value: string, valueDigest: string): void {
+    this.currentKey();
+    if (this.known.has(value)) return;
+    this.known.set(value, valueDigest);
+    if (this.known.size > this.max) {
+      const oldest = this.known.keys().next();
+      if (!oldest.done) this.known.delete(oldest.value);
+    }
+  }
+
+  /** The key; what was remembered under another is forgotten. */
+  private currentKey(): Buffer {
+    const key = this.key();
+    if (key !== this.keyOfKnown) {
+      this.known.clear();
+      this.keyOfKnown = key;
+    }
+    return key;
+  }
+}

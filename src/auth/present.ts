@@ -9,7 +9,11 @@ type Identified = Pick<UserRecord, 'username' | 'fullName' | 'role' | 'mustChang
   groups: readonly string[];
 };
 
-/** The fields /auth/me and /users share. */
+/**
+ * The fields /auth/me and /users share. Callers add theirs with Object.assign, not as
+ * `{ ...identity(…), more }`: V8 builds an object that is spread and then extended in a slow form, which
+ * made each /auth/me answer about five times dearer to build and to serialize (docs/BENCHMARKS.md).
+ */
 function identity(id: string, user: Identified) {
   return {
     id,
@@ -24,7 +28,7 @@ function identity(id: string, user: Identified) {
 
 /** API shapes of auth records: snake_case, and nothing secret (the response schemas enforce it too). */
 export function meOf(principal: Principal) {
-  return { ...identity(principal.userId, principal), auth_method: principal.authMethod };
+  return Object.assign(identity(principal.userId, principal), { auth_method: principal.authMethod });
 }
 
 export function tokenResponse(issued: IssuedSession, now: number) {
@@ -35,19 +39,18 @@ export function tokenResponse(issued: IssuedSession, now: number) {
     expires_in: Math.max(0, Math.ceil((issued.accessExpiresAt - now) / 1000)),
     refresh_token: issued.refreshToken,
     refresh_expires_in: Math.max(0, Math.ceil((issued.refreshExpiresAt - now) / 1000)),
-    user: { ...identity(user.id, user), auth_method: issued.authMethod },
+    user: Object.assign(identity(user.id, user), { auth_method: issued.authMethod }),
   };
 }
 
 export function userItem(user: UserRecord) {
-  return {
-    ...identity(user.id, user),
+  return Object.assign(identity(user.id, user), {
     disabled: user.disabled,
     auth_source: user.authSource,
     created_at: user.createdAt,
     updated_at: user.updatedAt,
     last_login_at: user.lastLoginAt,
-  };
+  });
 }
 
 export function sessionItem(session: SessionRecord, currentSessionId: string | null) {

@@ -41,6 +41,8 @@ const newSecret = () => randomBytes(32).toString('base64url');
 export class SessionsService {
   readonly tokens: AccessTokens;
   private readonly passwordSignatures = new WeakMap<object, string>();
+  /** The instants of a session record, parsed once per record: a remembered one serves many requests. */
+  private readonly instants = new WeakMap<SessionRecord, { expiresAt: number; lastSeenAt: number }>();
 
   constructor(private readonly deps: AuthDeps) {
     this.tokens = new AccessTokens({
@@ -156,7 +158,7 @@ export class SessionsService {
 
   /** Activity is written at most once a minute: idle timeouts are far coarser than that. */
   private activityDue(session: SessionRecord, now: number): boolean {
-    return now - Date.parse(session.lastSeenAt) > 60_000;
+    return now - this.instantsOf(session).lastSeenAt > 60_000;
   }
 
   private principalOf(
@@ -393,10 +395,20 @@ export class SessionsService {
     );
   }
 
+  private instantsOf(session: SessionRecord): { expiresAt: number; lastSeenAt: number } {
+    let instants = this.instants.get(session);
+    if (instants === undefined) {
+      instants = { expiresAt: Date.parse(session.expiresAt), lastSeenAt: Date.parse(session.lastSeenAt) };
+      this.instants.set(session, instants);
+    }
+    return instants;
+  }
+
   private whyEnded(session: SessionRecord, now: number): string | undefined {
     if (session.revokedAt !== null) return 'session was revoked; sign in again';
-    if (Date.parse(session.expiresAt) <= now) return 'session reached its maximum age; sign in again';
-    if (Date.parse(session.lastSeenAt) + this.deps.settings.sessionIdleTimeoutMs <= now) {
+    const { expiresAt, lastSeenAt } = this.instantsOf(session);
+    if (expiresAt <= now) return 'session reached its maximum age; sign in again';
+    if (lastSeenAt + this.deps.settings.sessionIdleTimeoutMs <= now) {
       return 'session ended after being idle; sign in again';
     }
     return undefined;

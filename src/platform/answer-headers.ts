@@ -7,16 +7,39 @@ import {
 
 type HeadHeaders = OutgoingHttpHeaders | OutgoingHttpHeader[];
 
+const HTML = /^\s*(?:text\/html|application\/xhtml\+xml)\b/i;
+
+/** Whether a Content-Type value says the answer is a page (HTML) rather than data. */
+function isPage(contentType: unknown): boolean {
+  return typeof contentType === 'string' && HTML.test(contentType);
+}
+
+/** The Content-Type among raw header entries given to writeHead (flat name, value pairs or [name, value]). */
+function contentTypeIn(given: OutgoingHttpHeader[]): unknown {
+  if (given.length > 0 && Array.isArray(given[0])) {
+    const entry = (given as unknown as [string, unknown][]).find(
+      ([name]) => name.toLowerCase() === 'content-type',
+    );
+    return entry?.[1];
+  }
+  for (let i = 0; i + 1 < given.length; i += 2) {
+    if (String(given[i]).toLowerCase() === 'content-type') return given[i + 1];
+  }
+  return undefined;
+}
+
 /**
  * The response class of the server (Node's `ServerResponse` option): every answer, whichever path writes
  * it (a route, an error thrown by an early hook, a malformed URL, the 503 while closing, an event stream),
- * carries `fixed` and the request's id unless it sets one of them itself, and `Connection: close` when
- * `closesConnection` says so. They join the headers given to
+ * carries `fixed` and the request's id unless it sets one of them itself, an HTML answer `forPages` too,
+ * and `Connection: close` when `closesConnection` says so. They join the headers given to
  * `writeHead`, where Node writes a plain object straight out; setting them one by one on every response
  * (`setHeader`) sent each answer through Node's slower path and cost about a third of a /healthz answer.
  */
 export function answersWith(options: {
   fixed: Readonly<Record<string, string>>;
+  /** Added to answers whose Content-Type is HTML (or XHTML): headers that only mean something to a page. */
+  forPages?: Readonly<Record<string, string>>;
   requestId: (request: IncomingMessage) => string;
   /**
    * Whether the connection closes after this answer (`Connection: close`): asked once per answer, as its
@@ -24,8 +47,9 @@ export function answersWith(options: {
    */
   closesConnection?: (response: ServerResponse, statusCode: number) => boolean;
 }): typeof ServerResponse {
-  const { fixed, requestId, closesConnection = () => false } = options;
+  const { fixed, forPages = {}, requestId, closesConnection = () => false } = options;
   const names = Object.keys(fixed);
+  const pageNames = Object.keys(forPages);
 
   function withOwn(
     response: ServerResponse<IncomingMessage>,
@@ -39,6 +63,11 @@ export function answersWith(options: {
         if (!response.hasHeader(name)) response.setHeader(name, fixed[name] as string);
       }
       if (!response.hasHeader('x-request-id')) response.setHeader('x-request-id', requestId(response.req));
+      if (isPage(contentTypeIn(given) ?? response.getHeader('content-type'))) {
+        for (const name of pageNames) {
+          if (!response.hasHeader(name)) response.setHeader(name, forPages[name] as string);
+        }
+      }
       if (close) response.setHeader('connection', 'close');
       return given;
     }
@@ -47,6 +76,11 @@ export function answersWith(options: {
     if (!response.hasHeader('x-request-id')) all['x-request-id'] = requestId(response.req);
     // By lower-case name, so a caller's `Cache-Control` replaces ours rather than going out beside it.
     if (given) for (const name of Object.keys(given)) all[name.toLowerCase()] = given[name];
+    if (pageNames.length > 0 && isPage(all['content-type'] ?? response.getHeader('content-type'))) {
+      for (const name of pageNames) {
+        if (all[name] === undefined && !response.hasHeader(name)) all[name] = forPages[name];
+      }
+    }
     if (close) all.connection = 'close';
     return all;
   }

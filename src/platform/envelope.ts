@@ -12,7 +12,8 @@ export function ok<T>(data: T): { data: T; error: null; error_detail: null; succ
 }
 
 export function page<T>(data: T[], pagination: Pagination) {
-  return { ...ok(data), pagination };
+  // Written out rather than spread from ok(): V8 keeps a spread-then-extended object in a slow form.
+  return { data, error: null, error_detail: null, success: true as const, pagination };
 }
 
 export function failure(problem: ProblemDocument) {

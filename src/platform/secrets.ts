@@ -7,12 +7,15 @@ export function sameSecret(a: string, b: string): boolean {
 
 /**
  * Constant-time equality of two values whose length is no secret (a MAC or digest of a fixed size): a
- * length that differs is a plain false, and no hashing is needed to hide it.
+ * length that differs is a plain false, and no hashing is needed to hide it. Every character is compared
+ * whatever the first difference, on the strings themselves: copying both into buffers for timingSafeEqual
+ * cost more than the comparison on a path every authenticated request takes.
  */
 export function sameDigest(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return difference === 0;
 }
 
 /**

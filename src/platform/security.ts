@@ -42,20 +42,46 @@ const HSTS = 'strict-transport-security';
 const HELMET_HEADERS = helmetHeaders(HELMET_OPTIONS);
 
 /**
- * The security headers of every answer of a server, whichever path writes it. Strict-Transport-Security
- * only when the public URL is https: over plain HTTP it asks browsers for what the server does not serve
- * (and they ignore it there anyway).
+ * Those of helmet's headers that protect any answer, JSON included (the OWASP REST Security Cheat Sheet's
+ * list): a JSON answer opened as a page can load, run and frame nothing; nothing of it is sniffed into
+ * another type or fetched by another site without CORS; HSTS holds on every answer. The rest only mean
+ * something to a page (its opener, referrers, DNS prefetching, legacy browser switches), so they go out
+ * on HTML answers alone: each header is validated and written on every answer, and seven that a JSON
+ * answer does not need cost more than the authentication of a request.
  */
-export function securityHeaders(publicUrl: string): Readonly<Record<string, string>> {
+const EVERY_ANSWER = new Set([
+  'content-security-policy',
+  'cross-origin-resource-policy',
+  'x-content-type-options',
+  'x-frame-options',
+  HSTS,
+]);
+
+/** A server's security headers: those of every answer, and those added to HTML answers (pages). */
+export interface SecurityHeaders {
+  readonly everyAnswer: Readonly<Record<string, string>>;
+  readonly pages: Readonly<Record<string, string>>;
+}
+
+/**
+ * The security headers of a server, whichever path writes its answers. Strict-Transport-Security only when
+ * the public URL is https: over plain HTTP it asks browsers for what the server does not serve (and they
+ * ignore it there anyway).
+ */
+export function securityHeaders(publicUrl: string): SecurityHeaders {
   const https = publicUrl.toLowerCase().startsWith('https:');
+  const helmet = Object.entries(HELMET_HEADERS).filter(([name]) => https || name !== HSTS);
   return Object.freeze({
-    ...Object.fromEntries(Object.entries(HELMET_HEADERS).filter(([name]) => https || name !== HSTS)),
-    // Answers are per caller and often personal; no shared or browser cache may keep them.
-    'cache-control': 'no-store',
+    everyAnswer: Object.freeze({
+      ...Object.fromEntries(helmet.filter(([name]) => EVERY_ANSWER.has(name))),
+      // Answers are per caller and often personal; no shared or browser cache may keep them.
+      'cache-control': 'no-store',
+    }),
+    pages: Object.freeze(Object.fromEntries(helmet.filter(([name]) => !EVERY_ANSWER.has(name)))),
   });
 }
 
-const WITHOUT_HSTS = securityHeaders('http:');
+const WITHOUT_HSTS = securityHeaders('http:').everyAnswer;
 /** The headers of the server each connection came in on, for answers written on the socket itself. */
 const headersOfSocket = new WeakMap<object, Readonly<Record<string, string>>>();
 
@@ -71,7 +97,7 @@ export function securityHeadersOf(socket: object): Readonly<Record<string, strin
 export async function registerSecurity(
   app: FastifyInstance,
   options: {
-    /** The server's table (`securityHeaders`), the one its response class adds. */
+    /** The headers of every answer of the server (`securityHeaders(…).everyAnswer`), as its response class adds them. */
     headers: Readonly<Record<string, string>>;
     corsOrigins: readonly string[];
     corsCredentials: boolean;

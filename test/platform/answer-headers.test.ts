@@ -4,20 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { answersWith } from '../../src/platform/answer-headers.js';
 import { problemShape, startTestApp, type TestApp } from '../fixture.js';
 
-/** The headers a browser relies on; a normal answer has every one of them. */
+/** The headers a browser relies on; every answer has each of them (HTML ones have more: http.test.ts). */
 const SECURITY_HEADERS = [
   'content-security-policy',
   'x-frame-options',
   'strict-transport-security',
   'x-content-type-options',
-  'referrer-policy',
-  'cross-origin-opener-policy',
   'cross-origin-resource-policy',
-  'origin-agent-cluster',
-  'x-dns-prefetch-control',
-  'x-download-options',
-  'x-permitted-cross-domain-policies',
-  'x-xss-protection',
   'cache-control',
 ];
 
@@ -236,13 +229,17 @@ describe('CORS preflights', () => {
 
 describe('the response class (answersWith)', () => {
   const FIXED = { 'cache-control': 'no-store', 'x-frame-options': 'DENY' };
+  const FOR_PAGES = { 'referrer-policy': 'no-referrer' };
   /** Answers without a body, framed so that the reader needs no chunked decoding. */
   const EMPTY = { 'content-length': '0' };
+  const HTML_TYPE = 'text/html; charset=utf-8';
 
   /** A bare Node server on the class, answering with `answer`; the raw answer to one GET. */
   async function answerOf(answer: (response: ServerResponse) => void): Promise<RawReply> {
     const server = createServer(
-      { ServerResponse: answersWith({ fixed: FIXED, requestId: () => 'req-id-1234' }) },
+      {
+        ServerResponse: answersWith({ fixed: FIXED, forPages: FOR_PAGES, requestId: () => 'req-id-1234' }),
+      },
       (_req, res) => answer(res),
     );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -285,5 +282,33 @@ describe('the response class (answersWith)', () => {
     expect(reply.status).toBe(299);
     expect(reply.headers.get('a')).toBe('b');
     expect(reply.headers.get('x-frame-options')).toBe('DENY');
+  });
+
+  it('adds the page headers to HTML answers only, however the type was given, and lets a given one win', async () => {
+    const json = await answerOf((res) =>
+      res.writeHead(200, { 'content-type': 'application/json', ...EMPTY }).end(),
+    );
+    expect(json.headers.has('referrer-policy')).toBe(false);
+    const given = await answerOf((res) => res.writeHead(200, { 'Content-Type': HTML_TYPE, ...EMPTY }).end());
+    expect(given.headers.get('referrer-policy')).toBe('no-referrer');
+    const set = await answerOf((res) => {
+      res.setHeader('content-type', 'application/xhtml+xml');
+      res.writeHead(200, EMPTY).end();
+    });
+    expect(set.headers.get('referrer-policy')).toBe('no-referrer');
+    const flat = await answerOf((res) =>
+      res.writeHead(200, ['Content-Type', HTML_TYPE, 'Content-Length', '0']).end(),
+    );
+    expect(flat.headers.get('referrer-policy')).toBe('no-referrer');
+    const own = await answerOf((res) =>
+      res.writeHead(200, { 'content-type': HTML_TYPE, 'Referrer-Policy': 'same-origin', ...EMPTY }).end(),
+    );
+    expect(own.headers.get('referrer-policy')).toBe('same-origin');
+    const ownSet = await answerOf((res) => {
+      res.setHeader('Referrer-Policy', 'origin');
+      res.writeHead(200, ['Content-Type', HTML_TYPE, 'Content-Length', '0']).end();
+    });
+    expect(ownSet.headers.get('referrer-policy')).toBe('origin');
+    expect(ownSet.headers.get('x-frame-options')).toBe('DENY');
   });
 });

@@ -26,6 +26,20 @@ const routes: FastifyPluginAsync = async (app) => {
   app.get('/boom', { config: { access: { public: true } } }, async () => {
     throw new Error('secret internal detail: password=hunter2');
   });
+  app.get('/page', { config: { access: { public: true } } }, async (_request, reply) =>
+    reply.type('text/html; charset=utf-8').send('<!doctype html><title>page</title>'),
+  );
+};
+
+/** helmet's headers that only mean something to a page: on HTML answers, not on JSON ones. */
+const PAGE_ONLY = {
+  'referrer-policy': 'no-referrer',
+  'cross-origin-opener-policy': 'same-origin',
+  'origin-agent-cluster': '?1',
+  'x-dns-prefetch-control': 'off',
+  'x-download-options': 'noopen',
+  'x-permitted-cross-domain-policies': 'none',
+  'x-xss-protection': '0',
 };
 
 let t: TestApp;
@@ -153,12 +167,21 @@ describe('security headers', () => {
       // The test app's public URL is http://localhost:…: no HSTS over plain HTTP (answer-headers.test.ts has
       // it on every answer of an https one).
       expect(res.headers['strict-transport-security']).toBeUndefined();
-      expect(res.headers['referrer-policy']).toBe('no-referrer');
-      expect(res.headers['cross-origin-opener-policy']).toBe('same-origin');
       expect(res.headers['cross-origin-resource-policy']).toBe('same-origin');
       expect(res.headers['cache-control']).toBe('no-store');
+      for (const name of Object.keys(PAGE_ONLY)) expect(res.headers[name], name).toBeUndefined();
     });
   }
+
+  it('add the page headers to an HTML answer', async () => {
+    const res = await request(`${t.url}/api/v1/page`);
+    expect(await res.body.text()).toContain('<title>page</title>');
+    expect(res.headers['content-type']).toMatch(/^text\/html/);
+    for (const [name, value] of Object.entries(PAGE_ONLY)) expect(res.headers[name], name).toBe(value);
+    expect(res.headers['content-security-policy']).toContain("default-src 'none'");
+    expect(res.headers['x-frame-options']).toBe('DENY');
+    expect(res.headers['cache-control']).toBe('no-store');
+  });
 
   it('sends no CORS headers by default', async () => {
     const res = await call('/healthz', { headers: { origin: 'https://evil.example' } });
