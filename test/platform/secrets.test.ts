@@ -21,7 +21,8 @@ describe('secret comparisons', () => {
         fc.integer({ min: 1, max: 0xffff }),
         (text, at, flip) => {
           const i = at % text.length;
-          const changed = text.slice(0, i) + String.fromCharCode(text.charCodeAt(i) ^ flip) + text.slice(i + 1);
+          const changed =
+            text.slice(0, i) + String.fromCharCode(text.charCodeAt(i) ^ flip) + text.slice(i + 1);
           expect(sameDigest(text, changed)).toBe(false);
           expect(sameDigest(text, text.slice(0, -1))).toBe(false);
           expect(sameDigest(text, `${text}x`)).toBe(false);
