@@ -155,8 +155,30 @@ function scenariosAt(options: Options, connections: number): Scenario[] {
   return SCENARIOS.filter((s) => s.server !== 'memory' || options.limitedConnections.includes(connections));
 }
 
-/** Every point of one round, keyed by `${scenario}@${connections}`. */
-type Round = Map<string, PointResult>;
+const BARE = SCENARIOS[0] as Scenario;
+
+/**
+ * The groups measured at `connections` between two points of the bare server: `/healthz`, and each
+ * credential with its rate-limited twin, so that the loss compares points a few seconds apart.
+ */
+function groupsAt(options: Options, connections: number): Scenario[][] {
+  const measured = scenariosAt(options, connections).filter((s) => s.id !== BARE.id);
+  return measured
+    .filter((s) => s.unlimited === undefined)
+    .map((s) => [s, ...measured.filter((twin) => twin.unlimited === s.id)]);
+}
+
+/** One round's figures, keyed by `${scenario}@${connections}`. */
+interface Round {
+  /** Each scenario's point; the bare server's is the median (by rate) of its points at that count. */
+  points: Map<string, PointResult>;
+  /**
+   * The bare server around each other point: the mean of its points measured just before and just after
+   * that point's group. The machine's speed drifts by a fifth within minutes; a ratio taken against the
+   * bare server of the same minute follows the drift instead of measuring it.
+   */
+  bareAround: Map<string, { rate: number; serverCpuUs: number }>;
+}
 const key = (scenario: string, connections: number) => `${scenario}@${connections}`;
 
 interface Servers {
@@ -198,36 +220,29 @@ const isTrial = (options: Options) => options.runs < 3 || options.durationS < 3;
 
 /** The figures of one scenario at one connection count across the rounds. */
 function cell(rounds: readonly Round[], scenario: Scenario, connections: number) {
+  const at = (r: Round, id: string) => r.points.get(key(id, connections));
+  const bareOf = (r: Round) =>
+    r.bareAround.get(key(scenario.id, connections)) ??
+    at(r, 'bare') ?? { rate: Number.NaN, serverCpuUs: Number.NaN };
   const points = rounds.flatMap((r) => {
-    const p = r.get(key(scenario.id, connections));
+    const p = at(r, scenario.id);
     return p ? [p] : [];
   });
-  const ratios = rounds.map(
-    (r) =>
-      (r.get(key(scenario.id, connections))?.rate ?? Number.NaN) /
-      (r.get(key('bare', connections))?.rate ?? Number.NaN),
-  );
+  const ratios = rounds.map((r) => (at(r, scenario.id)?.rate ?? Number.NaN) / bareOf(r).rate);
   // CPU per request is steadier than throughput on a shared machine: the same comparisons by CPU cost.
   const cpuRatios = rounds.map(
-    (r) =>
-      (r.get(key('bare', connections))?.serverCpuUs ?? Number.NaN) /
-      (r.get(key(scenario.id, connections))?.serverCpuUs ?? Number.NaN),
+    (r) => bareOf(r).serverCpuUs / (at(r, scenario.id)?.serverCpuUs ?? Number.NaN),
   );
+  // With rate limiting on against off: measured one after the other, in the same group.
+  const unlimited = (r: Round) => at(r, scenario.unlimited as string);
   const cpuExtra = scenario.unlimited
     ? rounds.map(
         (r) =>
-          (r.get(key(scenario.id, connections))?.serverCpuUs ?? Number.NaN) /
-            (r.get(key(scenario.unlimited as string, connections))?.serverCpuUs ?? Number.NaN) -
-          1,
+          (at(r, scenario.id)?.serverCpuUs ?? Number.NaN) / (unlimited(r)?.serverCpuUs ?? Number.NaN) - 1,
       )
     : [];
   const losses = scenario.unlimited
-    ? rounds.map(
-        (r) =>
-          1 -
-          (r.get(key(scenario.id, connections))?.rate ?? Number.NaN) /
-            (r.get(key(scenario.unlimited as string, connections))?.rate ?? Number.NaN),
-      )
+    ? rounds.map((r) => 1 - (at(r, scenario.id)?.rate ?? Number.NaN) / (unlimited(r)?.rate ?? Number.NaN))
     : [];
   const of = (f: (p: PointResult) => number) => median(points.map(f));
   return {
@@ -501,7 +516,7 @@ function report(
       String(i + 1),
       ...options.connections.map((c) =>
         ['bare', 'healthz', ...CREDENTIALS]
-          .map((id) => perSecond(r.get(key(id, c))?.rate ?? Number.NaN))
+          .map((id) => perSecond(r.points.get(key(id, c))?.rate ?? Number.NaN))
           .join(' / '),
       ),
     ]),
@@ -513,7 +528,7 @@ function report(
       options.limitedConnections.length ? options.limitedConnections.join(',') : 'none',
     ],
   ]);
-  const busy = median(rounds.flatMap((r) => [...r.values()].map((p) => p.idleCpu)));
+  const busy = median(rounds.flatMap((r) => [...r.points.values()].map((p) => p.idleCpu)));
   return bench.report({
     title: 'Hot path against bare Fastify',
     question: [
@@ -534,9 +549,14 @@ function report(
         'API key of its own. Load: autocannon 9 in a process of its own (bench/hotpath/load-worker.mjs), closed ' +
         `loop, keep-alive, no pipelining, ${options.connections.join(', ')} connections; per point ` +
         `${options.warmupS} s warm-up then ${options.durationS} s measured; req/s counts 2xx answers. ` +
-        `${options.runs} round(s); each measures every scenario at every connection count, the scenarios in an ` +
-        'order rotated per round. Figures are medians across rounds with their range (min–max); ratios are ' +
-        'medians of the per-round ratios against bare Fastify at the same connection count in the same round. ' +
+        `${options.runs} round(s); each measures every scenario at every connection count in groups (\`/healthz\`; ` +
+        'then each credential, with rate limiting off and on one after the other), the bare server measured ' +
+        'before the first group, between groups and after the last; the order of the groups rotates per round, ' +
+        'and within a group it alternates. Figures are medians across rounds with their range (min–max); ' +
+        "ratios are medians of the per-round ratios against the bare server around the scenario's group (the " +
+        'mean of the bare points just before and after it, same connections): the speed of this machine drifts ' +
+        'by a fifth within minutes, and a ratio against the bare server of the same minute follows the drift ' +
+        'rather than measuring it. The bare row gives the median of its points. ' +
         'Latency is autocannon\'s (send to end of response, whole milliseconds). "server CPU µs/req": CPU time of the server process ' +
         '(all threads, /proc, 10 ms ticks) over the measured window divided by its 2xx answers: less sensitive ' +
         'than throughput to what else the machine runs. "CPU ratio": the bare server\'s CPU per request over ' +
@@ -548,7 +568,7 @@ function report(
         `end ${loadAtEnd}.`,
       table,
       limiterTable &&
-        `Rate limiting on (memory store) against off, same round, same connections:\n\n${limiterTable}`,
+        `Rate limiting on (memory store) against off, measured one after the other (same round, same connections):\n\n${limiterTable}`,
       `**Result** (targets of issue 14${isTrial(options) ? '; trial figures' : ''}):\n\n${verdicts(options, rounds).join('\n')}`,
       chartWritten &&
         `![hot path: requests per second and ratio to bare Fastify against connections](${CHART.replace('docs/', '')})`,
@@ -561,7 +581,11 @@ export async function run(argv: string[]): Promise<number> {
   const options = parseOptions(argv);
   if (!options) return 0;
   const bench = benchRun('hotpath', options);
-  const points = options.connections.reduce((n, c) => n + scenariosAt(options, c).length, 0);
+  // Each group, and the bare server before it and after the last.
+  const points = options.connections.reduce(
+    (n, c) => n + scenariosAt(options, c).length + groupsAt(options, c).length,
+    0,
+  );
   process.stderr.write(
     `bench hotpath: ${options.runs} round(s) of ${points} point(s), ${options.warmupS} s + ${options.durationS} s ` +
       `each, connections ${options.connections.join(', ')} (rate limiting on at ` +
@@ -579,22 +603,41 @@ export async function run(argv: string[]): Promise<number> {
     if (options.limitedConnections.length) memory = await startSwitchboard(options.runtime, 'memory');
     const servers: Servers = { bare, off, memory };
     for (let i = 0; i < options.runs; i += 1) {
-      const round: Round = new Map();
+      const round: Round = { points: new Map(), bareAround: new Map() };
+      const measured = async (scenario: Scenario, c: number) => {
+        const point = await measure(options, servers, scenario, c);
+        if (point.failed > 0) trouble.push(`run ${i + 1}, ${scenario.label} × ${c}: ${point.failed} failed`);
+        process.stderr.write(
+          `  run ${i + 1}/${options.runs} ${scenario.label} × ${c}: ${perSecond(point.rate)} req/s, ` +
+            `p50 ${wholeMs(point.p50)} ms, p99 ${wholeMs(point.p99)} ms, server CPU ${perSecond(point.serverCpuUs)} µs/req, ` +
+            `idle ${cores(point.idleCpu)}${point.failed ? `, FAILED ${point.failed}` : ''}\n`,
+        );
+        await sleep(200);
+        return point;
+      };
       for (const c of options.connections) {
-        const scenarios = scenariosAt(options, c);
-        const order = scenarios.map((_, k) => scenarios[(i + k) % scenarios.length] as Scenario);
-        for (const scenario of order) {
-          const point = await measure(options, servers, scenario, c);
-          round.set(key(scenario.id, c), point);
-          if (point.failed > 0)
-            trouble.push(`run ${i + 1}, ${scenario.label} × ${c}: ${point.failed} failed`);
-          process.stderr.write(
-            `  run ${i + 1}/${options.runs} ${scenario.label} × ${c}: ${perSecond(point.rate)} req/s, ` +
-              `p50 ${wholeMs(point.p50)} ms, p99 ${wholeMs(point.p99)} ms, server CPU ${perSecond(point.serverCpuUs)} µs/req, ` +
-              `idle ${cores(point.idleCpu)}${point.failed ? `, FAILED ${point.failed}` : ''}\n`,
-          );
-          await sleep(200);
+        const groups = groupsAt(options, c);
+        const order = groups.map((_, k) => groups[(i + k) % groups.length] as Scenario[]);
+        let before = await measured(BARE, c);
+        const bares = [before];
+        for (const group of order) {
+          const points: [Scenario, PointResult][] = [];
+          for (const scenario of i % 2 ? [...group].reverse() : group) {
+            points.push([scenario, await measured(scenario, c)]);
+          }
+          const after = await measured(BARE, c);
+          bares.push(after);
+          for (const [scenario, point] of points) {
+            round.points.set(key(scenario.id, c), point);
+            round.bareAround.set(key(scenario.id, c), {
+              rate: (before.rate + after.rate) / 2,
+              serverCpuUs: (before.serverCpuUs + after.serverCpuUs) / 2,
+            });
+          }
+          before = after;
         }
+        const byRate = [...bares].sort((a, b) => a.rate - b.rate);
+        round.points.set(key(BARE.id, c), byRate[Math.floor(byRate.length / 2)] as PointResult);
       }
       rounds.push(round);
     }

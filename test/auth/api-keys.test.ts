@@ -196,6 +196,21 @@ describe('when a key stops working', () => {
     expect((await newKey(owner.client, { name: 'revoke me', role: 'viewer' })).status).toBe(201);
   });
 
+  it('is refused at once when revoked after use, its digest remembered or not; unknown keys are not remembered', async () => {
+    const owner = await signedInAs('editor');
+    const { id, key } = await keyFor(owner, { name: 'used then revoked', role: 'viewer' });
+    for (let i = 0; i < 3; i++) expect((await withKey(key, '/api/v1/auth/me')).status).toBe(200);
+    const remembered = (t.app.auth.apiKeys as unknown as { digests: { known: Map<string, string> } }).digests
+      .known;
+    expect(remembered.get(key)).toBe(digest(t.app.auth.deps.keys().apiKey, key));
+    for (let i = 0; i < 5; i++) {
+      expectError(await withKey(`sbk_${'x'.repeat(43)}${i}`, '/api/v1/auth/me'), 401, 1009);
+    }
+    expect([...remembered.keys()].filter((text) => text.startsWith('sbk_xxx'))).toEqual([]);
+    expect((await owner.client.call(`/api/v1/auth/api-keys/${id}`, { method: 'DELETE' })).status).toBe(204);
+    expectError(await withKey(key, '/api/v1/auth/me'), 401, 1009);
+  });
+
   it('stops when its owner is disabled or deleted', async () => {
     const disabled = await signedInAs('editor');
     const deleted = await signedInAs('editor');
