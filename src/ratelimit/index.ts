@@ -113,13 +113,19 @@ export function assembleRateLimits(options: {
   }
   const limits = new RateLimits(settings, store, { refused: (limit) => refusals.inc({ limit }) });
 
-  const note = (request: FastifyRequest, verdict: Verdict | null) => {
-    request.rateLimitVerdict = tighter(request.rateLimitVerdict, verdict);
+  // The headers go on the reply as soon as a verdict is the tightest yet, rather than in an onSend hook every
+  // answer would take. A refusal's own headers (a 429) are set later and replace them.
+  const note = (request: FastifyRequest, reply: FastifyReply, verdict: Verdict | null) => {
+    const tightest = tighter(request.rateLimitVerdict, verdict);
+    if (tightest === request.rateLimitVerdict || tightest === null) return;
+    request.rateLimitVerdict = tightest;
+    reply.headers(rateLimitHeaders(tightest));
   };
   const addressOf = (request: FastifyRequest) => addressKey(request.ip);
   /** Counts the request with the store's answer at once if it has one, else once it has it; 429s go to `done`. */
   const counted = (
     request: FastifyRequest,
+    reply: FastifyReply,
     done: (error?: Error) => void,
     now: () => Verdict | undefined,
     later: () => Promise<Verdict>,
@@ -132,12 +138,12 @@ export function assembleRateLimits(options: {
     }
     if (verdict === undefined) {
       later().then((v) => {
-        note(request, v);
+        note(request, reply, v);
         done();
       }, done);
       return;
     }
-    note(request, verdict);
+    note(request, reply, verdict);
     done();
   };
 
@@ -147,20 +153,16 @@ export function assembleRateLimits(options: {
       server.decorateRequest('concurrencySlot', null);
       if (!settings.enabled) return;
       // Callback style: the memory store answers at once, and then no promise is made.
-      server.addHook('onRequest', (request, _reply, done) => {
+      server.addHook('onRequest', (request, reply, done) => {
         if (UNCOUNTED.has(request.routeOptions.url ?? '')) return done();
         const address = addressOf(request);
         counted(
           request,
+          reply,
           done,
           () => limits.floorNow(address),
           () => limits.floor(address),
         );
-      });
-      server.addHook('onSend', (request, reply, payload, done) => {
-        const verdict = request.rateLimitVerdict;
-        if (verdict && !reply.hasHeader('ratelimit-limit')) reply.headers(rateLimitHeaders(verdict));
-        done(null, payload);
       });
     },
     { name: RATE_LIMITS, fastify: '5.x' },
@@ -170,11 +172,12 @@ export function assembleRateLimits(options: {
     async (api) => {
       // Off, no hook at all: each one, however quick to return, is a step every request takes.
       if (!settings.enabled) return;
-      api.addHook('onRequest', (request, _reply, done) => {
+      api.addHook('onRequest', (request, reply, done) => {
         const userId = request.principal?.userId ?? null;
         const address = addressOf(request);
         counted(
           request,
+          reply,
           done,
           () => limits.callerNow(userId, address),
           () => limits.caller(userId, address),
@@ -198,7 +201,7 @@ export function assembleRateLimits(options: {
     for (const name of route.operations ?? []) {
       const key = OPERATIONS[name].key;
       if (key === 'username') continue;
-      note(request, await limits.operation(name, key === 'ip' ? byAddress : byUser));
+      note(request, reply, await limits.operation(name, key === 'ip' ? byAddress : byUser));
     }
     if (route.concurrency) {
       const slot = await limits.acquire(route.concurrency, byUser);
@@ -210,14 +213,14 @@ export function assembleRateLimits(options: {
     }
   }
 
-  async function byUsername(request: FastifyRequest): Promise<void> {
+  async function byUsername(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const route = request.routeOptions.config.rateLimit;
     if (!route?.operations) return;
     const username = usernameIn(request.body);
     if (username === null) return;
     for (const name of route.operations) {
       if (OPERATIONS[name].key === 'username') {
-        note(request, await limits.operation(name, `username:${username}`));
+        note(request, reply, await limits.operation(name, `username:${username}`));
       }
     }
   }

@@ -98,6 +98,21 @@ describe('RateLimit headers', () => {
     expect(Number(second.headers['ratelimit-reset'])).toBeLessThanOrEqual(60);
   });
 
+  it('go out on answers that refuse the request after it was counted: a 401, a 404', async () => {
+    t = await startTestApp({ env: tiers(1000, 5, 10) });
+    const c = t.client();
+    const unauthenticated = await c.call(ME);
+    expect(unauthenticated.status).toBe(401);
+    // The tightest of the IP floor (1000) and the unauthenticated tier (5).
+    expect(unauthenticated.headers['ratelimit-limit']).toBe('5');
+    expect(unauthenticated.headers['ratelimit-remaining']).toBe('4');
+    const unknown = await c.call('/nowhere');
+    expect(unknown.status).toBe(404);
+    // Off the API only the floor counts.
+    expect(unknown.headers['ratelimit-limit']).toBe('1000');
+    expect(Number(unknown.headers['ratelimit-remaining'])).toBe(998);
+  });
+
   it('come with a bare problem document too', async () => {
     t = await startTestApp({ env: tiers(1, 1, 1) });
     const c = t.client();
