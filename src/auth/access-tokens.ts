@@ -47,7 +47,12 @@ export class ForeignAccessToken extends AppError {
 export class AccessTokens {
   private imported: { raw: Uint8Array; key: Promise<CryptoKey> } | undefined;
   private verifying: { raw: Uint8Array; key: KeyObject } | undefined;
-  private readonly verified = new Map<string, Readonly<AccessClaims>>();
+  /**
+   * Tokens verified lately, by their signature: a key of some forty characters to hash rather than the
+   * whole token's several hundred, which cost as much as the rest of the lookup. The entry keeps the
+   * token, and only the very same text is taken for it.
+   */
+  private readonly verified = new Map<string, { token: string; claims: Readonly<AccessClaims> }>();
 
   constructor(
     private readonly options: {
@@ -115,14 +120,15 @@ export class AccessTokens {
   verify(token: string, options: { ignoreExpiry?: boolean } = {}): AccessClaims {
     const nowSeconds = options.ignoreExpiry ? 0 : Math.floor(this.options.now() / 1000);
     const key = this.verificationKey();
-    const known = this.verified.get(token);
-    if (known) {
-      if (known.expiresAt > nowSeconds * 1000) return known;
-      this.verified.delete(token);
+    const signature = token.slice(token.lastIndexOf('.') + 1);
+    const known = this.verified.get(signature);
+    if (known?.token === token) {
+      if (known.claims.expiresAt > nowSeconds * 1000) return known.claims;
+      this.verified.delete(signature);
     }
     const claims = this.verifyText(token, key, nowSeconds);
     if (!options.ignoreExpiry) {
-      this.verified.set(token, claims);
+      this.verified.set(signature, { token, claims });
       if (this.verified.size > MAX_VERIFIED) {
         const oldest = this.verified.keys().next();
         if (!oldest.done) this.verified.delete(oldest.value);

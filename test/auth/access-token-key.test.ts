@@ -81,4 +81,18 @@ describe('tokens remembered once verified', () => {
       expect.objectContaining({ code: 1009 }),
     );
   });
+
+  it('take nothing but the very text for a remembered one: a remembered signature on another payload is refused', async () => {
+    const { tokens } = clockedTokens(() => keys.accessToken);
+    const { token } = await tokens.mint(claims);
+    expect(tokens.verify(token).userId).toBe('u1');
+    const [header, payload, signature] = token.split('.');
+    const claimsOf = JSON.parse(Buffer.from(payload as string, 'base64url').toString('utf8'));
+    const forged = Buffer.from(JSON.stringify({ ...claimsOf, sub: 'someone-else' })).toString('base64url');
+    expect(() => tokens.verify(`${header}.${forged}.${signature}`)).toThrow(
+      expect.objectContaining({ code: 1009 }),
+    );
+    // The genuine token is still remembered and good.
+    expect(tokens.verify(token).userId).toBe('u1');
+  });
 });
