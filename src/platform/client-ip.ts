@@ -42,6 +42,8 @@ export function clientAddressOf(trusted: readonly string[]): (request: IncomingM
  * the IPv4 address they carry.
  */
 export function addressKey(ip: string): string {
+  // IPv4, the common case, has nothing to normalise.
+  if (!ip.includes(':')) return ip;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   if (mapped?.[1]) return mapped[1];
   if (!isIPv6(ip)) return ip;

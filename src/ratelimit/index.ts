@@ -36,6 +36,15 @@ declare module 'fastify' {
 /** Health checks are for load balancers and orchestrators, which must never be refused. */
 const UNCOUNTED = new Set(['/healthz', '/readyz']);
 
+/**
+ * The path of a request's URL as sent, without its query. Compared with UNCOUNTED as sent, rather than as
+ * routed: another spelling of a health check's path is counted like any request, never the reverse.
+ */
+function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
 /** The plugin on the whole server that decorates requests with the verdict and slot. */
 export const RATE_LIMITS = 'switchboard-rate-limits';
 
@@ -154,7 +163,7 @@ export function assembleRateLimits(options: {
       if (!settings.enabled) return;
       // Callback style: the memory store answers at once, and then no promise is made.
       server.addHook('onRequest', (request, reply, done) => {
-        if (UNCOUNTED.has(request.routeOptions.url ?? '')) return done();
+        if (UNCOUNTED.has(pathOf(request.url))) return done();
         const address = addressOf(request);
         counted(
           request,

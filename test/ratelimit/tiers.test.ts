@@ -28,11 +28,13 @@ describe('the IP floor', () => {
     expect(answered).toEqual([404, 404, 404, 401, 401]);
     expectRefused(await c.call('/no-such-page'), ErrorCode.rateLimited);
     expectRefused(await c.call('/openapi.json'), ErrorCode.rateLimited);
-    for (const path of ['/healthz', '/readyz', '/healthz', '/readyz']) {
+    for (const path of ['/healthz', '/readyz', '/healthz?probe=1', '/readyz?']) {
       const res = await c.call(path);
       expect(res.status).toBe(200);
       expect(res.headers['ratelimit-limit']).toBeUndefined();
     }
+    // Only the health checks' own paths go uncounted: anything else is counted, whatever it routes to.
+    expectRefused(await c.call('/healthz/'), ErrorCode.rateLimited);
   });
 });
 
