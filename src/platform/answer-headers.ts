@@ -7,21 +7,17 @@ import {
 
 type HeadHeaders = OutgoingHttpHeaders | OutgoingHttpHeader[];
 
-const HTML = /^\s*(?:text\/html|application\/xhtml\+xml)\b/i;
+/** Types a browser opens as a document of its own, scripts and links included: HTML, XHTML, SVG, XML. */
+const PAGE =
+  /^\s*(?:text\/html|application\/xhtml\+xml|image\/svg\+xml|(?:text|application)\/xml)\s*(?:;|$)/i;
 
-/** Whether a Content-Type value says the answer is a page (HTML) rather than data. */
+/** Whether a Content-Type value says the answer is a page (a document) rather than data. */
 function isPage(contentType: unknown): boolean {
-  return typeof contentType === 'string' && HTML.test(contentType);
+  return typeof contentType === 'string' && PAGE.test(contentType);
 }
 
-/** The Content-Type among raw header entries given to writeHead (flat name, value pairs or [name, value]). */
+/** The Content-Type among the raw header entries given to writeHead (name, value, name, value…). */
 function contentTypeIn(given: OutgoingHttpHeader[]): unknown {
-  if (given.length > 0 && Array.isArray(given[0])) {
-    const entry = (given as unknown as [string, unknown][]).find(
-      ([name]) => name.toLowerCase() === 'content-type',
-    );
-    return entry?.[1];
-  }
   for (let i = 0; i + 1 < given.length; i += 2) {
     if (String(given[i]).toLowerCase() === 'content-type') return given[i + 1];
   }
@@ -38,7 +34,7 @@ function contentTypeIn(given: OutgoingHttpHeader[]): unknown {
  */
 export function answersWith(options: {
   fixed: Readonly<Record<string, string>>;
-  /** Added to answers whose Content-Type is HTML (or XHTML): headers that only mean something to a page. */
+  /** Added to answers whose Content-Type is a document's (HTML, XHTML, SVG, XML): headers only a page needs. */
   forPages?: Readonly<Record<string, string>>;
   requestId: (request: IncomingMessage) => string;
   /**

@@ -46,7 +46,7 @@ const HELMET_HEADERS = helmetHeaders(HELMET_OPTIONS);
  * list): a JSON answer opened as a page can load, run and frame nothing; nothing of it is sniffed into
  * another type or fetched by another site without CORS; HSTS holds on every answer. The rest only mean
  * something to a page (its opener, referrers, DNS prefetching, legacy browser switches), so they go out
- * on HTML answers alone: each header is validated and written on every answer, and seven that a JSON
+ * on pages alone (HTML, SVG, XML; answer-headers.ts tells them by type): each header is validated and written on every answer, and seven that a JSON
  * answer does not need cost more than the authentication of a request.
  */
 const EVERY_ANSWER = new Set([

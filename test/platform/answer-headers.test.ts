@@ -296,6 +296,15 @@ describe('the response class (answersWith)', () => {
       res.writeHead(200, EMPTY).end();
     });
     expect(set.headers.get('referrer-policy')).toBe('no-referrer');
+    const svg = await answerOf((res) =>
+      res.writeHead(200, { 'content-type': 'image/svg+xml', ...EMPTY }).end(),
+    );
+    expect(svg.headers.get('referrer-policy')).toBe('no-referrer');
+    // A type that merely starts like a page's is data.
+    const htmlish = await answerOf((res) =>
+      res.writeHead(200, { 'content-type': 'text/html-fragment-list', ...EMPTY }).end(),
+    );
+    expect(htmlish.headers.has('referrer-policy')).toBe(false);
     const flat = await answerOf((res) =>
       res.writeHead(200, ['Content-Type', HTML_TYPE, 'Content-Length', '0']).end(),
     );
