@@ -46,8 +46,9 @@ const HELMET_HEADERS = helmetHeaders(HELMET_OPTIONS);
  * list): a JSON answer opened as a page can load, run and frame nothing; nothing of it is sniffed into
  * another type or fetched by another site without CORS; HSTS holds on every answer. The rest only mean
  * something to a page (its opener, referrers, DNS prefetching, legacy browser switches), so they go out
- * on pages alone (HTML, SVG, XML; answer-headers.ts tells them by type): each header is validated and written on every answer, and seven that a JSON
- * answer does not need cost more than the authentication of a request.
+ * on pages alone (HTML, SVG, XML; answer-headers.ts tells them by type): each header is validated and
+ * written on every answer, and seven that a JSON answer does not need cost more than the authentication
+ * of a request.
  */
 const EVERY_ANSWER = new Set([
   'content-security-policy',
