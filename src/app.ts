@@ -38,6 +38,8 @@ import { type Foundation, openFoundation } from './start-up.js';
 import { secureDataDirs } from './storage/data-dir.js';
 import { type Storage, shownDatabase } from './storage/database.js';
 import { VERSION } from './version.js';
+import { assembleWorkspaces, registerWorkspaceRoutes } from './workspaces/index.js';
+import type { WorkspacesService } from './workspaces/service.js';
 
 /** Connections the kernel may queue before the server accepts them (capped by net.core.somaxconn). */
 const LISTEN_BACKLOG = 65_535;
@@ -67,6 +69,8 @@ export interface Switchboard {
   readonly live: LiveService;
   /** The endpoint configuration: versions, activation, the producers of the active one. */
   readonly endpoints: Endpoints;
+  /** Preferences, workspaces and their sharing. */
+  readonly workspaces: WorkspacesService;
   /** Pagination cursors, signed with a key derived from the instance secret. */
   readonly cursors: () => CursorCodec;
   /**
@@ -126,6 +130,8 @@ async function assemble(
       }),
     },
     trustProxy: settings.trustedProxies.length > 0 ? [...settings.trustedProxies] : false,
+    // A workspace name of 100 characters, each percent-encoded from up to 4 bytes.
+    routerOptions: { maxParamLength: 1200 },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     ajv: {
@@ -223,6 +229,15 @@ async function assemble(
     env: overrides.env ?? process.env,
     now: overrides.now,
   });
+  const workspaces = assembleWorkspaces({
+    storage,
+    audit,
+    auth,
+    live,
+    settings,
+    log: server.log,
+    now: overrides.now,
+  });
   await registerOpenApi(server, VERSION, SECURITY_SCHEMES);
   registerHealth(server, {
     version: VERSION,
@@ -247,6 +262,7 @@ async function assemble(
       await registerAuthRoutes(api, { auth, cursors, settings });
       await api.register(auditRoutes, { prefix: '/audit', audit, cursors });
       await registerConfigRoutes(api, { endpoints, settings });
+      await registerWorkspaceRoutes(api, { service: workspaces, cursors, settings });
       // Upgrades bypass the hooks above, so the IP floor is applied to them here.
       const addressOf = clientAddressOf(settings.trustedProxies);
       await registerLiveRoutes(api, {
@@ -275,6 +291,7 @@ async function assemble(
     audit,
     live,
     endpoints,
+    workspaces,
     cursors,
     async ready() {
       await server.ready();

@@ -7,6 +7,7 @@ import { openSources, readSection, type SettingReading } from './platform/settin
 import { deepFreeze, type SettingSpec } from './platform/settings-spec.js';
 import { type LimitSettings, limitSettings } from './ratelimit/settings.js';
 import { type StorageSettings, storageSettings } from './storage/settings.js';
+import { type WorkspaceSettings, workspaceSettings } from './workspaces/settings.js';
 
 export { SettingsError } from './platform/settings-spec.js';
 export type { DatabaseTarget } from './storage/settings.js';
@@ -18,6 +19,7 @@ export type {
   RedisSettings,
   ServerSettings,
   StorageSettings,
+  WorkspaceSettings,
 };
 
 /**
@@ -33,6 +35,7 @@ const sections = {
   limits: limitSettings,
   live: liveSettings,
   endpoints: endpointSettings,
+  workspaces: workspaceSettings,
 };
 
 /** Every setting, as docs/configuration.md and `switchboard settings` list them. */
@@ -47,6 +50,7 @@ export type Settings = ServerSettings &
     readonly limits: LimitSettings;
     readonly live: LiveSettings;
     readonly endpoints: EndpointSettings;
+    readonly workspaces: WorkspaceSettings;
   };
 
 /** The settings, and where each one came from (for `switchboard settings`). */
@@ -73,6 +77,7 @@ export function readSettings(
   const limits = readSection(sections.limits.specs, sources, readings);
   const live = readSection(sections.live.specs, sources, readings);
   const endpoints = readSection(sections.endpoints.specs, sources, readings);
+  const workspaces = readSection(sections.workspaces.specs, sources, readings);
   const stored = sections.storage.build(storage, undefined);
   const settings: Settings = deepFreeze({
     ...sections.server.build(server, undefined),
@@ -82,6 +87,7 @@ export function readSettings(
     limits: sections.limits.build(limits, undefined),
     live: sections.live.build(live, undefined),
     endpoints: sections.endpoints.build(endpoints, { dataDir: stored.dataDir }),
+    workspaces: sections.workspaces.build(workspaces, undefined),
   });
   return { settings, readings, filePath: sources.filePath };
 }

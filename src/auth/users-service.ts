@@ -1,12 +1,20 @@
 import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
 import type { AuditContext } from '../audit/service.js';
 import { AppError, ErrorCode, invalidField, notFound } from '../platform/problem.js';
+import type { Database } from '../storage/schema.js';
 import { type AuthDeps, iso } from './context.js';
 import { passwordProblem } from './password-policy.js';
 import type { Principal } from './principal.js';
 import type { Role } from './roles.js';
 import { SessionsStore } from './sessions-store.js';
-import { type UserFilter, type UserRecord, UsersStore } from './users-store.js';
+import {
+  type HolderRecord,
+  type Holders,
+  type UserFilter,
+  type UserRecord,
+  UsersStore,
+} from './users-store.js';
 
 export interface NewUser {
   username: string;
@@ -55,9 +63,27 @@ function lastAdmin(what: string): AppError {
   return new AppError(ErrorCode.conflict, `cannot ${what} the last admin; make another user admin first`);
 }
 
+/**
+ * What another feature does when a user is deleted: inside the deleting transaction, before the user's row
+ * goes (so what they own can still be read), returning what to do once it has committed (tell others).
+ */
+export type DeletionHook = (userId: string, executor: Kysely<Database>) => Promise<(() => void) | undefined>;
+
 /** Local accounts and the rules around them: password policy, unique usernames, always one admin. */
 export class UsersService {
+  private readonly deletionHooks: DeletionHook[] = [];
+
   constructor(private readonly deps: AuthDeps) {}
+
+  /** Runs `hook` in every user deletion, in the same transaction, so the user and what hangs on them go together. */
+  onDelete(hook: DeletionHook): void {
+    this.deletionHooks.push(hook);
+  }
+
+  /** Enabled users with any of these roles, groups or ids (who a grant reaches). */
+  async holding(holders: Holders): Promise<HolderRecord[]> {
+    return this.store().holding(holders);
+  }
 
   private store(executor = this.deps.db): UsersStore {
     return new UsersStore(executor, this.deps.engine);
@@ -216,6 +242,7 @@ export class UsersService {
 
   async delete(id: string, context: AuditContext): Promise<void> {
     const now = iso(this.deps.now());
+    const afterwards: (() => void)[] = [];
     const ended = await this.deps.db.transaction().execute(async (trx) => {
       const store = this.store(trx);
       const user = await store.findById(id);
@@ -225,6 +252,10 @@ export class UsersService {
         if (admins.length <= 1) throw lastAdmin('delete');
       }
       const revoked = await new SessionsStore(trx).revokeAllOfUser(id, now, 'user_deleted');
+      for (const hook of this.deletionHooks) {
+        const after = await hook(id, trx);
+        if (after) afterwards.push(after);
+      }
       await store.delete(id);
       await this.deps.audit.record(
         context,
@@ -241,6 +272,7 @@ export class UsersService {
     for (const sessionId of ended)
       this.deps.events.emit('session.ended', { sessionId, userId: id, reason: 'user_deleted' });
     this.deps.events.emit('user.changed', { userId: id, change: 'deleted' });
+    for (const after of afterwards) after();
   }
 
   async knownGroups(): Promise<string[]> {

@@ -28,6 +28,19 @@ export interface UserFilter {
   q?: string;
 }
 
+/** Who `holding` looks for: users with any of these roles, groups or ids. */
+export interface Holders {
+  roles: readonly Role[];
+  groups: readonly string[];
+  ids: readonly string[];
+}
+
+export interface HolderRecord {
+  id: string;
+  role: Role;
+  groups: string[];
+}
+
 export interface UserChanges {
   fullName?: string | null;
   role?: Role;
@@ -183,6 +196,37 @@ export class UsersStore {
       .returning('name')
       .execute();
     return claimed.length > 0;
+  }
+
+  /** Enabled users who hold any of these roles or groups, or have one of these ids; with their groups. */
+  async holding(holders: Holders): Promise<HolderRecord[]> {
+    const { roles, groups, ids } = holders;
+    if (roles.length === 0 && groups.length === 0 && ids.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('users')
+      .select(['id', 'role'])
+      .where('disabled', '=', 0)
+      .where((eb) => {
+        const any = [];
+        if (roles.length > 0) any.push(eb('role', 'in', [...roles]));
+        if (ids.length > 0) any.push(eb('id', 'in', [...ids]));
+        if (groups.length > 0) {
+          any.push(
+            eb(
+              'id',
+              'in',
+              eb
+                .selectFrom('user_groups')
+                .select('user_id')
+                .where('group_name', 'in', [...groups]),
+            ),
+          );
+        }
+        return eb.or(any);
+      })
+      .execute();
+    const groupsById = await this.groupsOfMany(rows.map((row) => row.id));
+    return rows.map((row) => ({ id: row.id, role: row.role as Role, groups: groupsById.get(row.id) ?? [] }));
   }
 
   async knownGroups(): Promise<string[]> {

@@ -117,7 +117,7 @@ export const ERRORS = {
   versionConflict: {
     code: 4002,
     status: 412,
-    doc: '`If-Match` names a version that is no longer the current one; read it again and retry (reserved: no route reads `If-Match` yet)',
+    doc: '`If-Match` names a version that is no longer the current one (preferences, workspaces); read it again and retry',
   },
   rateLimited: {
     code: 5000,

@@ -5,6 +5,7 @@ import * as identity from './migrations/0002_identity.js';
 import * as audit from './migrations/0003_audit.js';
 import * as endpointConfig from './migrations/0004_endpoint_config.js';
 import * as setupTokenHash from './migrations/0005_setup_token_hash.js';
+import * as preferences from './migrations/0006_preferences.js';
 
 type Up = (db: Kysely<unknown>, engine: Engine) => Promise<void>;
 
@@ -15,6 +16,7 @@ const steps: Record<string, Up> = {
   '0003_audit': audit.up,
   '0004_endpoint_config': endpointConfig.up,
   '0005_setup_token_hash': setupTokenHash.up,
+  '0006_preferences': preferences.up,
 };
 
 export const MIGRATION_NAMES: readonly string[] = Object.keys(steps);

@@ -127,6 +127,25 @@ export interface ProducerLeasesTable {
   expires_at: string;
 }
 
+export interface PreferencesTable {
+  user_id: string;
+  /** JSON text; PostgreSQL's `json` column is read back as text with a cast (see the workspaces store). */
+  document: string;
+  version: number;
+  updated_at: string;
+}
+
+export interface WorkspaceGrantsTable {
+  owner_id: string;
+  owner_username: string;
+  workspace: string;
+  principal_type: string;
+  principal: string;
+  grantee_id: string | null;
+  access: string;
+  created_at: string;
+}
+
 export interface Database {
   instance_secrets: InstanceSecretsTable;
   users: UsersTable;
@@ -141,4 +160,6 @@ export interface Database {
   config_versions: ConfigVersionsTable;
   config_state: ConfigStateTable;
   producer_leases: ProducerLeasesTable;
+  preferences: PreferencesTable;
+  workspace_grants: WorkspaceGrantsTable;
 }

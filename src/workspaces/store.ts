@@ -1,0 +1,224 @@
+import { type Kysely, sql } from 'kysely';
+import type { Role } from '../auth/roles.js';
+import type { Engine } from '../storage/database.js';
+import type { Database } from '../storage/schema.js';
+
+export type PrincipalType = 'role' | 'group' | 'user';
+export type Access = 'view' | 'edit';
+
+/** A grant as stored: `principal` is a role, group or username; a user grant also holds the grantee's id. */
+export interface GrantRow {
+  ownerId: string;
+  ownerUsername: string;
+  workspace: string;
+  principalType: PrincipalType;
+  principal: string;
+  granteeId: string | null;
+  access: Access;
+  createdAt: string;
+}
+
+export interface StoredDocument {
+  /** JSON text. */
+  document: string;
+  version: number;
+}
+
+/** A grant someone else made that reaches the reader, with the owner's document version now. */
+export interface VisibleGrant {
+  ownerId: string;
+  ownerUsername: string;
+  workspace: string;
+  access: Access;
+  ownerVersion: number;
+}
+
+/** The principals a reader holds, which grants are matched against. */
+export interface Holder {
+  userId: string;
+  /** Every role at or below the reader's: a grant to `viewer` reaches editors and admins too. */
+  roles: readonly Role[];
+  groups: readonly string[];
+}
+
+/** Read back as text on both engines (PostgreSQL's `json` column would arrive parsed). */
+const documentText = sql<string>`cast(document as text)`.as('document');
+
+function grantRow(row: Database['workspace_grants']): GrantRow {
+  return {
+    ownerId: row.owner_id,
+    ownerUsername: row.owner_username,
+    workspace: row.workspace,
+    principalType: row.principal_type as PrincipalType,
+    principal: row.principal,
+    granteeId: row.grantee_id,
+    access: row.access as Access,
+    createdAt: row.created_at,
+  };
+}
+
+/** The preferences and workspace_grants tables. */
+export class WorkspacesStore {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly engine: Engine,
+  ) {}
+
+  async read(userId: string): Promise<StoredDocument | undefined> {
+    return this.db
+      .selectFrom('preferences')
+      .select([documentText, 'version'])
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+  }
+
+  /**
+   * The document to change, held until the transaction ends: the row is made first if there is none, so
+   * PostgreSQL has a row to lock and two first writes cannot both insert (SQLite serialises transactions).
+   */
+  async lock(userId: string, at: string): Promise<StoredDocument> {
+    await this.db
+      .insertInto('preferences')
+      .values({ user_id: userId, document: '{}', version: 0, updated_at: at })
+      .onConflict((oc) => oc.column('user_id').doNothing())
+      .execute();
+    let query = this.db
+      .selectFrom('preferences')
+      .select([documentText, 'version'])
+      .where('user_id', '=', userId);
+    if (this.engine === 'postgres') query = query.forUpdate();
+    return query.executeTakeFirstOrThrow();
+  }
+
+  async write(userId: string, document: string, version: number, at: string): Promise<void> {
+    await this.db
+      .updateTable('preferences')
+      .set({ document, version, updated_at: at })
+      .where('user_id', '=', userId)
+      .execute();
+  }
+
+  /** Current versions of these users' documents (users without one are left out). */
+  async versions(userIds: readonly string[]): Promise<Map<string, number>> {
+    if (userIds.length === 0) return new Map();
+    const rows = await this.db
+      .selectFrom('preferences')
+      .select(['user_id', 'version'])
+      .where('user_id', 'in', [...userIds])
+      .execute();
+    return new Map(rows.map((row) => [row.user_id, row.version]));
+  }
+
+  async documents(userIds: readonly string[]): Promise<Map<string, StoredDocument>> {
+    if (userIds.length === 0) return new Map();
+    const rows = await this.db
+      .selectFrom('preferences')
+      .select(['user_id', documentText, 'version'])
+      .where('user_id', 'in', [...userIds])
+      .execute();
+    return new Map(rows.map((row) => [row.user_id, { document: row.document, version: row.version }]));
+  }
+
+  async deleteDocument(userId: string): Promise<void> {
+    await this.db.deleteFrom('preferences').where('user_id', '=', userId).execute();
+  }
+
+  async grantsOf(ownerId: string, workspace?: string): Promise<GrantRow[]> {
+    let query = this.db
+      .selectFrom('workspace_grants')
+      .selectAll()
+      .where('owner_id', '=', ownerId)
+      .orderBy('workspace')
+      .orderBy('principal_type')
+      .orderBy('principal');
+    if (workspace !== undefined) query = query.where('workspace', '=', workspace);
+    return (await query.execute()).map(grantRow);
+  }
+
+  async replaceGrants(ownerId: string, workspace: string, grants: readonly GrantRow[]): Promise<void> {
+    await this.deleteGrants(ownerId, workspace);
+    if (grants.length === 0) return;
+    await this.db
+      .insertInto('workspace_grants')
+      .values(
+        grants.map((grant) => ({
+          owner_id: grant.ownerId,
+          owner_username: grant.ownerUsername,
+          workspace: grant.workspace,
+          principal_type: grant.principalType,
+          principal: grant.principal,
+          grantee_id: grant.granteeId,
+          access: grant.access,
+          created_at: grant.createdAt,
+        })),
+      )
+      .execute();
+  }
+
+  async deleteGrants(ownerId: string, workspace?: string): Promise<void> {
+    let query = this.db.deleteFrom('workspace_grants').where('owner_id', '=', ownerId);
+    if (workspace !== undefined) query = query.where('workspace', '=', workspace);
+    await query.execute();
+  }
+
+  async renameGrants(ownerId: string, from: string, to: string): Promise<void> {
+    await this.db
+      .updateTable('workspace_grants')
+      .set({ workspace: to })
+      .where('owner_id', '=', ownerId)
+      .where('workspace', '=', from)
+      .execute();
+  }
+
+  /** Grants that name this user as the grantee. */
+  async grantsTo(userId: string): Promise<GrantRow[]> {
+    const rows = await this.db
+      .selectFrom('workspace_grants')
+      .selectAll()
+      .where('grantee_id', '=', userId)
+      .execute();
+    return rows.map(grantRow);
+  }
+
+  async deleteGrantsTo(userId: string): Promise<void> {
+    await this.db.deleteFrom('workspace_grants').where('grantee_id', '=', userId).execute();
+  }
+
+  /**
+   * Every grant of someone else's that reaches `holder`, with the owner's current document version, in
+   * the order the library lists them (owner, then workspace).
+   */
+  async visibleTo(holder: Holder): Promise<VisibleGrant[]> {
+    const rows = await this.db
+      .selectFrom('workspace_grants as g')
+      .innerJoin('preferences as p', 'p.user_id', 'g.owner_id')
+      .select(['g.owner_id', 'g.owner_username', 'g.workspace', 'g.access', 'p.version'])
+      .where('g.owner_id', '<>', holder.userId)
+      .where((eb) => {
+        const reaches = [
+          eb.and([eb('g.principal_type', '=', 'user'), eb('g.grantee_id', '=', holder.userId)]),
+        ];
+        if (holder.roles.length > 0) {
+          reaches.push(
+            eb.and([eb('g.principal_type', '=', 'role'), eb('g.principal', 'in', [...holder.roles])]),
+          );
+        }
+        if (holder.groups.length > 0) {
+          reaches.push(
+            eb.and([eb('g.principal_type', '=', 'group'), eb('g.principal', 'in', [...holder.groups])]),
+          );
+        }
+        return eb.or(reaches);
+      })
+      .orderBy('g.owner_username')
+      .orderBy('g.workspace')
+      .execute();
+    return rows.map((row) => ({
+      ownerId: row.owner_id,
+      ownerUsername: row.owner_username,
+      workspace: row.workspace,
+      access: row.access as Access,
+      ownerVersion: row.version,
+    }));
+  }
+}
