@@ -13,8 +13,6 @@ const documentedPaths = new Set(
 
 /** Features that are planned, not built: the README may name them only where it says so. */
 const NOT_BUILT = [
-  /preferences/i,
-  /workspaces?/i,
   /single sign-on|\bSSO\b|OIDC|MSAL/i,
   /widget/i,
   /config ui/i,
