@@ -3,6 +3,7 @@ import { openFoundation } from '../start-up.js';
 import { VERSION } from '../version.js';
 import { runConfigCommand } from './config.js';
 import { type CliIo, processIo } from './output.js';
+import { runPrefsCommand } from './prefs.js';
 import { runSettingsCommand } from './settings.js';
 import { runUserCommand } from './user.js';
 
@@ -17,6 +18,8 @@ Commands:
               (switchboard user --help)
   config      manage the endpoint configuration: list, export, import, activate, diff
               (switchboard config --help)
+  prefs       move a user's layout (preferences and grants) between servers: export, import
+              (switchboard prefs --help)
   settings    print every setting, its value and where it came from, secrets hidden (--json)
   --help      show this help
   --version   print the version
@@ -116,6 +119,8 @@ export async function runCli(args: string[], io: CliIo = processIo()): Promise<n
         return await runUserCommand(args.slice(1), io);
       case 'config':
         return await runConfigCommand(args.slice(1), io);
+      case 'prefs':
+        return await runPrefsCommand(args.slice(1), io);
       case 'settings':
         return await runSettingsCommand(args.slice(1), io);
       default:

@@ -135,6 +135,10 @@ export function checkedDocument(document: JsonObject, settings: WorkspaceSetting
       if (!isJsonObject(workspaces[name])) throw invalidField(workspacePointer(name), 'must be an object');
     }
   }
+  const variables = document[VARIABLES_KEY];
+  if (variables !== undefined && !isJsonObject(variables)) {
+    throw invalidField(`/${VARIABLES_KEY}`, 'must be an object of variables by name');
+  }
   const current = document[CURRENT_KEY];
   if (current !== undefined && typeof current !== 'string') {
     throw invalidField(`/${CURRENT_KEY}`, 'must be the name of a workspace (or null to clear it)');

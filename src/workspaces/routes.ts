@@ -5,6 +5,7 @@ import type { CursorCodec } from '../platform/cursor.js';
 import { ok } from '../platform/envelope.js';
 import { Envelope, keysetPage, PageEnvelope, PageQuery } from '../platform/pagination.js';
 import { grantItem, preferencesBody, sharedBody, summaryItem, workspaceItem } from './present.js';
+import { RenderedViews } from './rendered-views.js';
 import {
   DeleteQuery,
   Grant,
@@ -24,6 +25,8 @@ import {
 import type { Actor, WorkspacesService } from './service.js';
 
 const tags = ['workspaces'];
+/** Memory for the last preferences body of each reader (rendered-views.ts). */
+const RENDERED_VIEWS_BYTES = 32 * 1024 * 1024;
 const writes = { rateLimit: { operations: ['preferences.write' as const] } };
 const JSON_TYPE = 'application/json; charset=utf-8';
 const IF_MATCH = Type.Object({
@@ -47,7 +50,7 @@ function ifMatchOf(request: FastifyRequest): string | undefined {
   return Array.isArray(value) ? value.join(',') : value;
 }
 
-function sendJsonText(reply: FastifyReply, etag: string, body: string) {
+function sendJsonText(reply: FastifyReply, etag: string, body: string | Buffer) {
   return reply.header('etag', etag).type(JSON_TYPE).send(body);
 }
 
@@ -60,6 +63,7 @@ export interface WorkspaceRouteOptions {
 /** /preferences, /workspaces and /shared: a user's own layout, what they share and what is shared with them. */
 export const workspaceRoutes: FastifyPluginAsyncTypebox<WorkspaceRouteOptions> = async (app, options) => {
   const { service, cursors, bodyLimit } = options;
+  const rendered = new RenderedViews(RENDERED_VIEWS_BYTES);
   app.addContentTypeParser(
     'application/merge-patch+json',
     { parseAs: 'string', bodyLimit },
@@ -74,14 +78,22 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<WorkspaceRouteOptions> =
         summary: 'Your preferences, your grants, and the workspaces shared with you (rebuilt on every read)',
         description:
           'ETag: `"<version>.<library tag>"`; send it as If-None-Match for a 304 when nothing changed.',
-        response: { 200: Envelope(PreferencesData), 304: Type.Null({ description: 'Not modified' }) },
+        response: { 200: Envelope(PreferencesData) },
       },
     },
     async (request, reply) => {
-      const view = await service.view(actorOf(request));
-      if (request.headers['if-none-match'] === view.etag)
-        return reply.header('etag', view.etag).code(304).send(null);
-      return sendJsonText(reply, view.etag, preferencesBody(view));
+      const actor = actorOf(request);
+      const head = await service.head(actor);
+      if (request.headers['if-none-match'] === head.etag) {
+        // Without a payload: a 304 has no body, and so no Content-Length either.
+        return (reply as FastifyReply).header('etag', head.etag).code(304).send();
+      }
+      const kept = rendered.get(actor.userId, head.etag);
+      if (kept) return sendJsonText(reply, head.etag, kept);
+      const view = await service.view(actor, head);
+      const body = Buffer.from(preferencesBody(view));
+      rendered.put(actor.userId, view.etag, body);
+      return sendJsonText(reply, view.etag, body);
     },
   );
 

@@ -75,8 +75,40 @@ export const SharedItem = Type.Object({
   variables: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
 });
 
-export const PreferencesData = Type.Record(Type.String(), Type.Unknown(), {
-  description:
-    'Your document as the front end wrote it, plus shared_workspace_grants (your grants by workspace) and ' +
-    'shared_workspace_library (what others share with you, rebuilt on every read).',
-});
+/** The keys of a preferences document the server reads (document.ts checks them); the rest are the front end's. */
+export const PreferencesDocument = Type.Object(
+  {
+    workspaces: Type.Optional(
+      Type.Record(Type.String(), Type.Record(Type.String(), Type.Unknown()), {
+        description: 'Your workspaces by name',
+      }),
+    ),
+    currentWorkspace: Type.Optional(
+      Type.String({ description: 'One of your workspaces, or <owner>/<name> for one shared with you' }),
+    ),
+    variables: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), { description: 'Shared along with your workspaces' }),
+    ),
+    theme: Type.Optional(Type.Unknown()),
+    timeRange: Type.Optional(Type.Unknown()),
+  },
+  { additionalProperties: true },
+);
+
+export const PreferencesData = Type.Composite(
+  [
+    PreferencesDocument,
+    Type.Object({
+      shared_workspace_grants: Type.Record(Type.String(), Type.Array(Grant), {
+        description: 'Who each of your workspaces is shared with',
+      }),
+      shared_workspace_library: Type.Array(SharedItem, {
+        description: 'What others share with you, rebuilt on every read',
+      }),
+    }),
+  ],
+  {
+    additionalProperties: true,
+    description: 'Your document as the front end wrote it, plus the two keys the server adds.',
+  },
+);

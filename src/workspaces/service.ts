@@ -49,6 +49,12 @@ export interface PreferencesView {
   readonly etag: string;
 }
 
+export interface ViewHead {
+  readonly version: number;
+  readonly library: readonly SharedWorkspace[];
+  readonly etag: string;
+}
+
 export interface OwnWorkspace {
   readonly name: string;
   readonly current: boolean;
@@ -137,12 +143,24 @@ export class WorkspacesService {
 
   // Reads
 
-  async view(reader: Reader): Promise<PreferencesView> {
+  /** The reader's ETag and library, without their own document: enough to answer If-None-Match. */
+  async head(reader: Reader): Promise<ViewHead> {
+    const store = this.store();
+    const [versions, library] = await Promise.all([
+      store.versions([reader.userId]),
+      this.library.of(store, reader),
+    ]);
+    const version = versions.get(reader.userId) ?? 0;
+    return { version, library, etag: viewTag(version, library) };
+  }
+
+  /** The whole view; given a `head` read just before, its library is used rather than read again. */
+  async view(reader: Reader, head?: ViewHead): Promise<PreferencesView> {
     const store = this.store();
     const [own, grants, library] = await Promise.all([
       store.read(reader.userId),
       store.grantsOf(reader.userId),
-      this.library.of(store, reader),
+      head?.library ?? this.library.of(store, reader),
     ]);
     const version = own?.version ?? 0;
     return { version, document: own?.document ?? '{}', grants, library, etag: viewTag(version, library) };
@@ -495,7 +513,8 @@ export class WorkspacesService {
     await store.deleteGrantsTo(userId);
     await store.deleteDocument(userId);
     // The owners' grant lists changed: their versions grow so their ETags do too.
-    const owners = [...new Set(held.map((g) => g.ownerId))];
+    // Sorted, so two deletions at once lock owners in the same order.
+    const owners = [...new Set(held.map((g) => g.ownerId))].sort();
     for (const ownerId of owners) {
       const { version, document } = await store.lock(ownerId, this.stamp());
       await store.write(ownerId, document, version + 1, this.stamp());
@@ -593,7 +612,7 @@ export class WorkspacesService {
   }
 
   private async tell(reader: Reader): Promise<void> {
-    const { etag } = await this.view(reader);
+    const { etag } = await this.head(reader);
     await this.deps.publish(reader.userId, { type: 'preferences.updated', etag });
   }
 
