@@ -11,15 +11,25 @@ export interface AuthEventMap {
   'api_key.revoked': { keyId: string; userId: string };
 }
 
+/**
+ * Where a change was made: on this instance, or on another one and relayed here (redis-events.ts). What
+ * every instance must do (end its own streams) listens to both; what must happen once in the cluster (tell
+ * the user) only to changes made here.
+ */
+export type EventOrigin = 'here' | 'elsewhere';
+
 export class AuthEvents {
   private readonly emitter = new EventEmitter();
 
-  on<K extends keyof AuthEventMap>(event: K, listener: (payload: AuthEventMap[K]) => void): () => void {
+  on<K extends keyof AuthEventMap>(
+    event: K,
+    listener: (payload: AuthEventMap[K], origin: EventOrigin) => void,
+  ): () => void {
     this.emitter.on(event, listener);
     return () => this.emitter.off(event, listener);
   }
 
-  emit<K extends keyof AuthEventMap>(event: K, payload: AuthEventMap[K]): void {
-    this.emitter.emit(event, payload);
+  emit<K extends keyof AuthEventMap>(event: K, payload: AuthEventMap[K], origin: EventOrigin = 'here'): void {
+    this.emitter.emit(event, payload, origin);
   }
 }

@@ -28,8 +28,6 @@ export class RedisAuthEvents {
   private readonly subscriber: Redis;
   private readonly topic: string;
   private readonly stops: (() => void)[] = [];
-  /** Set while a remote event is emitted here, so it is not published back. */
-  private relaying = false;
 
   constructor(
     private readonly redis: Redis,
@@ -44,7 +42,12 @@ export class RedisAuthEvents {
       this.subscriber.subscribe(this.topic).catch(() => {});
     });
     for (const event of RELAYED) {
-      this.stops.push(events.on(event, (payload) => this.send(event, payload)));
+      this.stops.push(
+        events.on(event, (payload, origin) => {
+          // What came from elsewhere is not published back.
+          if (origin === 'here') this.send(event, payload);
+        }),
+      );
     }
   }
 
@@ -55,7 +58,6 @@ export class RedisAuthEvents {
   }
 
   private send(event: Relayed, payload: AuthEventMap[Relayed]): void {
-    if (this.relaying) return;
     const message: Message = { instance: this.instance, event, payload };
     this.redis.publish(this.topic, JSON.stringify(message)).catch((error: Error) => {
       this.log?.warn(
@@ -73,12 +75,7 @@ export class RedisAuthEvents {
       return;
     }
     if (message.instance === this.instance || !RELAYED.includes(message.event)) return;
-    this.relaying = true;
-    try {
-      this.events.emit(message.event, message.payload as never);
-    } finally {
-      this.relaying = false;
-    }
+    this.events.emit(message.event, message.payload as never, 'elsewhere');
   }
 
   close(): void {

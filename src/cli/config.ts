@@ -83,7 +83,7 @@ async function readStdin(stdin: CliIo['stdin']): Promise<string> {
  */
 function jsonProblem(error: unknown, text: string): string {
   const message = (error instanceof Error ? error.message : String(error))
-    .replace(/, ".*is not valid JSON$/s, '')
+    .replace(/, (?:\.\.\.)?".*is not valid JSON$/s, '')
     .replace(/ in JSON at position \d+.*$/s, '');
   const position = /at position (\d+)/.exec(error instanceof Error ? error.message : '')?.[1];
   if (position === undefined) return message;

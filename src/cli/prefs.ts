@@ -128,7 +128,9 @@ function faultPosition(text: string, message: string): number {
 /** JSON.parse's message without the excerpt of the text it quotes, with where it stopped as a line and column. */
 function jsonProblem(error: unknown, text: string): string {
   const raw = error instanceof Error ? error.message : String(error);
-  const message = raw.replace(/, ".*is not valid JSON$/s, '').replace(/ in JSON at position \d+.*$/s, '');
+  const message = raw
+    .replace(/, (?:\.\.\.)?".*is not valid JSON$/s, '')
+    .replace(/ in JSON at position \d+.*$/s, '');
   const before = text.slice(0, faultPosition(text, raw)).split('\n');
   return `${message} at line ${before.length}, column ${[...(before.at(-1) ?? '')].length + 1}`;
 }

@@ -30,6 +30,10 @@ export function assembleWorkspaces(options: {
     now,
   });
   auth.users.onDelete((userId, executor) => service.forgetUser(userId, executor));
+  // A new role or new groups change what reaches the user; told once, by the instance that made the change.
+  auth.events.on('user.changed', ({ userId, change }, origin) => {
+    if (origin === 'here' && (change === 'role' || change === 'groups')) service.reachChanged(userId);
+  });
   return service;
 }
 

@@ -524,6 +524,11 @@ export class WorkspacesService {
     };
   }
 
+  /** Tells a user whose role or groups changed their new ETag: other grants may reach them now. */
+  reachChanged(userId: string): void {
+    this.notify({ touched: [], users: [userId] }, userId);
+  }
+
   // The machinery
 
   /**
