@@ -21,7 +21,8 @@ export const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._:/-]{0,63}$/;
 export const FULL_NAME_MAX_LENGTH = 200;
 const GroupName = Type.String({ pattern: GROUP_NAME.source });
 const Groups = Type.Array(GroupName, { maxItems: 50, uniqueItems: true });
-const FullName = Type.Union([Type.String({ maxLength: FULL_NAME_MAX_LENGTH }), Type.Null()]);
+// Null first: with type coercion on, a string branch tried first would turn null into "".
+const FullName = Type.Union([Type.Null(), Type.String({ maxLength: FULL_NAME_MAX_LENGTH })]);
 const Timestamp = Type.String({ format: 'date-time' });
 const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
 

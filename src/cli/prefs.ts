@@ -149,13 +149,19 @@ async function missingPrincipals(
   const groups = grants.some((g) => isObject(g) && g.principal_type === 'group')
     ? new Set(await users.knownGroups())
     : new Set<string>();
+  const known = new Map<string, boolean>();
+  const isUser = async (name: string) => {
+    const key = name.trim().toLowerCase();
+    if (!known.has(key)) known.set(key, (await users.findByUsername(key)) !== undefined);
+    return known.get(key) === true;
+  };
   const problems: { pointer: string; message: string }[] = [];
   for (const [index, grant] of grants.entries()) {
     if (!isObject(grant) || typeof grant.principal !== 'string') continue;
     const pointer = `/grants/${index}/principal`;
     if (grant.principal_type === 'group' && !groups.has(grant.principal))
       problems.push({ pointer, message: `names a group no user is in here: "${grant.principal}"` });
-    if (grant.principal_type === 'user' && !(await users.findByUsername(grant.principal)))
+    if (grant.principal_type === 'user' && !(await isUser(grant.principal)))
       problems.push({ pointer, message: `names no user here: "${grant.principal}"` });
   }
   return problems;

@@ -35,7 +35,8 @@ export const WorkspaceItem = Type.Object({
 
 export const SetCurrentBody = Type.Object(
   {
-    name: Type.Union([Type.String({ maxLength: 300 }), Type.Null()], {
+    // Null first: with type coercion on, a string branch tried first would turn null into "".
+    name: Type.Union([Type.Null(), Type.String({ maxLength: 300 })], {
       description: 'One of your workspaces, <owner>/<name> for one shared with you, or null',
     }),
   },

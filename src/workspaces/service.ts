@@ -218,6 +218,7 @@ export class WorkspacesService {
         throw versionConflict('your preferences');
       const next = applyMergePatch(document, patch) as JsonObject;
       if (typeof current === 'string') checkCurrent(next, current, sharedCurrent, `/${CURRENT_KEY}`);
+      else followRemovedCurrent(document, next);
       return { document: next, ...(await this.workspaceChanges(trx, actor.userId, document, next)) };
     });
     return this.view(actor);
@@ -236,7 +237,10 @@ export class WorkspacesService {
     const created = await this.change(actor.userId, async (document, _version, trx) => {
       const workspaces = workspacesOf(document);
       const exists = Object.hasOwn(workspaces, name);
-      if (!ifMatchHolds(options.ifMatch, (etag) => exists && workspaceText(workspaces[name]).etag === etag)) {
+      // Even `*` needs something there (RFC 9110): If-Match never creates a workspace.
+      const holds =
+        exists && ifMatchHolds(options.ifMatch, (etag) => workspaceText(workspaces[name]).etag === etag);
+      if (options.ifMatch !== undefined && !holds) {
         throw versionConflict(`workspace "${name}"`);
       }
       const next: JsonObject = { ...document, [WORKSPACES_KEY]: { ...workspaces, [name]: content } };
@@ -691,6 +695,20 @@ export class WorkspacesService {
   private stamp(): string {
     return new Date(this.now()).toISOString();
   }
+}
+
+/**
+ * When a patch removed the current workspace and named no other, the first one left becomes current (or
+ * none), as when it is deleted: `currentWorkspace` never names one of the user's workspaces that is gone.
+ */
+function followRemovedCurrent(before: JsonObject, after: JsonObject): void {
+  const current = currentOf(after);
+  if (current === null || !Object.hasOwn(workspacesOf(before), current)) return;
+  const left = workspacesOf(after);
+  if (Object.hasOwn(left, current)) return;
+  const following = Object.keys(left)[0];
+  if (following === undefined) delete after[CURRENT_KEY];
+  else after[CURRENT_KEY] = following;
 }
 
 /** `currentWorkspace` names one of the reader's workspaces (in `document`) or one shared with them. */

@@ -324,6 +324,9 @@ describe('reading, updating and deleting a user', () => {
       role_level: 2,
       groups: ['c'],
     });
+    // null clears the name (type coercion must not turn it into "").
+    expect((await patch(user.record.id, { full_name: null })).body.data.full_name).toBeNull();
+    expect((await patch(user.record.id, { full_name: 'Renamed' })).body.data.full_name).toBe('Renamed');
     expect((await patch(user.record.id, { disabled: true })).body.data.disabled).toBe(true);
     expect((await patch(user.record.id, { disabled: false, groups: [] })).body.data).toMatchObject({
       disabled: false,
