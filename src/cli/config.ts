@@ -1,4 +1,4 @@
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { pino } from 'pino';
 import { CLI_CONTEXT } from '../audit/service.js';
 import { canonicalJson } from '../endpoints/canonical.js';
@@ -10,6 +10,7 @@ import { ConfigStore } from '../endpoints/store.js';
 import { maskSecrets } from '../endpoints/vars.js';
 import { AppError } from '../platform/problem.js';
 import { type Command, type CommandGroup, Refusal, runCommandGroup, UsageError } from './command-group.js';
+import { readJsonInput } from './json-input.js';
 import { type CliIo, table } from './output.js';
 
 export const CONFIG_HELP = `Usage: switchboard config <command> [options]
@@ -70,57 +71,14 @@ function version(value: string | boolean | undefined, what: string): string | un
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-async function readStdin(stdin: CliIo['stdin']): Promise<string> {
-  stdin.setEncoding('utf8');
-  let text = '';
-  for await (const chunk of stdin) text += chunk;
-  return text;
-}
-
-/**
- * JSON.parse's message without the excerpt of the file it quotes (the file may hold secrets), with the
- * position as a line and column.
- */
-function jsonProblem(error: unknown, text: string): string {
-  const message = (error instanceof Error ? error.message : String(error))
-    .replace(/, (?:\.\.\.)?".*is not valid JSON$/s, '')
-    .replace(/ in JSON at position \d+.*$/s, '');
-  const position = /at position (\d+)/.exec(error instanceof Error ? error.message : '')?.[1];
-  if (position === undefined) return message;
-  const before = text.slice(0, Number(position)).split('\n');
-  return `${message} at line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1}`;
-}
-
 /** A JSON file, or standard input for "-"; a Refusal when it cannot be read or parsed. */
-async function readJson(file: string, limitBytes: number, io: CliIo): Promise<unknown> {
-  const name = file === '-' ? 'standard input' : file;
-  let text: string;
-  try {
-    text = file === '-' ? await readStdin(io.stdin) : await readFile(file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'there is no such file'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : code === 'EISDIR'
-            ? 'it is a directory'
-            : (error as Error).message;
-    throw new Refusal(`cannot read ${name}: ${why}`);
-  }
-  const size = Buffer.byteLength(text);
-  if (size > limitBytes)
-    throw new Refusal(
-      `${name} holds ${size} bytes; a configuration may have at most ${limitBytes} (SWITCHBOARD_CONFIG_BODY_LIMIT_BYTES)`,
-    );
-  if (text.trim() === '') throw new Refusal(`${name} is empty; it must hold a JSON configuration`);
-  try {
-    // A byte-order mark, as some editors write one, is not part of the JSON.
-    return JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch (error) {
-    throw new Refusal(`${name} is not JSON: ${jsonProblem(error, text)}`);
-  }
+function readJson(file: string, limitBytes: number, io: CliIo): Promise<unknown> {
+  return readJsonInput(file === '-' ? undefined : file, {
+    io,
+    limit: limitBytes,
+    tooLarge: `a configuration may have at most ${limitBytes.toLocaleString('en-US')} (SWITCHBOARD_CONFIG_BODY_LIMIT_BYTES)`,
+    holds: 'a JSON configuration',
+  });
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>

@@ -1,6 +1,4 @@
-import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import { pino } from 'pino';
 import { CLI_CONTEXT } from '../audit/service.js';
 import { assembleAuth } from '../auth/assemble.js';
@@ -9,6 +7,7 @@ import type { UserRecord } from '../auth/users-store.js';
 import { AppError } from '../platform/problem.js';
 import { type Actor, WorkspacesService } from '../workspaces/service.js';
 import { type Command, type CommandGroup, Refusal, runCommandGroup, UsageError } from './command-group.js';
+import { readJsonInput } from './json-input.js';
 import type { CliIo } from './output.js';
 
 export const PREFS_HELP = `Usage: switchboard prefs <command> [options]
@@ -59,81 +58,6 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value);
-
-/**
- * The whole of `stream` as text, refused once it holds more than `limit` bytes (what is past that is not
- * read). `name` says where it came from in the refusals.
- */
-async function readCapped(stream: Readable, name: string, limit: number, what: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of stream) {
-      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-      size += bytes.length;
-      if (size > limit)
-        throw new Refusal(`${name} holds more than ${limit.toLocaleString('en-US')} bytes; ${what}`);
-      chunks.push(bytes);
-    }
-  } catch (error) {
-    if (error instanceof Refusal) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'there is no such file'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : code === 'EISDIR'
-            ? 'it is a directory'
-            : (error as Error).message;
-    throw new Refusal(`cannot read ${name}: ${why}`);
-  } finally {
-    stream.destroy();
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/** Whether JSON.parse finds a fault in `text` before its end (a text cut short is not at fault yet). */
-function faultBeforeEnd(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return false;
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    if (message.startsWith('Unexpected end of JSON input')) return false;
-    const position = /at position (\d+)/.exec(message)?.[1];
-    return position === undefined || Number(position) < text.length;
-  }
-}
-
-/**
- * Where JSON.parse stopped in `text`. Its message gives the position for most faults but not for an
- * unexpected token ("Unexpected token '}', …"); then it is found as the shortest start of the text that
- * the parser already refuses (a start that is only cut short parses as far as it goes).
- */
-function faultPosition(text: string, message: string): number {
-  const given = /at position (\d+)/.exec(message)?.[1];
-  if (given !== undefined) return Number(given);
-  if (message.startsWith('Unexpected end of JSON input')) return text.length;
-  let low = 0;
-  let high = text.length - 1;
-  while (low < high) {
-    const middle = (low + high) >> 1;
-    if (faultBeforeEnd(text.slice(0, middle + 1))) high = middle;
-    else low = middle + 1;
-  }
-  return low;
-}
-
-/** JSON.parse's message without the excerpt of the text it quotes, with where it stopped as a line and column. */
-function jsonProblem(error: unknown, text: string): string {
-  const raw = error instanceof Error ? error.message : String(error);
-  const message = raw
-    .replace(/, (?:\.\.\.)?".*is not valid JSON$/s, '')
-    .replace(/ in JSON at position \d+.*$/s, '');
-  const before = text.slice(0, faultPosition(text, raw)).split('\n');
-  return `${message} at line ${before.length}, column ${[...(before.at(-1) ?? '')].length + 1}`;
-}
 
 /**
  * Every grant of the export whose user or group this server does not have, at its place in the export.
@@ -219,20 +143,12 @@ const COMMANDS: Record<string, Command<Tools>> = {
           const what = `an import may have at most twice SWITCHBOARD_PREFERENCES_MAX_BYTES (${limit.toLocaleString('en-US')}); nothing was imported`;
           if (file === undefined && 'isTTY' in io.stdin && io.stdin.isTTY === true)
             io.stderr.write('Reading the export from standard input (end with Ctrl+D)\n');
-          const text = await readCapped(
-            file === undefined ? io.stdin : createReadStream(file),
-            name,
+          data = await readJsonInput(file, {
+            io,
             limit,
-            what,
-          );
-          if (text.trim() === '')
-            throw new Refusal(`${name} is empty; it must hold what switchboard prefs export writes`);
-          try {
-            // A byte-order mark, as some editors write one, is not part of the JSON.
-            data = JSON.parse(text.replace(/^\uFEFF/, ''));
-          } catch (error) {
-            throw new Refusal(`${name} is not JSON: ${jsonProblem(error, text.replace(/^\uFEFF/, ''))}`);
-          }
+            tooLarge: what,
+            holds: 'what switchboard prefs export writes',
+          });
         },
         async run({ service, users }, io) {
           const user = await userNamed(users, username);
@@ -288,8 +204,7 @@ const PREFS_COMMANDS: CommandGroup<Tools> = {
       audit: foundation.audit,
       users: auth.users,
       settings: settings.workspaces,
-      // No live bus here: a running server's users see the change at their next read (see the help).
-      publish: async () => {},
+      // No live bus here, so no notices: a running server's users see the change at their next read.
       // A failed notice is the only thing the service logs, and there are none to send.
       log: pino({ level: 'silent' }),
     });

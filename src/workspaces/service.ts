@@ -18,6 +18,7 @@ import {
   WORKSPACES_KEY,
   workspacesOf,
 } from './document.js';
+import { checkExport, EXPORT_FORMAT, type ExportedGrant, type PreferencesExport } from './export-file.js';
 import {
   accessThrough,
   ifMatchHolds,
@@ -32,6 +33,7 @@ import type { WorkspaceSettings } from './settings.js';
 import { type WorkspaceText, workspaceText } from './snapshots.js';
 import { type Access, type GrantRow, type PrincipalType, WorkspacesStore } from './store.js';
 
+export type { PreferencesExport } from './export-file.js';
 export type { Reader } from './library.js';
 
 /** A reader who is also a user with a name: the owner of what they change. */
@@ -76,24 +78,25 @@ export interface Summary {
   grants: number;
 }
 
-/** A user's preferences and grants as `switchboard prefs export` writes them and `import` reads them. */
-export interface PreferencesExport {
-  format: 'switchboard.preferences/1';
-  username: string;
-  document: JsonObject;
-  grants: (NewGrant & { workspace: string })[];
-}
-
 export interface WorkspacesDeps {
   db: Kysely<Database>;
   engine: Engine;
   audit: AuditService;
   users: UsersService;
   settings: WorkspaceSettings;
-  /** Sends `preferences.updated` to a user's channel (through the bus, so on every instance). */
-  publish: (userId: string, data: { type: 'preferences.updated'; etag: string }) => Promise<unknown>;
+  /**
+   * Sends `preferences.updated` to a user's channel (through the bus, so on every instance). Without it (the
+   * command line, which has no bus) no notices are worked out at all.
+   */
+  publish?: (userId: string, data: { type: 'preferences.updated'; etag: string }) => Promise<unknown>;
   log: Pick<FastifyBaseLogger, 'warn'>;
   now?: () => number;
+}
+
+/** Where a list of grants and each grant sit in the request, for the pointers of its problems. */
+interface GrantPointers {
+  list: string;
+  item: (index: number) => string;
 }
 
 /** What one change did, for the notices sent once it has committed. */
@@ -338,12 +341,6 @@ export class WorkspacesService {
     context: AuditContext,
   ): Promise<GrantRow[]> {
     refuseViewer(actor, 'share workspaces');
-    if (wanted.length > this.deps.settings.maxGrantsPerWorkspace) {
-      throw invalidField(
-        '',
-        `lists ${wanted.length} grants; a workspace may have at most ${this.deps.settings.maxGrantsPerWorkspace} (SWITCHBOARD_WORKSPACE_GRANTS_MAX)`,
-      );
-    }
     const rows = await this.resolveGrants(actor, name, wanted);
     await this.change(actor.userId, async (document, _version, trx) => {
       if (!Object.hasOwn(workspacesOf(document), name)) throw notFound(`workspace "${name}"`);
@@ -427,7 +424,7 @@ export class WorkspacesService {
     const store = this.store();
     const [own, grants] = await Promise.all([store.read(userId), store.grantsOf(userId)]);
     return {
-      format: 'switchboard.preferences/1',
+      format: EXPORT_FORMAT,
       username,
       document: parseDocument(own?.document ?? '{}'),
       grants: grants.map((g) => ({
@@ -444,34 +441,20 @@ export class WorkspacesService {
    * refused, limits and names held) and every grant resolved here; nothing changes unless all of it holds.
    */
   async importFor(actor: Actor, data: unknown, context: AuditContext): Promise<void> {
-    if (!isJsonObject(data) || data.format !== 'switchboard.preferences/1') {
-      throw invalidField(
-        '/format',
-        'must be "switchboard.preferences/1" (what switchboard prefs export writes)',
-      );
-    }
-    const document = data.document;
-    checkPatchShape(document);
-    checkedDocument(document, this.deps.settings);
-    const listed = Array.isArray(data.grants) ? data.grants : [];
-    const byWorkspace = new Map<string, NewGrant[]>();
-    for (const [index, grant] of listed.entries()) {
-      if (!isJsonObject(grant) || typeof grant.workspace !== 'string') {
-        throw invalidField(
-          `/grants/${index}`,
-          'must be a grant with a workspace, principal_type, principal and access',
-        );
-      }
-      const list = byWorkspace.get(grant.workspace) ?? [];
-      list.push(grant as unknown as NewGrant);
-      byWorkspace.set(grant.workspace, list);
+    const { document, grants } = checkExport(data, this.deps.settings);
+    const byWorkspace = new Map<string, { grant: ExportedGrant; index: number }[]>();
+    for (const [index, grant] of grants.entries()) {
+      byWorkspace.set(grant.workspace, [...(byWorkspace.get(grant.workspace) ?? []), { grant, index }]);
     }
     const rows: GrantRow[] = [];
-    for (const [workspace, grants] of byWorkspace) {
-      if (!Object.hasOwn(workspacesOf(document), workspace)) {
-        throw invalidField('/grants', `share workspace "${workspace}", which the document does not have`);
-      }
-      rows.push(...(await this.resolveGrants(actor, workspace, grants)));
+    for (const [workspace, listed] of byWorkspace) {
+      const resolved = await this.resolveGrants(
+        actor,
+        workspace,
+        listed.map((l) => l.grant),
+        { list: '/grants', item: (k) => `/grants/${listed[k]?.index ?? k}` },
+      );
+      rows.push(...resolved);
     }
     await this.change(actor.userId, async (_before, _version, trx) => {
       const store = this.store(trx);
@@ -592,8 +575,10 @@ export class WorkspacesService {
 
   /** Sends each affected user their new ETag, after the change committed; a failure here is logged, not thrown. */
   private notify(outcome: Omit<Outcome<unknown>, 'result'>, actorId: string): void {
+    const publish = this.deps.publish;
+    if (!publish) return;
     this.recipients(outcome)
-      .then((readers) => Promise.all(readers.map((reader) => this.tell(reader))))
+      .then((readers) => Promise.all(readers.map((reader) => this.tell(reader, publish))))
       .catch((error: Error) =>
         this.deps.log.warn({ reason: error.message, user_id: actorId }, 'could not send preferences.updated'),
       );
@@ -620,9 +605,9 @@ export class WorkspacesService {
       .map((holder) => ({ userId: holder.id, role: holder.role, groups: holder.groups }));
   }
 
-  private async tell(reader: Reader): Promise<void> {
+  private async tell(reader: Reader, publish: NonNullable<WorkspacesDeps['publish']>): Promise<void> {
     const { etag } = await this.head(reader);
-    await this.deps.publish(reader.userId, { type: 'preferences.updated', etag });
+    await publish(reader.userId, { type: 'preferences.updated', etag });
   }
 
   /** The reader's access to `owner`'s workspace `name`; 404 when none (the same as for no such workspace). */
@@ -652,7 +637,23 @@ export class WorkspacesService {
     }
   }
 
-  private async resolveGrants(actor: Actor, name: string, wanted: readonly NewGrant[]): Promise<GrantRow[]> {
+  /**
+   * The grants as rows, each principal resolved here: a role, a group someone holds, an existing user other
+   * than the owner; none twice, and no more than the limit. `pointer` places a problem in the request.
+   */
+  private async resolveGrants(
+    actor: Actor,
+    name: string,
+    wanted: readonly NewGrant[],
+    pointers: GrantPointers = { list: '', item: (index) => `/${index}` },
+  ): Promise<GrantRow[]> {
+    const max = this.deps.settings.maxGrantsPerWorkspace;
+    if (wanted.length > max) {
+      throw invalidField(
+        pointers.list,
+        `lists ${wanted.length} grants for "${name}"; a workspace may have at most ${max} (SWITCHBOARD_WORKSPACE_GRANTS_MAX)`,
+      );
+    }
     const at = this.stamp();
     const seen = new Set<string>();
     const groups = wanted.some((g) => g.principal_type === 'group')
@@ -660,22 +661,22 @@ export class WorkspacesService {
       : new Set<string>();
     const rows: GrantRow[] = [];
     for (const [index, grant] of wanted.entries()) {
-      const pointer = `/${index}/principal`;
+      const where = `${pointers.item(index)}/principal`;
       const key = `${grant.principal_type}:${grant.principal}`;
       if (seen.has(key))
-        throw invalidField(pointer, `is listed twice (${key}); give each principal one access`);
+        throw invalidField(where, `is listed twice (${key}); give each principal one access`);
       seen.add(key);
       let granteeId: string | null = null;
       if (grant.principal_type === 'role' && !isRole(grant.principal)) {
-        throw invalidField(pointer, `is not a role: roles are ${ROLES.join(', ')}`);
+        throw invalidField(where, `is not a role: roles are ${ROLES.join(', ')}`);
       }
       if (grant.principal_type === 'group' && !groups.has(grant.principal)) {
-        throw invalidField(pointer, `names a group no user is in: "${grant.principal}"`);
+        throw invalidField(where, `names a group no user is in: "${grant.principal}"`);
       }
       if (grant.principal_type === 'user') {
         const user = await this.deps.users.findByUsername(grant.principal);
-        if (!user) throw invalidField(pointer, `names no user: "${grant.principal}"`);
-        if (user.id === actor.userId) throw invalidField(pointer, 'is you: you own the workspace already');
+        if (!user) throw invalidField(where, `names no user: "${grant.principal}"`);
+        if (user.id === actor.userId) throw invalidField(where, 'is you: you own the workspace already');
         granteeId = user.id;
       }
       rows.push({

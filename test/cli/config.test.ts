@@ -253,10 +253,19 @@ describe('config import and list', () => {
       await config(['import', '-'], { input: '  \n' }),
     ];
     expect(broken.status).toBe(1);
-    expect(broken.stderr).toBe(`switchboard config: ${notJson} is not JSON: Unexpected token 'o'\n`);
+    expect(broken.stderr).toBe(
+      `switchboard config: ${notJson} is not JSON: Unexpected token 'o' at line 1, column 2\n`,
+    );
     expect(broken.stderr).not.toContain(TOKEN);
     expect(truncated.status).toBe(1);
-    expect(truncated.stderr).toMatch(/truncated\.json is not JSON: Unexpected end of JSON input\n$/);
+    expect(truncated.stderr).toMatch(
+      /truncated\.json is not JSON: Unexpected end of JSON input at line 3, column 10\n$/,
+    );
+    // Node quotes a longer text from "..." on: none of it may reach the terminal.
+    const long = await config(['import', file('long.json', `{"secret": "${TOKEN}", "x": }`)]);
+    expect(long.status).toBe(1);
+    expect(long.stderr).not.toContain(TOKEN.slice(-4));
+    expect(long.stderr).toMatch(/long\.json is not JSON: Unexpected token '}' at line 1, column \d+\n$/);
     expect(missing.status).toBe(1);
     expect(missing.stderr).toBe(
       `switchboard config: cannot read ${join(database.dataDir, 'nowhere.json')}: there is no such file\n`,
