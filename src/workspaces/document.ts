@@ -35,9 +35,10 @@ export const MAX_NAME_LENGTH = 100;
 export const MAX_DEPTH = 32;
 /**
  * `PUT /workspaces/current` sets the current workspace, so no workspace may take that name; `__proto__`
- * is a name JSON parsers refuse or mistake for an object's prototype.
+ * is a name JSON parsers refuse or mistake for an object's prototype; URL parsers drop `.` and `..`
+ * segments (even percent-encoded), so a workspace so named could not be reached.
  */
-const RESERVED_NAMES = new Set(['current', '__proto__']);
+const RESERVED_NAMES = new Set(['current', '__proto__', '.', '..']);
 
 const escapeToken = (key: string) => key.replaceAll('~', '~0').replaceAll('/', '~1');
 

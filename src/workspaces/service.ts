@@ -4,6 +4,7 @@ import type { AuditContext, AuditService } from '../audit/service.js';
 import { isRole, ROLES, type Role, roleLevel } from '../auth/roles.js';
 import type { UsersService } from '../auth/users-service.js';
 import { AppError, ErrorCode, invalidField, notFound } from '../platform/problem.js';
+import { isForeignKeyViolation } from '../storage/constraints.js';
 import type { Engine } from '../storage/database.js';
 import type { Database } from '../storage/schema.js';
 import {
@@ -31,7 +32,13 @@ import {
 import { applyMergePatch, isJsonObject, type JsonObject } from './merge-patch.js';
 import type { WorkspaceSettings } from './settings.js';
 import { type WorkspaceText, workspaceText } from './snapshots.js';
-import { type Access, type GrantRow, type PrincipalType, WorkspacesStore } from './store.js';
+import {
+  type Access,
+  type GrantRow,
+  type PrincipalType,
+  type StoredDocument,
+  WorkspacesStore,
+} from './store.js';
 
 export type { PreferencesExport } from './export-file.js';
 export type { Reader } from './library.js';
@@ -92,6 +99,13 @@ export interface WorkspacesDeps {
   log: Pick<FastifyBaseLogger, 'warn'>;
   now?: () => number;
 }
+
+/** What a change does to the owner's document (as read under its lock): the document to store, and what it did. */
+type Edit<T> = (
+  document: JsonObject,
+  version: number,
+  trx: Kysely<Database>,
+) => Promise<{ document: JsonObject; result?: T } & Omit<Outcome<T>, 'result'>>;
 
 /** Where a list of grants and each grant sit in the request, for the pointers of its problems. */
 interface GrantPointers {
@@ -342,7 +356,7 @@ export class WorkspacesService {
   ): Promise<GrantRow[]> {
     refuseViewer(actor, 'share workspaces');
     const rows = await this.resolveGrants(actor, name, wanted);
-    await this.change(actor.userId, async (document, _version, trx) => {
+    await this.changeGrants(actor.userId, async (document, _version, trx) => {
       if (!Object.hasOwn(workspacesOf(document), name)) throw notFound(`workspace "${name}"`);
       const store = this.store(trx);
       const before = await store.grantsOf(actor.userId, name);
@@ -389,6 +403,10 @@ export class WorkspacesService {
       throw invalidField('', 'must be a JSON object (an RFC 7396 merge patch of the workspace)');
     checkDepth(patch);
     await this.change(ownerId, async (document, _version, trx) => {
+      // Checked again under the owner's lock: a grant revoked while this edit waited for it holds no more.
+      const still = accessThrough(await this.store(trx).grantsOf(ownerId, name), actor);
+      if (still === undefined) throw notShared(owner, name);
+      if (still !== 'edit') throw forbidden(`"${name}" is shared with you to view, not to edit`);
       const workspaces = workspacesOf(document);
       if (!Object.hasOwn(workspaces, name)) throw notShared(owner, name);
       if (!ifMatchHolds(ifMatch, (etag) => workspaceText(workspaces[name]).etag === etag)) {
@@ -456,7 +474,7 @@ export class WorkspacesService {
       );
       rows.push(...resolved);
     }
-    await this.change(actor.userId, async (_before, _version, trx) => {
+    await this.changeGrants(actor.userId, async (_before, _version, trx) => {
       const store = this.store(trx);
       const old = await store.grantsOf(actor.userId);
       await store.deleteGrants(actor.userId);
@@ -496,15 +514,19 @@ export class WorkspacesService {
   async forgetUser(userId: string, executor: Kysely<Database>): Promise<() => void> {
     const store = this.store(executor);
     const [made, held] = await Promise.all([store.grantsOf(userId), store.grantsTo(userId)]);
+    const owners = [...new Set(held.map((g) => g.ownerId))];
+    // Every document whose grants change is locked first, in one order (as every change locks its
+    // document before its grants), so deletions and changes running at once cannot wait on each other.
+    const locked = new Map<string, StoredDocument | undefined>();
+    for (const id of [userId, ...owners].sort()) locked.set(id, await store.lockExisting(id));
     await store.deleteGrants(userId);
     await store.deleteGrantsTo(userId);
     await store.deleteDocument(userId);
-    // The owners' grant lists changed: their versions grow so their ETags do too.
-    // Sorted, so two deletions at once lock owners in the same order.
-    const owners = [...new Set(held.map((g) => g.ownerId))].sort();
+    // The owners' grant lists changed: their versions grow so their ETags do too. An owner deleted while
+    // this waited for their document has none left to change.
     for (const ownerId of owners) {
-      const { version, document } = await store.lock(ownerId, this.stamp());
-      await store.write(ownerId, document, version + 1, this.stamp());
+      const stored = locked.get(ownerId);
+      if (stored) await store.write(ownerId, stored.document, stored.version + 1, this.stamp());
     }
     return () => {
       this.notify({ touched: [{ ownerId: userId, grants: made }], users: owners }, userId);
@@ -523,25 +545,37 @@ export class WorkspacesService {
    * query outside it waits for the transaction, which waits for the query) and stores what it returns with the version
    * grown by one (a change with nothing to store still grows it: grants are part of the owner's view).
    */
-  private async change<T>(
-    ownerId: string,
-    edit: (
-      document: JsonObject,
-      version: number,
-      trx: Kysely<Database>,
-    ) => Promise<{ document: JsonObject; result?: T } & Omit<Outcome<T>, 'result'>>,
-  ): Promise<T> {
-    const outcome = await this.deps.db.transaction().execute(async (trx) => {
-      const store = this.store(trx);
-      const at = this.stamp();
-      const stored = await store.lock(ownerId, at);
-      const result = await edit(parseDocument(stored.document), stored.version, trx);
-      const text = checkedDocument(result.document, this.deps.settings);
-      await store.write(ownerId, text, stored.version + 1, at);
-      return result;
-    });
+  private async change<T>(ownerId: string, edit: Edit<T>): Promise<T> {
+    const outcome = await this.deps.db
+      .transaction()
+      .execute(async (trx) => {
+        const store = this.store(trx);
+        const at = this.stamp();
+        const stored = await store.lock(ownerId, at);
+        const result = await edit(parseDocument(stored.document), stored.version, trx);
+        const text = checkedDocument(result.document, this.deps.settings);
+        await store.write(ownerId, text, stored.version + 1, at);
+        return result;
+      })
+      .catch((error: unknown) => {
+        // The owner's account went while this waited: what was theirs went with it.
+        if (isForeignKeyViolation(error)) throw notFound('the owner of this document (deleted just now)');
+        throw error;
+      });
     this.notify(outcome, ownerId);
     return outcome.result as T;
+  }
+
+  /** A change that stores grants: a grantee deleted since they were looked up is a 422, not a 500. */
+  private changeGrants<T>(ownerId: string, edit: Edit<T>): Promise<T> {
+    return this.change<T>(ownerId, async (document, version, trx) => {
+      try {
+        return await edit(document, version, trx);
+      } catch (error) {
+        if (!isForeignKeyViolation(error)) throw error;
+        throw invalidField('', 'names a user who has just been deleted; read the grants again and retry');
+      }
+    });
   }
 
   /**
@@ -662,10 +696,7 @@ export class WorkspacesService {
     const rows: GrantRow[] = [];
     for (const [index, grant] of wanted.entries()) {
       const where = `${pointers.item(index)}/principal`;
-      const key = `${grant.principal_type}:${grant.principal}`;
-      if (seen.has(key))
-        throw invalidField(where, `is listed twice (${key}); give each principal one access`);
-      seen.add(key);
+      let principal = grant.principal;
       let granteeId: string | null = null;
       if (grant.principal_type === 'role' && !isRole(grant.principal)) {
         throw invalidField(where, `is not a role: roles are ${ROLES.join(', ')}`);
@@ -677,14 +708,20 @@ export class WorkspacesService {
         const user = await this.deps.users.findByUsername(grant.principal);
         if (!user) throw invalidField(where, `names no user: "${grant.principal}"`);
         if (user.id === actor.userId) throw invalidField(where, 'is you: you own the workspace already');
+        // Stored as the account spells it: "BOB" and "bob" are one grantee, listed once.
+        principal = user.username;
         granteeId = user.id;
       }
+      const key = `${grant.principal_type}:${principal}`;
+      if (seen.has(key))
+        throw invalidField(where, `is listed twice (${key}); give each principal one access`);
+      seen.add(key);
       rows.push({
         ownerId: actor.userId,
         ownerUsername: actor.username,
         workspace: name,
         principalType: grant.principal_type,
-        principal: grant.principal,
+        principal,
         granteeId,
         access: grant.access,
         createdAt: at,

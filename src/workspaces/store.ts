@@ -82,12 +82,17 @@ export class WorkspacesStore {
       .values({ user_id: userId, document: '{}', version: 0, updated_at: at })
       .onConflict((oc) => oc.column('user_id').doNothing())
       .execute();
+    return (await this.lockExisting(userId)) as StoredDocument;
+  }
+
+  /** The document held until the transaction ends, if the user has one (one deleted meanwhile is not). */
+  async lockExisting(userId: string): Promise<StoredDocument | undefined> {
     let query = this.db
       .selectFrom('preferences')
       .select([documentText, 'version'])
       .where('user_id', '=', userId);
     if (this.engine === 'postgres') query = query.forUpdate();
-    return query.executeTakeFirstOrThrow();
+    return query.executeTakeFirst();
   }
 
   async write(userId: string, document: string, version: number, at: string): Promise<void> {

@@ -1,0 +1,8 @@
+/**
+ * Whether a write failed because a row it refers to is gone (deleted by a transaction that committed
+ * meanwhile): PostgreSQL's foreign_key_violation, or SQLite's foreign key constraint.
+ */
+export function isForeignKeyViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '23503' || code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
+}
