@@ -146,6 +146,11 @@ export interface WorkspaceGrantsTable {
   created_at: string;
 }
 
+export interface SharingStateTable {
+  name: string;
+  generation: number;
+}
+
 export interface Database {
   instance_secrets: InstanceSecretsTable;
   users: UsersTable;
@@ -162,4 +167,5 @@ export interface Database {
   producer_leases: ProducerLeasesTable;
   preferences: PreferencesTable;
   workspace_grants: WorkspaceGrantsTable;
+  sharing_state: SharingStateTable;
 }

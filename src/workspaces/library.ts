@@ -73,17 +73,50 @@ export function accessThrough(grants: readonly GrantRow[], reader: Reader): Acce
  */
 export class Library {
   private readonly snapshots: OwnerSnapshots;
+  /** Each reader's last library, by who they were (id, role, groups): another role is another library. */
+  private readonly readers = new Map<string, ReaderLibrary>();
 
   constructor(maxCachedBytes: number) {
     this.snapshots = new OwnerSnapshots(maxCachedBytes);
   }
 
-  async of(store: WorkspacesStore, reader: Reader): Promise<SharedWorkspace[]> {
+  /**
+   * The reader's library and their own document's version (0 without one). A library built before is
+   * used again when one query shows nothing it depends on has moved: no grant changed anywhere (a new
+   * grant to the reader would have to), and each owner's document is at the version it was built from.
+   */
+  async of(store: WorkspacesStore, reader: Reader): Promise<{ entries: SharedWorkspace[]; version: number }> {
+    const key = readerKey(reader);
+    const kept = this.readers.get(key);
+    const state = await store.sharingState([reader.userId, ...(kept?.versions.keys() ?? [])]);
+    const version = state.versions.get(reader.userId) ?? 0;
+    if (kept && kept.generation === state.generation && unmoved(kept.versions, state.versions)) {
+      this.readers.delete(key);
+      this.readers.set(key, kept);
+      return { entries: kept.entries, version };
+    }
+    // The generation is read before the grants: a change between the two makes the next check miss.
+    const built = await this.build(store, reader);
+    this.readers.delete(key);
+    this.readers.set(key, { generation: state.generation, ...built });
+    if (this.readers.size > MAX_READERS) {
+      const oldest = this.readers.keys().next();
+      if (!oldest.done) this.readers.delete(oldest.value);
+    }
+    return { entries: built.entries, version };
+  }
+
+  private async build(
+    store: WorkspacesStore,
+    reader: Reader,
+  ): Promise<{ entries: SharedWorkspace[]; versions: Map<string, number> }> {
     const visible = await store.visibleTo(holderOf(reader));
-    if (visible.length === 0) return [];
+    const versions = new Map<string, number>();
+    if (visible.length === 0) return { entries: [], versions };
     const owners = await this.snapshotsOf(store, visible);
     const best = new Map<string, VisibleGrant>();
     for (const grant of visible) {
+      versions.set(grant.ownerId, owners.get(grant.ownerId)?.version ?? grant.ownerVersion);
       const key = `${grant.ownerId}\u0000${grant.workspace}`;
       const seen = best.get(key);
       if (!seen || ACCESS_RANK[grant.access] > ACCESS_RANK[seen.access]) best.set(key, grant);
@@ -102,7 +135,8 @@ export class Library {
         variables: snapshot.variables,
       });
     }
-    return entries.sort((a, b) => compare(a.owner, b.owner) || compare(a.name, b.name));
+    entries.sort((a, b) => compare(a.owner, b.owner) || compare(a.name, b.name));
+    return { entries, versions };
   }
 
   /** A snapshot of one owner's document at the version the database holds now. */
@@ -139,6 +173,23 @@ export class Library {
     }
     return found;
   }
+}
+
+/** Libraries kept at most; the least recently read go first. */
+const MAX_READERS = 10_000;
+
+interface ReaderLibrary {
+  generation: number;
+  /** The owners' document versions the entries were built from. */
+  versions: ReadonlyMap<string, number>;
+  entries: SharedWorkspace[];
+}
+
+const readerKey = (reader: Reader) => [reader.userId, reader.role, ...reader.groups].join('\u0000');
+
+function unmoved(built: ReadonlyMap<string, number>, now: ReadonlyMap<string, number>): boolean {
+  for (const [ownerId, version] of built) if (now.get(ownerId) !== version) return false;
+  return true;
 }
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

@@ -162,12 +162,7 @@ export class WorkspacesService {
 
   /** The reader's ETag and library, without their own document: enough to answer If-None-Match. */
   async head(reader: Reader): Promise<ViewHead> {
-    const store = this.store();
-    const [versions, library] = await Promise.all([
-      store.versions([reader.userId]),
-      this.library.of(store, reader),
-    ]);
-    const version = versions.get(reader.userId) ?? 0;
+    const { entries: library, version } = await this.library.of(this.store(), reader);
     return { version, library, etag: viewTag(version, library) };
   }
 
@@ -177,7 +172,7 @@ export class WorkspacesService {
     const [own, grants, library] = await Promise.all([
       store.read(reader.userId),
       store.grantsOf(reader.userId),
-      head?.library ?? this.library.of(store, reader),
+      head?.library ?? this.library.of(store, reader).then((found) => found.entries),
     ]);
     const version = own?.version ?? 0;
     return { version, document: own?.document ?? '{}', grants, library, etag: viewTag(version, library) };

@@ -164,6 +164,7 @@ export class WorkspacesStore {
     let query = this.db.deleteFrom('workspace_grants').where('owner_id', '=', ownerId);
     if (workspace !== undefined) query = query.where('workspace', '=', workspace);
     await query.execute();
+    await this.grantsChanged();
   }
 
   async renameGrants(ownerId: string, from: string, to: string): Promise<void> {
@@ -173,6 +174,7 @@ export class WorkspacesStore {
       .where('owner_id', '=', ownerId)
       .where('workspace', '=', from)
       .execute();
+    await this.grantsChanged();
   }
 
   /** Grants that name this user as the grantee. */
@@ -187,11 +189,52 @@ export class WorkspacesStore {
 
   async deleteGrantsTo(userId: string): Promise<void> {
     await this.db.deleteFrom('workspace_grants').where('grantee_id', '=', userId).execute();
+    await this.grantsChanged();
   }
 
   /**
-   * Every grant of someone else's that reaches `holder`, with the owner's current document version, in
-   * the order the library lists them (owner, then workspace).
+   * Raised in every transaction that changes grants (by the store methods that do). Always taken after
+   * the documents a change locks, so it cannot close a cycle of waits.
+   */
+  private async grantsChanged(): Promise<void> {
+    await this.db
+      .updateTable('sharing_state')
+      .set((eb) => ({ generation: eb('generation', '+', 1) }))
+      .where('name', '=', 'grants')
+      .execute();
+  }
+
+  /** The count of grant changes, and the current versions of these users' documents, in one query. */
+  async sharingState(
+    userIds: readonly string[],
+  ): Promise<{ generation: number; versions: Map<string, number> }> {
+    const state = this.db
+      .selectFrom('sharing_state')
+      .select([sql<string>`''`.as('id'), 'generation as version'])
+      .where('name', '=', 'grants');
+    const rows =
+      userIds.length === 0
+        ? await state.execute()
+        : await state
+            .unionAll(
+              this.db
+                .selectFrom('preferences')
+                .select(['user_id as id', 'version'])
+                .where('user_id', 'in', [...userIds]),
+            )
+            .execute();
+    let generation = -1;
+    const versions = new Map<string, number>();
+    for (const row of rows) {
+      if (row.id === '') generation = Number(row.version);
+      else versions.set(row.id, Number(row.version));
+    }
+    return { generation, versions };
+  }
+
+  /**
+   * Every grant of someone else's that reaches `holder`, with the owner's current document version (the
+   * library puts them in its order).
    */
   async visibleTo(holder: Holder): Promise<VisibleGrant[]> {
     const rows = await this.db
@@ -215,8 +258,6 @@ export class WorkspacesStore {
         }
         return eb.or(reaches);
       })
-      .orderBy('g.owner_username')
-      .orderBy('g.workspace')
       .execute();
     return rows.map((row) => ({
       ownerId: row.owner_id,

@@ -4,7 +4,7 @@ import type { Engine } from '../database.js';
 /**
  * One preferences document per user (a JSON column: `json` on PostgreSQL, which keeps the front end's key
  * order as `jsonb` would not; checked text on SQLite), with a version that grows on every write, and the
- * grants that share a user's workspaces. A grant to a user names them by id, so a later account with the
+ * grants that share a user's workspaces, with a count of changes to them. A grant to a user names them by id, so a later account with the
  * same username inherits nothing; rows go with the user they belong to.
  */
 export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
@@ -40,5 +40,16 @@ export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
     .createIndex('workspace_grants_grantee')
     .on('workspace_grants')
     .column('grantee_id')
+    .execute();
+
+  // A counter every change of grants raises, so a reader's cached library can be checked in one query.
+  await db.schema
+    .createTable('sharing_state')
+    .addColumn('name', 'varchar(32)', (c) => c.primaryKey())
+    .addColumn('generation', 'integer', (c) => c.notNull())
+    .execute();
+  await (db as Kysely<{ sharing_state: { name: string; generation: number } }>)
+    .insertInto('sharing_state')
+    .values({ name: 'grants', generation: 0 })
     .execute();
 }
