@@ -1,5 +1,6 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import Negotiator from 'negotiator';
 import { auditContext } from '../auth/request.js';
 import type { CursorCodec } from '../platform/cursor.js';
 import { ok } from '../platform/envelope.js';
@@ -88,12 +89,21 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<WorkspaceRouteOptions> =
         // Without a payload: a 304 has no body, and so no Content-Length either.
         return (reply as FastifyReply).header('etag', head.etag).code(304).send();
       }
-      const kept = rendered.get(actor.userId, head.etag);
-      if (kept) return sendJsonText(reply, head.etag, kept);
-      const view = await service.view(actor, head);
-      const body = Buffer.from(preferencesBody(view));
-      rendered.put(actor.userId, view.etag, body);
-      return sendJsonText(reply, view.etag, body);
+      // A library of hundreds of workspaces is hundreds of kilobytes of JSON: gzip takes it to a tenth.
+      reply.header('vary', 'accept-encoding');
+      const gzip = new Negotiator(request).encoding(['gzip', 'identity']) === 'gzip';
+      let etag = head.etag;
+      let body = rendered.get(actor.userId, etag);
+      if (!body) {
+        const view = await service.view(actor, head);
+        etag = view.etag;
+        body = Buffer.from(preferencesBody(view));
+        rendered.put(actor.userId, etag, body);
+      }
+      // Undefined when the body is not kept (too large, or replaced by a newer read meanwhile).
+      const compressed = gzip ? await rendered.gzip(actor.userId, etag) : undefined;
+      if (compressed) return sendJsonText(reply.header('content-encoding', 'gzip'), etag, compressed);
+      return sendJsonText(reply, etag, body);
     },
   );
 
