@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ROLES, type Role, roleLevel } from '../auth/roles.js';
 import { isJsonObject } from './merge-patch.js';
 import { type OwnerSnapshot, OwnerSnapshots, snapshotOf, type WorkspaceText } from './snapshots.js';
-import type { Access, GrantRow, Holder, VisibleGrant, WorkspacesStore } from './store.js';
+import type { Access, GrantRow, Holder, SharingStateQuery, VisibleGrant, WorkspacesStore } from './store.js';
 
 /** Who reads: the credential's role (an API key's may be lower than its owner's) and the user's groups. */
 export interface Reader {
@@ -81,42 +81,43 @@ export class Library {
   }
 
   /**
-   * The reader's library and their own document's version (0 without one). A library built before is
-   * used again when one query shows nothing it depends on has moved: no grant changed anywhere (a new
-   * grant to the reader would have to), and each owner's document is at the version it was built from.
+   * The reader's library and their own document's version. A library built before is used again when
+   * nothing any library shows has changed since (the generation every such change raises, store.ts); one
+   * small query tells, whatever the number of workspaces and owners.
    */
-  async of(store: WorkspacesStore, reader: Reader): Promise<{ entries: SharedWorkspace[]; version: number }> {
+  async of(store: WorkspacesStore, reader: Reader): Promise<ReaderLibraryNow> {
     const key = readerKey(reader);
     const kept = this.readers.get(key);
-    const state = await store.sharingState([reader.userId, ...(kept?.versions.keys() ?? [])]);
-    const version = state.versions.get(reader.userId) ?? 0;
-    if (kept && kept.generation === state.generation && unmoved(kept.versions, state.versions)) {
+    const state = await store.sharingState(kept?.check ?? store.sharingStateQuery(reader.userId));
+    if (kept && kept.generation === state.generation) {
       this.readers.delete(key);
       this.readers.set(key, kept);
-      return { entries: kept.entries, version };
+      return { entries: kept.entries, tag: kept.tag, version: state.version };
     }
     // The generation is read before the grants: a change between the two makes the next check miss.
-    const built = await this.build(store, reader);
+    const entries = await this.build(store, reader);
+    const tag = libraryTag(entries);
     this.readers.delete(key);
-    this.readers.set(key, { generation: state.generation, ...built });
+    // The check is compiled once: every later read runs the same statement with the same values.
+    this.readers.set(key, {
+      generation: state.generation,
+      entries,
+      tag,
+      check: store.sharingStateQuery(reader.userId),
+    });
     if (this.readers.size > MAX_READERS) {
       const oldest = this.readers.keys().next();
       if (!oldest.done) this.readers.delete(oldest.value);
     }
-    return { entries: built.entries, version };
+    return { entries, tag, version: state.version };
   }
 
-  private async build(
-    store: WorkspacesStore,
-    reader: Reader,
-  ): Promise<{ entries: SharedWorkspace[]; versions: Map<string, number> }> {
+  private async build(store: WorkspacesStore, reader: Reader): Promise<SharedWorkspace[]> {
     const visible = await store.visibleTo(holderOf(reader));
-    const versions = new Map<string, number>();
-    if (visible.length === 0) return { entries: [], versions };
+    if (visible.length === 0) return [];
     const owners = await this.snapshotsOf(store, visible);
     const best = new Map<string, VisibleGrant>();
     for (const grant of visible) {
-      versions.set(grant.ownerId, owners.get(grant.ownerId)?.version ?? grant.ownerVersion);
       const key = `${grant.ownerId}\u0000${grant.workspace}`;
       const seen = best.get(key);
       if (!seen || ACCESS_RANK[grant.access] > ACCESS_RANK[seen.access]) best.set(key, grant);
@@ -135,8 +136,7 @@ export class Library {
         variables: snapshot.variables,
       });
     }
-    entries.sort((a, b) => compare(a.owner, b.owner) || compare(a.name, b.name));
-    return { entries, versions };
+    return entries.sort((a, b) => compare(a.owner, b.owner) || compare(a.name, b.name));
   }
 
   /** A snapshot of one owner's document at the version the database holds now. */
@@ -180,17 +180,20 @@ const MAX_READERS = 10_000;
 
 interface ReaderLibrary {
   generation: number;
-  /** The owners' document versions the entries were built from. */
-  versions: ReadonlyMap<string, number>;
   entries: SharedWorkspace[];
+  tag: string;
+  /** The query that reads the generation and the reader's version. */
+  check: SharingStateQuery;
+}
+
+/** A reader's library now, their own document's version (0 without one) beside it. */
+export interface ReaderLibraryNow {
+  entries: readonly SharedWorkspace[];
+  tag: string;
+  version: number;
 }
 
 const readerKey = (reader: Reader) => [reader.userId, reader.role, ...reader.groups].join('\u0000');
-
-function unmoved(built: ReadonlyMap<string, number>, now: ReadonlyMap<string, number>): boolean {
-  for (const [ownerId, version] of built) if (now.get(ownerId) !== version) return false;
-  return true;
-}
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -210,8 +213,8 @@ export function libraryTag(entries: readonly SharedWorkspace[]): string {
 }
 
 /** `"<own version>.<library tag>"`. */
-export function viewTag(version: number, entries: readonly SharedWorkspace[]): string {
-  return `"${version}.${libraryTag(entries)}"`;
+export function viewTag(version: number, libraryTag: string): string {
+  return `"${version}.${libraryTag}"`;
 }
 
 /** The own-document version in one of our view ETags (`"<version>.<tag>"` or `"<version>"`). */

@@ -61,6 +61,8 @@ export interface PreferencesView {
 export interface ViewHead {
   readonly version: number;
   readonly library: readonly SharedWorkspace[];
+  /** The library's tag (library.ts), part of the ETag. */
+  readonly tag: string;
   readonly etag: string;
 }
 
@@ -162,20 +164,20 @@ export class WorkspacesService {
 
   /** The reader's ETag and library, without their own document: enough to answer If-None-Match. */
   async head(reader: Reader): Promise<ViewHead> {
-    const { entries: library, version } = await this.library.of(this.store(), reader);
-    return { version, library, etag: viewTag(version, library) };
+    const { entries: library, tag, version } = await this.library.of(this.store(), reader);
+    return { version, library, tag, etag: viewTag(version, tag) };
   }
 
   /** The whole view; given a `head` read just before, its library is used rather than read again. */
   async view(reader: Reader, head?: ViewHead): Promise<PreferencesView> {
     const store = this.store();
-    const [own, grants, library] = await Promise.all([
+    const [own, grants, { entries: library, tag }] = await Promise.all([
       store.read(reader.userId),
       store.grantsOf(reader.userId),
-      head?.library ?? this.library.of(store, reader).then((found) => found.entries),
+      head ? { entries: head.library, tag: head.tag } : this.library.of(store, reader),
     ]);
     const version = own?.version ?? 0;
-    return { version, document: own?.document ?? '{}', grants, library, etag: viewTag(version, library) };
+    return { version, document: own?.document ?? '{}', grants, library, etag: viewTag(version, tag) };
   }
 
   async summary(reader: Reader): Promise<Summary> {
@@ -599,6 +601,8 @@ export class WorkspacesService {
         touched.push(...grants.filter((g) => g.workspace === name));
       }
     }
+    // What its grantees' libraries show changed: the libraries kept for them must be built again.
+    if (touched.length > 0) await store.sharingChanged();
     return { touched: [{ ownerId, grants: touched }], users };
   }
 

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type CompiledQuery, type Kysely, sql } from 'kysely';
 import type { Role } from '../auth/roles.js';
 import type { Engine } from '../storage/database.js';
 import type { Database } from '../storage/schema.js';
@@ -17,6 +17,9 @@ export interface GrantRow {
   access: Access;
   createdAt: string;
 }
+
+/** A compiled `sharingState` query: the generation (id '') and the reader's version (their id). */
+export type SharingStateQuery = CompiledQuery<{ id: string; version: number }>;
 
 export interface StoredDocument {
   /** JSON text. */
@@ -164,7 +167,7 @@ export class WorkspacesStore {
     let query = this.db.deleteFrom('workspace_grants').where('owner_id', '=', ownerId);
     if (workspace !== undefined) query = query.where('workspace', '=', workspace);
     await query.execute();
-    await this.grantsChanged();
+    await this.sharingChanged();
   }
 
   async renameGrants(ownerId: string, from: string, to: string): Promise<void> {
@@ -174,7 +177,7 @@ export class WorkspacesStore {
       .where('owner_id', '=', ownerId)
       .where('workspace', '=', from)
       .execute();
-    await this.grantsChanged();
+    await this.sharingChanged();
   }
 
   /** Grants that name this user as the grantee. */
@@ -189,14 +192,15 @@ export class WorkspacesStore {
 
   async deleteGrantsTo(userId: string): Promise<void> {
     await this.db.deleteFrom('workspace_grants').where('grantee_id', '=', userId).execute();
-    await this.grantsChanged();
+    await this.sharingChanged();
   }
 
   /**
-   * Raised in every transaction that changes grants (by the store methods that do). Always taken after
-   * the documents a change locks, so it cannot close a cycle of waits.
+   * Raised in every transaction that changes what some reader's library shows: grants (by the store methods
+   * that change them) and the content or variables of a shared workspace (by the service). Always taken
+   * after the documents a change locks, so it cannot close a cycle of waits.
    */
-  private async grantsChanged(): Promise<void> {
+  async sharingChanged(): Promise<void> {
     await this.db
       .updateTable('sharing_state')
       .set((eb) => ({ generation: eb('generation', '+', 1) }))
@@ -204,32 +208,28 @@ export class WorkspacesStore {
       .execute();
   }
 
-  /** The count of grant changes, and the current versions of these users' documents, in one query. */
-  async sharingState(
-    userIds: readonly string[],
-  ): Promise<{ generation: number; versions: Map<string, number> }> {
-    const state = this.db
+  /** The query of `sharingState` for this reader, compiled (it holds its values) to be run on every read. */
+  sharingStateQuery(userId: string): SharingStateQuery {
+    return this.db
       .selectFrom('sharing_state')
       .select([sql<string>`''`.as('id'), 'generation as version'])
-      .where('name', '=', 'grants');
-    const rows =
-      userIds.length === 0
-        ? await state.execute()
-        : await state
-            .unionAll(
-              this.db
-                .selectFrom('preferences')
-                .select(['user_id as id', 'version'])
-                .where('user_id', 'in', [...userIds]),
-            )
-            .execute();
+      .where('name', '=', 'grants')
+      .unionAll(
+        this.db.selectFrom('preferences').select(['user_id as id', 'version']).where('user_id', '=', userId),
+      )
+      .compile();
+  }
+
+  /** How many times what libraries show has changed, and the reader's document version (0 without one). */
+  async sharingState(query: SharingStateQuery): Promise<{ generation: number; version: number }> {
+    const { rows } = await this.db.executeQuery(query);
     let generation = -1;
-    const versions = new Map<string, number>();
+    let version = 0;
     for (const row of rows) {
       if (row.id === '') generation = Number(row.version);
-      else versions.set(row.id, Number(row.version));
+      else version = Number(row.version);
     }
-    return { generation, versions };
+    return { generation, version };
   }
 
   /**

@@ -53,6 +53,16 @@ describe('the kept library of a reader', () => {
       v: 2,
     });
 
+    // Variables travel with what is shared.
+    const patched = await api(owner, '/preferences', {
+      method: 'PATCH',
+      json: { variables: { site: 'north' } },
+    });
+    expect(patched.status).toBe(200);
+    expect((await api(reader, '/preferences')).body.data.shared_workspace_library[0].variables).toEqual({
+      site: 'north',
+    });
+
     // A grant from someone the kept library has never heard of.
     await putWorkspace(newcomer, 'Lab', {});
     await share(newcomer, 'Lab', [toGroup('night')]);
