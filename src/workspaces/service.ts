@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { AuditContext, AuditService } from '../audit/service.js';
-import { isRole, ROLES, type Role, roleLevel } from '../auth/roles.js';
+import { roleLevel } from '../auth/roles.js';
 import type { UsersService } from '../auth/users-service.js';
 import { AppError, ErrorCode, invalidField, notFound } from '../platform/problem.js';
 import { isForeignKeyViolation } from '../storage/constraints.js';
@@ -20,6 +20,7 @@ import {
   workspacesOf,
 } from './document.js';
 import { checkExport, EXPORT_FORMAT, type ExportedGrant, type PreferencesExport } from './export-file.js';
+import { type GrantPointers, type NewGrant, resolveGrants } from './grants.js';
 import {
   accessThrough,
   ifMatchHolds,
@@ -30,6 +31,7 @@ import {
   viewTag,
 } from './library.js';
 import { applyMergePatch, isJsonObject, type JsonObject } from './merge-patch.js';
+import { type Affected, Notices, type Publish } from './notices.js';
 import type { WorkspaceSettings } from './settings.js';
 import { type WorkspaceText, workspaceText } from './snapshots.js';
 import {
@@ -41,6 +43,7 @@ import {
 } from './store.js';
 
 export type { PreferencesExport } from './export-file.js';
+export type { NewGrant } from './grants.js';
 export type { Reader } from './library.js';
 
 /** A reader who is also a user with a name: the owner of what they change. */
@@ -73,12 +76,6 @@ export interface OwnWorkspace {
   readonly grants: readonly GrantRow[];
 }
 
-export interface NewGrant {
-  principal_type: PrincipalType;
-  principal: string;
-  access: Access;
-}
-
 export interface Summary {
   workspaces: string[];
   currentWorkspace: string | null;
@@ -97,7 +94,7 @@ export interface WorkspacesDeps {
    * Sends `preferences.updated` to a user's channel (through the bus, so on every instance). Without it (the
    * command line, which has no bus) no notices are worked out at all.
    */
-  publish?: (userId: string, data: { type: 'preferences.updated'; etag: string }) => Promise<unknown>;
+  publish?: Publish;
   log: Pick<FastifyBaseLogger, 'warn'>;
   now?: () => number;
 }
@@ -109,19 +106,9 @@ type Edit<T> = (
   trx: Kysely<Database>,
 ) => Promise<{ document: JsonObject; result?: T } & Omit<Outcome<T>, 'result'>>;
 
-/** Where a list of grants and each grant sit in the request, for the pointers of its problems. */
-interface GrantPointers {
-  list: string;
-  item: (index: number) => string;
-}
-
 /** What one change did, for the notices sent once it has committed. */
-interface Outcome<T> {
+interface Outcome<T> extends Affected {
   result: T;
-  /** Owners' workspaces whose content or access changed: their grantees' views changed. */
-  touched: { ownerId: string; grants: readonly GrantRow[] }[];
-  /** Users whose view changed whatever their grants (the owner, say). */
-  users: string[];
 }
 
 function forbidden(detail: string): AppError {
@@ -149,11 +136,14 @@ function refuseViewer(reader: Reader, what: string): void {
  */
 export class WorkspacesService {
   private readonly library: Library;
+  private readonly notices: Notices | undefined;
   private readonly now: () => number;
 
   constructor(private readonly deps: WorkspacesDeps) {
     this.library = new Library(64 * 1024 * 1024);
     this.now = deps.now ?? Date.now;
+    this.notices =
+      deps.publish && new Notices(deps.users, deps.publish, (reader) => this.head(reader), deps.log);
   }
 
   private store(executor: Kysely<Database> = this.deps.db): WorkspacesStore {
@@ -526,13 +516,13 @@ export class WorkspacesService {
       if (stored) await store.write(ownerId, stored.document, stored.version + 1, this.stamp());
     }
     return () => {
-      this.notify({ touched: [{ ownerId: userId, grants: made }], users: owners }, userId);
+      this.notices?.send({ touched: [{ ownerId: userId, grants: made }], users: owners }, userId);
     };
   }
 
   /** Tells a user whose role or groups changed their new ETag: other grants may reach them now. */
   reachChanged(userId: string): void {
-    this.notify({ touched: [], users: [userId] }, userId);
+    this.notices?.send({ touched: [], users: [userId] }, userId);
   }
 
   // The machinery
@@ -559,7 +549,7 @@ export class WorkspacesService {
         if (isForeignKeyViolation(error)) throw notFound('the owner of this document (deleted just now)');
         throw error;
       });
-    this.notify(outcome, ownerId);
+    this.notices?.send(outcome, ownerId);
     return outcome.result as T;
   }
 
@@ -585,7 +575,7 @@ export class WorkspacesService {
     ownerId: string,
     before: JsonObject,
     after: JsonObject,
-  ): Promise<Omit<Outcome<never>, 'result'>> {
+  ): Promise<Affected> {
     const store = this.store(trx);
     const grants = await store.grantsOf(ownerId);
     const users = [ownerId];
@@ -604,43 +594,6 @@ export class WorkspacesService {
     // What its grantees' libraries show changed: the libraries kept for them must be built again.
     if (touched.length > 0) await store.sharingChanged();
     return { touched: [{ ownerId, grants: touched }], users };
-  }
-
-  /** Sends each affected user their new ETag, after the change committed; a failure here is logged, not thrown. */
-  private notify(outcome: Omit<Outcome<unknown>, 'result'>, actorId: string): void {
-    const publish = this.deps.publish;
-    if (!publish) return;
-    this.recipients(outcome)
-      .then((readers) => Promise.all(readers.map((reader) => this.tell(reader, publish))))
-      .catch((error: Error) =>
-        this.deps.log.warn({ reason: error.message, user_id: actorId }, 'could not send preferences.updated'),
-      );
-  }
-
-  private async recipients(outcome: Omit<Outcome<unknown>, 'result'>): Promise<Reader[]> {
-    const grants = outcome.touched.flatMap((t) => t.grants);
-    const roleGrants = grants.filter((g) => g.principalType === 'role' && isRole(g.principal));
-    const lowest = Math.min(...roleGrants.map((g) => roleLevel(g.principal as Role)));
-    const holders = await this.deps.users.holding({
-      roles: ROLES.filter((role) => roleLevel(role) >= lowest),
-      groups: [...new Set(grants.filter((g) => g.principalType === 'group').map((g) => g.principal))],
-      ids: [...new Set([...grants.flatMap((g) => (g.granteeId ? [g.granteeId] : [])), ...outcome.users])],
-    });
-    const owners = new Set(outcome.touched.map((t) => t.ownerId));
-    return holders
-      .filter(
-        (holder) =>
-          outcome.users.includes(holder.id) ||
-          (!owners.has(holder.id) &&
-            accessThrough(grants, { userId: holder.id, role: holder.role, groups: holder.groups }) !==
-              undefined),
-      )
-      .map((holder) => ({ userId: holder.id, role: holder.role, groups: holder.groups }));
-  }
-
-  private async tell(reader: Reader, publish: NonNullable<WorkspacesDeps['publish']>): Promise<void> {
-    const { etag } = await this.head(reader);
-    await publish(reader.userId, { type: 'preferences.updated', etag });
   }
 
   /** The reader's access to `owner`'s workspace `name`; 404 when none (the same as for no such workspace). */
@@ -670,63 +623,14 @@ export class WorkspacesService {
     }
   }
 
-  /**
-   * The grants as rows, each principal resolved here: a role, a group someone holds, an existing user other
-   * than the owner; none twice, and no more than the limit. `pointer` places a problem in the request.
-   */
-  private async resolveGrants(
+  private resolveGrants(
     actor: Actor,
     name: string,
     wanted: readonly NewGrant[],
-    pointers: GrantPointers = { list: '', item: (index) => `/${index}` },
+    pointers?: GrantPointers,
   ): Promise<GrantRow[]> {
-    const max = this.deps.settings.maxGrantsPerWorkspace;
-    if (wanted.length > max) {
-      throw invalidField(
-        pointers.list,
-        `lists ${wanted.length} grants for "${name}"; a workspace may have at most ${max} (SWITCHBOARD_WORKSPACE_GRANTS_MAX)`,
-      );
-    }
-    const at = this.stamp();
-    const seen = new Set<string>();
-    const groups = wanted.some((g) => g.principal_type === 'group')
-      ? new Set(await this.deps.users.knownGroups())
-      : new Set<string>();
-    const rows: GrantRow[] = [];
-    for (const [index, grant] of wanted.entries()) {
-      const where = `${pointers.item(index)}/principal`;
-      let principal = grant.principal;
-      let granteeId: string | null = null;
-      if (grant.principal_type === 'role' && !isRole(grant.principal)) {
-        throw invalidField(where, `is not a role: roles are ${ROLES.join(', ')}`);
-      }
-      if (grant.principal_type === 'group' && !groups.has(grant.principal)) {
-        throw invalidField(where, `names a group no user is in: "${grant.principal}"`);
-      }
-      if (grant.principal_type === 'user') {
-        const user = await this.deps.users.findByUsername(grant.principal);
-        if (!user) throw invalidField(where, `names no user: "${grant.principal}"`);
-        if (user.id === actor.userId) throw invalidField(where, 'is you: you own the workspace already');
-        // Stored as the account spells it: "BOB" and "bob" are one grantee, listed once.
-        principal = user.username;
-        granteeId = user.id;
-      }
-      const key = `${grant.principal_type}:${principal}`;
-      if (seen.has(key))
-        throw invalidField(where, `is listed twice (${key}); give each principal one access`);
-      seen.add(key);
-      rows.push({
-        ownerId: actor.userId,
-        ownerUsername: actor.username,
-        workspace: name,
-        principalType: grant.principal_type,
-        principal,
-        granteeId,
-        access: grant.access,
-        createdAt: at,
-      });
-    }
-    return rows;
+    const limits = { max: this.deps.settings.maxGrantsPerWorkspace, at: this.stamp() };
+    return resolveGrants(this.deps.users, { owner: actor, workspace: name, wanted, ...limits, pointers });
   }
 
   private stamp(): string {
