@@ -34,13 +34,7 @@ import { applyMergePatch, isJsonObject, type JsonObject } from './merge-patch.js
 import { type Affected, Notices, type Publish } from './notices.js';
 import type { WorkspaceSettings } from './settings.js';
 import { type WorkspaceText, workspaceText } from './snapshots.js';
-import {
-  type Access,
-  type GrantRow,
-  type PrincipalType,
-  type StoredDocument,
-  WorkspacesStore,
-} from './store.js';
+import { type Access, type GrantRow, type StoredDocument, WorkspacesStore } from './store.js';
 
 export type { PreferencesExport } from './export-file.js';
 export type { NewGrant } from './grants.js';
