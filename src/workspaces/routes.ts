@@ -1,10 +1,10 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import Negotiator from 'negotiator';
 import { auditContext } from '../auth/request.js';
 import type { CursorCodec } from '../platform/cursor.js';
 import { ok } from '../platform/envelope.js';
 import { Envelope, keysetPage, PageEnvelope, PageQuery } from '../platform/pagination.js';
+import { preferredCompression } from './accept-encoding.js';
 import { grantItem, preferencesBody, sharedBody, summaryItem, workspaceItem } from './present.js';
 import { RenderedViews } from './rendered-views.js';
 import {
@@ -89,9 +89,9 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<WorkspaceRouteOptions> =
         // Without a payload: a 304 has no body, and so no Content-Length either.
         return (reply as FastifyReply).header('etag', head.etag).code(304).send();
       }
-      // A library of hundreds of workspaces is hundreds of kilobytes of JSON: gzip takes it to a tenth.
+      // A library of hundreds of workspaces is hundreds of kilobytes of JSON: compressed, a tenth or less.
       reply.header('vary', 'accept-encoding');
-      const gzip = new Negotiator(request).encoding(['gzip', 'identity']) === 'gzip';
+      const coding = preferredCompression(request.headers['accept-encoding']);
       let etag = head.etag;
       let body = rendered.get(actor.userId, etag);
       if (!body) {
@@ -101,8 +101,10 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<WorkspaceRouteOptions> =
         rendered.put(actor.userId, etag, body);
       }
       // Undefined when the body is not kept (too large, or replaced by a newer read meanwhile).
-      const compressed = gzip ? await rendered.gzip(actor.userId, etag) : undefined;
-      if (compressed) return sendJsonText(reply.header('content-encoding', 'gzip'), etag, compressed);
+      const pending = coding && rendered.compressed(actor.userId, etag, coding);
+      const compressed = pending instanceof Promise ? await pending : pending;
+      if (coding && compressed)
+        return sendJsonText(reply.header('content-encoding', coding), etag, compressed);
       return sendJsonText(reply, etag, body);
     },
   );

@@ -1,4 +1,4 @@
-import { gunzipSync } from 'node:zlib';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RenderedViews } from '../../src/workspaces/rendered-views.js';
@@ -11,7 +11,7 @@ describe('RenderedViews', () => {
     views.put('u', '"1.0"', Buffer.from('one'));
     expect(views.get('u', '"1.0"')?.toString()).toBe('one');
     expect(views.get('u', '"2.0"')).toBeUndefined();
-    expect(views.gzip('u', '"2.0"')).toBeUndefined();
+    expect(views.compressed('u', '"2.0"', 'gzip')).toBeUndefined();
   });
 
   it('keeps at most its bound in bytes, gzips included, the least recently read going first', async () => {
@@ -24,8 +24,10 @@ describe('RenderedViews', () => {
     expect(views.get('b', 'e')).toBeUndefined();
     expect(views.get('a', 'e')).toBeDefined();
     // Each gzip of 100 equal bytes is about 23: counted, the second pushes the least recent out.
-    expect(gunzipSync(await (views.gzip('c', 'e') as Promise<Buffer>)).toString()).toBe('c'.repeat(100));
-    await views.gzip('a', 'e');
+    expect(gunzipSync(await (views.compressed('c', 'e', 'gzip') as Promise<Buffer>)).toString()).toBe(
+      'c'.repeat(100),
+    );
+    await views.compressed('a', 'e', 'gzip');
     expect([views.get('a', 'e'), views.get('c', 'e')].filter(Boolean)).toHaveLength(1);
     // A body larger than the bound is not kept.
     views.put('d', 'e', Buffer.alloc(300));
@@ -40,7 +42,7 @@ describe('GET /preferences compressed', () => {
   });
   afterAll(() => t?.close());
 
-  it('is gzipped for a client that accepts it, the same JSON as without', async () => {
+  it('is compressed for a client that takes it (brotli, else gzip), the same JSON as without', async () => {
     const session = await t.signIn(await t.createUser({ role: 'editor' }));
     const me = { client: session.client, bearer: session.accessToken };
     expect((await patchPreferences(me, { theme: 'dark', notes: 'x'.repeat(5000) })).status).toBe(200);
@@ -56,12 +58,21 @@ describe('GET /preferences compressed', () => {
     const plain = await get();
     expect(plain.headers['content-encoding']).toBeUndefined();
     expect(plain.headers.vary).toContain('accept-encoding');
-    const zipped = await get('gzip, deflate, br');
+    const zipped = await get('gzip, deflate');
     expect(zipped.headers['content-encoding']).toBe('gzip');
     expect(zipped.headers.etag).toBe(plain.headers.etag);
     expect(zipped.bytes.length).toBeLessThan(plain.bytes.length / 5);
     expect(JSON.parse(gunzipSync(zipped.bytes).toString())).toEqual(JSON.parse(plain.bytes.toString()));
+    // Brotli where it is taken (every browser over HTTPS), smaller still.
+    const brotli = await get('gzip, deflate, br');
+    expect(brotli.headers['content-encoding']).toBe('br');
+    expect(brotli.bytes.length).toBeLessThan(zipped.bytes.length);
+    expect(JSON.parse(brotliDecompressSync(brotli.bytes).toString())).toEqual(
+      JSON.parse(plain.bytes.toString()),
+    );
+    // A second read gets the same bytes, made once.
+    expect((await get('br')).bytes.equals(brotli.bytes)).toBe(true);
     // Refused by quality zero: plain.
-    expect((await get('gzip;q=0, identity')).headers['content-encoding']).toBeUndefined();
+    expect((await get('gzip;q=0, br;q=0, identity')).headers['content-encoding']).toBeUndefined();
   });
 });
