@@ -217,7 +217,12 @@ export class WorkspacesService {
       const next = applyMergePatch(document, patch) as JsonObject;
       if (typeof current === 'string') checkCurrent(next, current, sharedCurrent, `/${CURRENT_KEY}`);
       else followRemovedCurrent(document, next);
-      return { document: next, ...(await this.workspaceChanges(trx, actor.userId, document, next)) };
+      // A patch that leaves workspaces and variables alone changes nothing anyone else sees.
+      const shared = Object.hasOwn(patch, WORKSPACES_KEY) || Object.hasOwn(patch, VARIABLES_KEY);
+      const affected = shared
+        ? await this.workspaceChanges(trx, actor.userId, document, next)
+        : { touched: [], users: [actor.userId] };
+      return { document: next, ...affected };
     });
     return this.view(actor);
   }
