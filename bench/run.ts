@@ -10,6 +10,7 @@ const benchmarks: Record<string, () => Promise<{ run(argv: string[]): Promise<nu
   config: () => import('./config.js'),
   replay: () => import('./replay.js'),
   hotpath: () => import('./hotpath.js'),
+  workspaces: () => import('./workspaces.js'),
 };
 
 const argv = process.argv.slice(2);
