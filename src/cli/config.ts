@@ -1,4 +1,3 @@
-import { open } from 'node:fs/promises';
 import { pino } from 'pino';
 import { CLI_CONTEXT } from '../audit/service.js';
 import { canonicalJson } from '../endpoints/canonical.js';
@@ -11,7 +10,7 @@ import { maskSecrets } from '../endpoints/vars.js';
 import { AppError } from '../platform/problem.js';
 import { type Command, type CommandGroup, Refusal, runCommandGroup, UsageError } from './command-group.js';
 import { readJsonInput } from './json-input.js';
-import { type CliIo, table } from './output.js';
+import { type CliIo, table, writePrivateFile } from './output.js';
 
 export const CONFIG_HELP = `Usage: switchboard config <command> [options]
 
@@ -162,14 +161,7 @@ const COMMANDS: Record<string, Command<Tools>> = {
             io.stdout.write(text);
             return;
           }
-          // Owner-only before the first byte is written, also when the file was already there.
-          const file = await open(output, 'w', 0o600);
-          try {
-            await file.chmod(0o600);
-            await file.writeFile(text);
-          } finally {
-            await file.close();
-          }
+          await writePrivateFile(output, text);
           io.stdout.write(
             `wrote version ${record.version} to ${output}${withSecrets ? ' with its secrets' : ' (secrets masked)'}\n`,
           );

@@ -1,3 +1,4 @@
+import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 
 /** Where a command reads and writes: the process's own streams, or a test's. */
@@ -31,3 +32,14 @@ export const table = (rows: string[][]) => {
     )
     .join('\n');
 };
+
+/** Writes `text` to a file only its owner may read, before the first byte (also when the file was there). */
+export async function writePrivateFile(path: string, text: string): Promise<void> {
+  const file = await open(path, 'w', 0o600);
+  try {
+    await file.chmod(0o600);
+    await file.writeFile(text);
+  } finally {
+    await file.close();
+  }
+}

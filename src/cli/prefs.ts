@@ -1,4 +1,3 @@
-import { open } from 'node:fs/promises';
 import { pino } from 'pino';
 import { CLI_CONTEXT } from '../audit/service.js';
 import { assembleAuth } from '../auth/assemble.js';
@@ -8,7 +7,7 @@ import { AppError } from '../platform/problem.js';
 import { type Actor, WorkspacesService } from '../workspaces/service.js';
 import { type Command, type CommandGroup, Refusal, runCommandGroup, UsageError } from './command-group.js';
 import { readJsonInput } from './json-input.js';
-import type { CliIo } from './output.js';
+import { type CliIo, writePrivateFile } from './output.js';
 
 export const PREFS_HELP = `Usage: switchboard prefs <command> [options]
 
@@ -108,14 +107,7 @@ const COMMANDS: Record<string, Command<Tools>> = {
             io.stdout.write(text);
             return;
           }
-          // Owner-only before the first byte is written, also when the file was already there.
-          const file = await open(output, 'w', 0o600);
-          try {
-            await file.chmod(0o600);
-            await file.writeFile(text);
-          } finally {
-            await file.close();
-          }
+          await writePrivateFile(output, text);
           const workspaces = Object.keys(
             isObject(exported.document.workspaces) ? exported.document.workspaces : {},
           ).length;
