@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeLineChartPng } from './hotpath/chart.js';
 import { measurePoint, type PointResult } from './hotpath/load.js';
-import { type ProfileSummary, summariseProfileDir } from './hotpath/profile.js';
+import { type ProfileSummary, profileTable, summariseProfileDir } from './hotpath/profile.js';
 import {
   type Credentials,
   type Limits,
@@ -319,14 +319,6 @@ function profileMarkdown(
   options: Options,
   conditions: MachineConditions,
 ) {
-  const rows = (frames: ProfileSummary['selfByFunction']) =>
-    frames.map((f, i) => [
-      String(i + 1),
-      `${(f.share * 100).toFixed(1)}%`,
-      `\`${f.name.replace(/\|/g, '\\|')}\``,
-    ]);
-  const table = (title: string, column: string, frames: ProfileSummary['selfByFunction']) =>
-    `${title}\n\n${markdownTable(['#', 'share of busy time', column], rows(frames))}`;
   return [
     '### Where the time of an authenticated read goes (bench/hotpath --profile)',
     '',
@@ -346,13 +338,13 @@ function profileMarkdown(
       "`switchboard X` is our dist/X; `node (core)` is Node's own JavaScript; `(native)` frames have no script " +
       "(built-ins, bindings); `(garbage collector)` and `(program)` are V8's own.",
     '',
-    table('Self time by package:', 'package', summary.selfByPackage.slice(0, 10)),
+    profileTable('Self time by package:', 'package', summary.selfByPackage.slice(0, 10)),
     '',
-    table('Inclusive time by package:', 'package', summary.inclusiveByPackage.slice(0, 12)),
+    profileTable('Inclusive time by package:', 'package', summary.inclusiveByPackage.slice(0, 12)),
     '',
-    table('Self time by function:', 'function', summary.selfByFunction.slice(0, 15)),
+    profileTable('Self time by function:', 'function', summary.selfByFunction.slice(0, 15)),
     '',
-    table('Inclusive time by function:', 'function', summary.inclusiveByFunction),
+    profileTable('Inclusive time by function:', 'function', summary.inclusiveByFunction),
   ].join('\n');
 }
 

@@ -12,7 +12,7 @@ import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ProfileSummary, summariseProfileDir } from './hotpath/profile.js';
+import { type ProfileSummary, profileTable, summariseProfileDir } from './hotpath/profile.js';
 import { listOption, parseBenchArgs, positiveOption, type TimedOptions, usageText } from './lib/options.js';
 import {
   BENCHMARKS_DOC,
@@ -479,14 +479,6 @@ function profileMarkdown(
   options: Options,
   conditions: MachineConditions,
 ): string {
-  const rows = (frames: ProfileSummary['selfByFunction']) =>
-    frames.map((f, i) => [
-      String(i + 1),
-      `${(f.share * 100).toFixed(1)}%`,
-      `\`${f.name.replace(/\|/g, '\\|')}\``,
-    ]);
-  const table = (title: string, column: string, frames: ProfileSummary['selfByFunction']) =>
-    `${title}\n\n${markdownTable(['#', 'share of busy time', column], rows(frames))}`;
   return [
     '### Where the time of the preferences routes goes (bench/workspaces --profile)',
     '',
@@ -508,11 +500,11 @@ function profileMarkdown(
           : `${(summary.totalMs / 1000).toFixed(1)} s sampled over the server's whole life (start-up included)`) +
         `, ${(summary.idle * 100).toFixed(0)}% of it idle; shares below are of the busy rest.`,
       '',
-      table('Self time by package:', 'package', summary.selfByPackage.slice(0, 8)),
+      profileTable('Self time by package:', 'package', summary.selfByPackage.slice(0, 8)),
       '',
-      table('Self time by function:', 'function', summary.selfByFunction.slice(0, 15)),
+      profileTable('Self time by function:', 'function', summary.selfByFunction.slice(0, 15)),
       '',
-      table('Inclusive time by function:', 'function', summary.inclusiveByFunction.slice(0, 15)),
+      profileTable('Inclusive time by function:', 'function', summary.inclusiveByFunction.slice(0, 15)),
     ]),
   ].join('\n');
 }

@@ -2,8 +2,10 @@
  * Summarises a V8 CPU profile (`node --cpu-prof`) for bench/hotpath: where the server's time goes, by
  * function and by package, self (the frame itself was running) and inclusive (the frame was on the stack).
  */
+
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { markdownTable } from '../lib/report.js';
 
 interface CallFrame {
   functionName: string;
@@ -152,4 +154,14 @@ export function summariseProfileDir(
   const newest = files[files.length - 1];
   if (!newest) throw new Error(`no .cpuprofile in ${dir}: did the server exit cleanly?`);
   return summariseProfile(JSON.parse(readFileSync(join(dir, newest), 'utf8')) as CpuProfile, n, window);
+}
+
+/** One ranking of a profile as a markdown table under its title: rank, share of busy time, name. */
+export function profileTable(title: string, column: string, frames: readonly Frame[]): string {
+  const rows = frames.map((f, i) => [
+    String(i + 1),
+    `${(f.share * 100).toFixed(1)}%`,
+    `\`${f.name.replace(/\|/g, '\\|')}\``,
+  ]);
+  return `${title}\n\n${markdownTable(['#', 'share of busy time', column], rows)}`;
 }
