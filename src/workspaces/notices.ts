@@ -18,6 +18,13 @@ export interface Affected {
   users: string[];
 }
 
+/** Recipients whose ETags are worked out at the same time. */
+const AT_ONCE = 8;
+
+function merged(a: Affected, b: Affected): Affected {
+  return { touched: [...a.touched, ...b.touched], users: [...new Set([...a.users, ...b.users])] };
+}
+
 /**
  * The `preferences.updated` notices: after a change committed, each user whose view it may have changed
  * gets their new ETag, worked out afresh (the same one their next read would give).
@@ -30,13 +37,39 @@ export class Notices {
     private readonly log: Pick<FastifyBaseLogger, 'warn'>,
   ) {}
 
-  /** Sends them in the background; a failure is logged, not thrown (the change has been made). */
-  send(affected: Affected, actorId: string): void {
-    this.recipients(affected)
-      .then((readers) => Promise.all(readers.map((reader) => this.tell(reader))))
+  /** Per owner: the round of notices being sent, and what changed since it began (sent after it). */
+  private readonly rounds = new Map<string, { next: Affected | undefined }>();
+
+  /**
+   * Sends them in the background; a failure is logged, not thrown (the change has been made). One round
+   * per owner at a time: changes made meanwhile are sent together once it ends, each user's ETag worked
+   * out then, so a burst of edits to a widely shared workspace costs a few rounds, not one per edit, and
+   * the last notice each user gets carries their current ETag.
+   */
+  send(affected: Affected, ownerId: string): void {
+    const running = this.rounds.get(ownerId);
+    if (running) {
+      running.next = running.next ? merged(running.next, affected) : affected;
+      return;
+    }
+    const round: { next: Affected | undefined } = { next: undefined };
+    this.rounds.set(ownerId, round);
+    this.deliver(affected)
       .catch((error: Error) =>
-        this.log.warn({ reason: error.message, user_id: actorId }, 'could not send preferences.updated'),
-      );
+        this.log.warn({ reason: error.message, user_id: ownerId }, 'could not send preferences.updated'),
+      )
+      .finally(() => {
+        this.rounds.delete(ownerId);
+        if (round.next) this.send(round.next, ownerId);
+      });
+  }
+
+  /** Tells each recipient, a few at a time (each works out an ETag; thousands at once would queue on the database). */
+  private async deliver(affected: Affected): Promise<void> {
+    const readers = await this.recipients(affected);
+    for (let start = 0; start < readers.length; start += AT_ONCE) {
+      await Promise.all(readers.slice(start, start + AT_ONCE).map((reader) => this.tell(reader)));
+    }
   }
 
   /** The named users and every enabled user a touched grant reaches (the owners of the grants aside). */

@@ -98,6 +98,26 @@ describe(`preferences.updated notices (${redisUrl ? 'Redis' : 'in-process'} bus)
     await expectNoNotice([otherWatch]);
   });
 
+  it('ends a burst of edits with every grantee holding their current ETag', async () => {
+    const owner = await member(t, 'editor');
+    const grantees = [await member(t, 'viewer'), await member(t, 'editor', { groups: ['burst'] })];
+    await putWorkspace(owner, 'busy', { v: 0 });
+    await share(owner, 'busy', [toUser(grantees[0]!.username), toGroup('burst')]);
+    const watchers = await Promise.all([owner, ...grantees].map((who) => watching(who)));
+    // Twenty edits at once: notices sent meanwhile are gathered, never lost.
+    await Promise.all(
+      Array.from({ length: 20 }, (_, v) =>
+        api(owner, '/preferences', { method: 'PATCH', json: { workspaces: { busy: { v } } } }),
+      ),
+    );
+    for (const watcher of watchers) {
+      const first = await watcher.next();
+      await settle(500);
+      const last = (watcher.pending().at(-1)?.data as { etag: string } | undefined) ?? first;
+      expect(last.etag, watcher.who.username).toBe((await prefs(watcher.who)).etag);
+    }
+  });
+
   it("does not tell grantees of the owner's other workspaces when an unshared one changes", async () => {
     const owner = await member(t, 'editor');
     const grantee = await member(t, 'editor');
