@@ -32,6 +32,7 @@ import {
 import { lazyRequestLoggers } from './platform/request-logger.js';
 import { withoutPassword } from './platform/secrets.js';
 import { registerSecurity, securityHeaders } from './platform/security.js';
+import { holdTickShape } from './platform/tick-shape.js';
 import { assembleRateLimits } from './ratelimit/index.js';
 import type { Settings } from './settings.js';
 import { type Foundation, openFoundation } from './start-up.js';
@@ -89,6 +90,7 @@ export interface Switchboard {
  * audit log), then the platform and every feature on it.
  */
 export async function createApp(settings: Settings, overrides: AppOverrides = {}): Promise<Switchboard> {
+  holdTickShape();
   const foundation = await openFoundation(settings, { storage: overrides.storage, now: overrides.now });
   try {
     return await assemble(settings, overrides, foundation);
