@@ -1,4 +1,5 @@
 import { type AuthSettings, authSettings } from './auth/settings.js';
+import { type SsoSettings, ssoSettings } from './auth/sso/settings.js';
 import { type EndpointSettings, endpointSettings } from './endpoints/settings.js';
 import { type LiveSettings, liveSettings } from './live/settings.js';
 import { type RedisSettings, redisSettings } from './platform/redis-settings.js';
@@ -18,6 +19,7 @@ export type {
   LiveSettings,
   RedisSettings,
   ServerSettings,
+  SsoSettings,
   StorageSettings,
   WorkspaceSettings,
 };
@@ -32,6 +34,7 @@ const sections = {
   storage: storageSettings,
   redis: redisSettings,
   auth: authSettings,
+  sso: ssoSettings,
   limits: limitSettings,
   live: liveSettings,
   endpoints: endpointSettings,
@@ -47,6 +50,7 @@ export type Settings = ServerSettings &
   StorageSettings &
   RedisSettings &
   AuthSettings & {
+    readonly sso: SsoSettings;
     readonly limits: LimitSettings;
     readonly live: LiveSettings;
     readonly endpoints: EndpointSettings;
@@ -74,6 +78,7 @@ export function readSettings(
   const storage = readSection(sections.storage.specs, sources, readings);
   const redis = readSection(sections.redis.specs, sources, readings);
   const auth = readSection(sections.auth.specs, sources, readings);
+  const sso = readSection(sections.sso.specs, sources, readings);
   const limits = readSection(sections.limits.specs, sources, readings);
   const live = readSection(sections.live.specs, sources, readings);
   const endpoints = readSection(sections.endpoints.specs, sources, readings);
@@ -84,6 +89,7 @@ export function readSettings(
     ...stored,
     ...sections.redis.build(redis, undefined),
     ...sections.auth.build(auth, undefined),
+    sso: sections.sso.build(sso, undefined),
     limits: sections.limits.build(limits, undefined),
     live: sections.live.build(live, undefined),
     endpoints: sections.endpoints.build(endpoints, { dataDir: stored.dataDir }),

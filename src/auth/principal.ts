@@ -4,7 +4,7 @@ import type { Role } from './roles.js';
 export type Credential = 'cookie' | 'bearer' | 'api_key' | 'ticket';
 
 /** How the session behind the credential began. */
-export type AuthMethod = 'password' | 'api_key';
+export type AuthMethod = 'password' | 'api_key' | 'oidc' | 'msal';
 
 /** The authenticated caller, resolved afresh on every request from the database. */
 export interface Principal {

@@ -3,7 +3,8 @@ import type { Engine } from '../storage/database.js';
 import type { Database, UsersTable } from '../storage/schema.js';
 import type { Role } from './roles.js';
 
-export type AuthSource = 'local';
+/** Where an account signs in: a local password, or a single sign-on provider (no local password). */
+export type AuthSource = 'local' | 'oidc' | 'msal';
 
 export interface UserRecord {
   id: string;

@@ -6,6 +6,7 @@ import * as audit from './migrations/0003_audit.js';
 import * as endpointConfig from './migrations/0004_endpoint_config.js';
 import * as setupTokenHash from './migrations/0005_setup_token_hash.js';
 import * as preferences from './migrations/0006_preferences.js';
+import * as sso from './migrations/0007_sso.js';
 
 type Up = (db: Kysely<unknown>, engine: Engine) => Promise<void>;
 
@@ -17,6 +18,7 @@ const steps: Record<string, Up> = {
   '0004_endpoint_config': endpointConfig.up,
   '0005_setup_token_hash': setupTokenHash.up,
   '0006_preferences': preferences.up,
+  '0007_sso': sso.up,
 };
 
 export const MIGRATION_NAMES: readonly string[] = Object.keys(steps);

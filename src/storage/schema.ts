@@ -151,6 +151,20 @@ export interface SharingStateTable {
   generation: number;
 }
 
+export interface SsoIdentitiesTable {
+  provider: string;
+  issuer: string;
+  subject: string;
+  user_id: string;
+  created_at: string;
+  last_sign_in_at: string;
+}
+
+export interface SsoSpentTable {
+  key: string;
+  expires_at: string;
+}
+
 export interface Database {
   instance_secrets: InstanceSecretsTable;
   users: UsersTable;
@@ -168,4 +182,6 @@ export interface Database {
   preferences: PreferencesTable;
   workspace_grants: WorkspaceGrantsTable;
   sharing_state: SharingStateTable;
+  sso_identities: SsoIdentitiesTable;
+  sso_spent: SsoSpentTable;
 }
