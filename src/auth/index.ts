@@ -8,6 +8,7 @@ import { authHooks } from './guard.js';
 import { refusalAudit } from './refusal-audit.js';
 import { authRoutes } from './routes.js';
 import type { Auth } from './service.js';
+import { ssoRoutes } from './sso/routes.js';
 import { usersRoutes } from './users-routes.js';
 
 /** How clients authenticate, for the OpenAPI document. */
@@ -72,5 +73,6 @@ export async function registerAuthRoutes(
 ): Promise<void> {
   const { auth, cursors, settings } = options;
   await api.register(authRoutes, { prefix: '/auth', auth, cursors, cookieSecure: settings.cookieSecure });
+  await api.register(ssoRoutes, { prefix: '/auth', auth, cookieSecure: settings.cookieSecure });
   await api.register(usersRoutes, { prefix: '/users', auth, cursors });
 }

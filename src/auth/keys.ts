@@ -7,6 +7,8 @@ export interface AuthKeys {
   readonly apiKey: Buffer;
   readonly csrf: Buffer;
   readonly passwordSignature: Buffer;
+  /** Seals a started SSO sign-in into its cookie (sso/pending-login.ts). */
+  readonly ssoLogin: Uint8Array;
 }
 
 function derive(secret: Buffer, purpose: string, length: number): Buffer {
@@ -21,6 +23,7 @@ export function deriveAuthKeys(secret: Buffer): AuthKeys {
     apiKey: derive(secret, 'api-key-v1', 32),
     csrf: derive(secret, 'csrf-token-v1', 32),
     passwordSignature: derive(secret, 'password-signature-v1', 32),
+    ssoLogin: new Uint8Array(derive(secret, 'sso-login-v1', 32)),
   };
 }
 

@@ -152,6 +152,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         await auth.sessions.revoke(sessionId, 'logout', auditContext(request), 'auth.logout');
       }
       clearSessionCookies(reply, cookieSecure);
+      // Where the browser goes to sign out at the provider too, when the settings ask for it (docs/sso.md).
+      const endSession = await auth.sso.endSessionUrl(request.principal?.authMethod);
+      if (endSession) reply.header('end-session-url', endSession);
       return reply.code(204).send();
     },
   );

@@ -7,6 +7,7 @@ import { LoginService } from './login-service.js';
 import type { Principal } from './principal.js';
 import { SessionsService } from './sessions-service.js';
 import { SetupService } from './setup-service.js';
+import { SingleSignOn } from './sso/sign-in.js';
 import { MemoryTicketStore, type TicketStore } from './tickets.js';
 import { TicketsService } from './tickets-service.js';
 import { UsersService } from './users-service.js';
@@ -21,6 +22,7 @@ export class Auth {
   readonly setup: SetupService;
   readonly apiKeys: ApiKeysService;
   readonly tickets: TicketsService;
+  readonly sso: SingleSignOn;
   /** Who a request or an upgrade comes from, whatever credential it presents. */
   readonly credentials: CredentialResolver;
   private maintenance: NodeJS.Timeout | undefined;
@@ -35,6 +37,7 @@ export class Auth {
     this.setup = new SetupService(deps, this.users, this.sessions);
     this.apiKeys = new ApiKeysService(deps);
     this.tickets = new TicketsService(ticketStore, this.sessions);
+    this.sso = new SingleSignOn(deps, this.sessions);
     this.credentials = new CredentialResolver(credentialSources(this), allowedOrigins(deps.settings));
   }
 
@@ -59,7 +62,7 @@ export class Auth {
   /** Drops rows that can no longer matter (ended sessions, aged-out failures) now and every ten minutes. */
   startMaintenance(log: FastifyBaseLogger): void {
     const run = () =>
-      Promise.all([this.sessions.prune(), this.login.prune()]).catch((error: unknown) =>
+      Promise.all([this.sessions.prune(), this.login.prune(), this.sso.prune()]).catch((error: unknown) =>
         log.warn({ err: error }, 'auth maintenance failed; retrying later'),
       );
     void run();

@@ -117,6 +117,7 @@ export async function registerSecurity(
         'ratelimit-limit',
         'ratelimit-remaining',
         'ratelimit-reset',
+        'end-session-url',
       ],
       maxAge: 600,
     });
