@@ -157,7 +157,13 @@ export const UserItem = Type.Object({
 export const NewUserBody = Type.Object(
   {
     username: Username,
-    password: NewPassword,
+    password: Type.Optional(NewPassword),
+    auth_source: Type.Optional(
+      Type.Union([Type.Literal('local'), Type.Literal('oidc'), Type.Literal('msal')], {
+        description:
+          'Default local (needs a password). oidc or msal: an account for single sign-on, without a password, that the first sign-in of that username links to its identity.',
+      }),
+    ),
     full_name: Type.Optional(FullName),
     role: RoleName,
     groups: Type.Optional(Groups),

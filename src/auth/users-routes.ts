@@ -46,7 +46,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ auth: Auth; cursors: () =>
       config: adminWrites,
       schema: {
         tags,
-        summary: 'Create a local user',
+        summary: 'Create a user: local, or an account for single sign-on',
         body: NewUserBody,
         response: { 201: Envelope(UserItem) },
       },
@@ -57,6 +57,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ auth: Auth; cursors: () =>
         {
           username: body.username,
           password: body.password,
+          authSource: body.auth_source,
           fullName: body.full_name,
           role: body.role,
           groups: body.groups,

@@ -9,6 +9,7 @@ import type { Principal } from './principal.js';
 import type { Role } from './roles.js';
 import { SessionsStore } from './sessions-store.js';
 import {
+  type AuthSource,
   type HolderRecord,
   type Holders,
   type UserFilter,
@@ -18,7 +19,10 @@ import {
 
 export interface NewUser {
   username: string;
-  password: string;
+  /** Needed for a local account; an account for single sign-on has none. */
+  password?: string;
+  /** Default local. */
+  authSource?: AuthSource;
   fullName?: string | null;
   role: Role;
   groups?: readonly string[];
@@ -181,6 +185,12 @@ export class UsersService {
       );
     }
     const current = await this.get(id);
+    if (update.password !== undefined && current.authSource !== 'local') {
+      throw new AppError(
+        ErrorCode.conflict,
+        `this account signs in with single sign-on (${current.authSource}) and has no local password`,
+      );
+    }
     if (update.password !== undefined) {
       const problem = passwordProblem(update.password, current.username);
       if (problem) throw invalidField('/password', problem);
@@ -282,7 +292,20 @@ export class UsersService {
   /** Validates and hashes; throws a 422 naming the field. */
   private async prepare(input: NewUser): Promise<Omit<UserRecord, 'lastLoginAt'>> {
     const username = input.username.trim().toLowerCase();
-    const problem = passwordProblem(input.password, username);
+    const authSource = input.authSource ?? 'local';
+    if (authSource !== 'local' && input.password !== undefined) {
+      throw invalidField(
+        '/password',
+        `an account for single sign-on (${authSource}) has no local password; leave this out`,
+      );
+    }
+    if (authSource !== 'local' && input.mustChangePassword === true) {
+      throw invalidField('/must_change_password', 'an account for single sign-on has no password to change');
+    }
+    if (authSource === 'local' && input.password === undefined) {
+      throw invalidField('/password', 'is required for a local account');
+    }
+    const problem = input.password === undefined ? undefined : passwordProblem(input.password, username);
     if (problem) throw invalidField('/password', problem);
     const now = iso(this.deps.now());
     return {
@@ -290,10 +313,10 @@ export class UsersService {
       username,
       fullName: input.fullName ?? null,
       role: input.role,
-      passwordHash: await this.deps.hasher.hash(input.password),
-      authSource: 'local',
+      passwordHash: input.password === undefined ? null : await this.deps.hasher.hash(input.password),
+      authSource,
       disabled: false,
-      mustChangePassword: input.mustChangePassword ?? true,
+      mustChangePassword: authSource === 'local' ? (input.mustChangePassword ?? true) : false,
       groups: [...new Set(input.groups ?? [])].sort(),
       createdAt: now,
       updatedAt: now,

@@ -36,6 +36,10 @@ export const SECRET_PARAMS: ReadonlySet<string> = new Set([
   'api_key',
   'password',
   'setup_token',
+  // What an identity provider sends back to a sign-in's callback.
+  'code',
+  'state',
+  'id_token',
 ]);
 
 /** A parameter name decoded as the query parser decodes it (`%74oken` is `token`); undefined if it cannot be. */

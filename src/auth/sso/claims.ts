@@ -53,11 +53,13 @@ export function identityFrom(
         : `the id token has no "${mapping.username}" claim to take the username from; set SWITCHBOARD_SSO_USERNAME_CLAIM to a claim your provider sends`,
     );
   }
+  const who = { username, issuer };
   const values = [...stringsOf(claims[mapping.groups]), ...stringsOf(claims.roles)];
   if (values.length > MAX_SSO_GROUPS) {
     throw new SsoRefusal(
       'too_many_groups',
       `the id token lists more than ${MAX_SSO_GROUPS} groups and roles`,
+      who,
     );
   }
   // Keycloak writes group paths ("/ops/admins"); the leading slash is dropped, the rest kept.
@@ -74,6 +76,7 @@ export function identityFrom(
       throw new SsoRefusal(
         'no_role',
         'none of your groups gives a role here (SWITCHBOARD_SSO_ROLE_MAP) and users without one are refused; ask an admin',
+        who,
       );
     }
     role = mapping.defaultRole;

@@ -18,6 +18,8 @@ export class SsoRefusal extends AppError {
   constructor(
     readonly reason: string,
     detail: string,
+    /** Who was refused, once the claims have said. */
+    readonly who?: { username: string; issuer: string },
   ) {
     super(ErrorCode.forbidden, detail);
   }

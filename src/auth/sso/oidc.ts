@@ -121,8 +121,12 @@ export class OidcFlow {
         clientSecret === undefined ? client.None() : client.ClientSecretBasic(clientSecret),
         {
           timeout: PROVIDER_TIMEOUT_S,
-          // Plain HTTP only where the settings allow it: a loopback issuer (settings.ts).
-          execute: issuer.protocol === 'http:' ? [client.allowInsecureRequests] : [],
+          // The id token's signature is checked too, not only the TLS channel it came over; plain HTTP only
+          // where the settings allow it, a loopback issuer (settings.ts).
+          execute: [
+            client.enableNonRepudiationChecks,
+            ...(issuer.protocol === 'http:' ? [client.allowInsecureRequests] : []),
+          ],
         },
       );
       config.timeout = PROVIDER_TIMEOUT_S;

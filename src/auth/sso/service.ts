@@ -37,13 +37,7 @@ export class SsoAccounts {
 
   /** Signs the identity in; an SsoRefusal (403, code 1001) when its account may not be used. */
   async signIn(identity: SsoIdentity, client: ClientMeta): Promise<IssuedSession> {
-    let admission: Admission;
-    try {
-      admission = await this.admit(identity);
-    } catch (error) {
-      if (error instanceof SsoRefusal) await this.refused(identity.provider, error.reason, client, identity);
-      throw error;
-    }
+    const admission = await this.admit(identity);
     const { user } = admission;
     const issued = await this.sessions.start(user, identity.provider, client);
     if (admission.roleChanged) this.deps.events.emit('user.changed', { userId: user.id, change: 'role' });
@@ -71,10 +65,10 @@ export class SsoAccounts {
 
   /** Audits a refused SSO sign-in (`auth.sso.failure`) with why, never with a token. */
   async refused(
-    provider: SsoProvider | string,
+    provider: SsoProvider,
     reason: string,
     client: ClientMeta,
-    identity?: Pick<SsoIdentity, 'username' | 'issuer'>,
+    identity?: { username: string; issuer: string },
   ): Promise<void> {
     const context: AuditContext = {
       actor: { id: null, username: identity?.username ?? null },
@@ -107,6 +101,7 @@ export class SsoAccounts {
             throw new SsoRefusal(
               'username_taken',
               `an account named "${identity.username}" already exists here and is not linked to this sign-in; ask an admin`,
+              identity,
             );
           }
           user = named;
@@ -115,6 +110,7 @@ export class SsoAccounts {
             throw new SsoRefusal(
               'not_provisioned',
               `there is no account "${identity.username}" here, and accounts are not created at sign-in; ask an admin to create it`,
+              identity,
             );
           }
           user = {
@@ -137,7 +133,7 @@ export class SsoAccounts {
         await links.link(key, user.id, now);
       }
       if (user.disabled) {
-        throw new SsoRefusal('disabled', 'this account is disabled here; ask an admin');
+        throw new SsoRefusal('disabled', 'this account is disabled here; ask an admin', identity);
       }
       let role = identity.role;
       let keptLastAdmin = false;

@@ -4,7 +4,7 @@ import type { AuthDeps, ClientMeta } from '../context.js';
 import { iso } from '../context.js';
 import type { IssuedSession, SessionsService } from '../sessions-service.js';
 import { identityFrom } from './claims.js';
-import { reasonOf, SsoRejection, SsoUpstreamFailure } from './failures.js';
+import { reasonOf, SsoRefusal, SsoRejection, SsoUpstreamFailure } from './failures.js';
 import { MsalVerifier } from './msal.js';
 import { OidcFlow } from './oidc.js';
 import { PENDING_LOGIN_TTL_S, PendingLogins } from './pending-login.js';
@@ -138,7 +138,7 @@ export class SingleSignOn {
     await this.accounts.prune();
   }
 
-  /** Runs a step of a sign-in; its rejection or the provider's failure is audited (refusals audit themselves). */
+  /** Runs a step of a sign-in; its rejection, refusal or the provider's failure is audited. */
   private async audited<T>(
     provider: 'oidc' | 'msal',
     client: ClientMeta,
@@ -148,8 +148,14 @@ export class SingleSignOn {
     try {
       return await step();
     } catch (error) {
-      if (error instanceof SsoRejection || error instanceof SsoUpstreamFailure) {
-        await this.accounts.refused(provider, reasonOf(error) ?? 'error', client);
+      const reason = reasonOf(error);
+      if (reason !== undefined) {
+        await this.accounts.refused(
+          provider,
+          reason,
+          client,
+          error instanceof SsoRefusal ? error.who : undefined,
+        );
       }
       if (error instanceof SsoUpstreamFailure) {
         const { upstreamCause } = error;
