@@ -104,7 +104,10 @@ describe('switchboard settings', () => {
       SWITCHBOARD_METRICS_TOKEN: random(),
       SWITCHBOARD_SETUP_TOKEN: random(),
       SWITCHBOARD_REDIS_URL: `rediss://:${password}@${host}.internal:6390/3`,
+      SWITCHBOARD_OIDC_CLIENT_SECRET: random(),
     };
+    // What a secret needs beside it to be accepted (the OIDC client secret: its issuer and client id).
+    const companions = { oidc_issuer: 'https://id.example.com', oidc_client_id: 'switchboard' };
     // A new secret needs a sample here, so that this test covers it.
     expect(
       settingSpecs
@@ -116,6 +119,7 @@ describe('switchboard settings', () => {
       samples.SWITCHBOARD_JWT_SECRET ?? '',
       samples.SWITCHBOARD_METRICS_TOKEN ?? '',
       samples.SWITCHBOARD_SETUP_TOKEN ?? '',
+      samples.SWITCHBOARD_OIDC_CLIENT_SECRET ?? '',
       password,
       host,
     ];
@@ -128,12 +132,17 @@ describe('switchboard settings', () => {
       ...['rediss://', '.internal', '6390'].filter((piece) => output.includes(piece)),
     ];
 
-    const fromEnv = { ...samples };
+    const fromEnv = {
+      ...samples,
+      SWITCHBOARD_OIDC_ISSUER: companions.oidc_issuer,
+      SWITCHBOARD_OIDC_CLIENT_ID: companions.oidc_client_id,
+    };
     const secretsFile = settingsFile(
       'secrets.yaml',
       settingSpecs
         .filter((s) => s.secret)
         .map((s) => `${s.file}: "${samples[s.env]}"`)
+        .concat(Object.entries(companions).map(([key, value]) => `${key}: "${value}"`))
         .join('\n'),
     );
     for (const env of [fromEnv, { SWITCHBOARD_CONFIG_FILE: secretsFile }]) {
