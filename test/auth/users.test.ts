@@ -187,6 +187,50 @@ describe('creating users', () => {
     const longest = await create({ username: 'b'.repeat(64), password: NEW_PASSWORD, role: 'viewer' });
     expect(longest.status).toBe(201);
   });
+  it('creates an account for single sign-on: no password, none to change, none to set later (409)', async () => {
+    const res = await create({ username: 'sso.person@example.com', auth_source: 'oidc', role: 'editor' });
+    expect(res.status).toBe(201);
+    expect(res.body.data).toMatchObject({ auth_source: 'oidc', must_change_password: false, role: 'editor' });
+    const stored = await t.app.storage.db
+      .selectFrom('users')
+      .select(['password_hash', 'auth_source'])
+      .where('id', '=', res.body.data.id)
+      .executeTakeFirstOrThrow();
+    expect(stored).toEqual({ password_hash: null, auth_source: 'oidc' });
+    const login = await t.client().call('/api/v1/auth/login', {
+      json: { username: 'sso.person@example.com', password: NEW_PASSWORD },
+    });
+    expectError(login, 401, 1000);
+    const reset = await admin.call(`/api/v1/users/${res.body.data.id}`, {
+      method: 'PATCH',
+      json: { password: NEW_PASSWORD },
+    });
+    expectError(reset, 409, 4000);
+    expect(reset.body.error).toMatch(/single sign-on \(oidc\) and has no local password/);
+  });
+
+  it('refuses a password for an SSO account, none for a local one, and an unknown source (422)', async () => {
+    const withPassword = await create({
+      username: 'ssox',
+      auth_source: 'msal',
+      password: NEW_PASSWORD,
+      role: 'viewer',
+    });
+    expect(pointersOf(withPassword)).toEqual(['/password']);
+    const mustChange = await create({
+      username: 'ssox',
+      auth_source: 'msal',
+      must_change_password: true,
+      role: 'viewer',
+    });
+    expect(pointersOf(mustChange)).toEqual(['/must_change_password']);
+    expect(pointersOf(await create({ username: 'localx', role: 'viewer' }))).toEqual(['/password']);
+    expect(pointersOf(await create({ username: 'localx', auth_source: 'saml', role: 'viewer' }))).toContain(
+      '/auth_source',
+    );
+    expect(await t.app.auth.users.findByUsername('ssox')).toBeUndefined();
+    expect(await t.app.auth.users.findByUsername('localx')).toBeUndefined();
+  });
 });
 
 describe('listing users', () => {
