@@ -21,7 +21,9 @@ Changes take effect on the next request of a running server; the audit log names
 
 Commands:
   add <username> [--role viewer|editor|admin] [--full-name NAME] [--groups a,b] [--password-stdin]
-                      create a user (role viewer unless --role says otherwise)
+                      [--sso oidc|msal]
+                      create a user (role viewer unless --role says otherwise); with --sso, an account
+                      without a password that the first single sign-on of that username claims
   list [--role R] [--json]
                       users by username; --json prints the objects GET /api/v1/users returns
   set-role <username> <role>
@@ -101,9 +103,10 @@ function switchDisabled(disabled: boolean): Command<Auth> {
 const COMMANDS: Record<string, Command<Auth>> = {
   add: {
     usage:
-      'switchboard user add <username> [--role viewer|editor|admin] [--full-name NAME] [--groups a,b] [--password-stdin]',
+      'switchboard user add <username> [--role viewer|editor|admin] [--full-name NAME] [--groups a,b] [--password-stdin] [--sso oidc|msal]',
     options: {
       role: { type: 'string' },
+      sso: { type: 'string' },
       'full-name': { type: 'string' },
       groups: { type: 'string' },
       ...passwordStdin,
@@ -131,6 +134,22 @@ const COMMANDS: Record<string, Command<Auth>> = {
             `group "${group}" must be 1 to 64 letters, digits, spaces or . _ : / -, starting with a letter or digit`,
           );
       const fromStdin = values['password-stdin'] === true;
+      const sso = values.sso === undefined ? undefined : String(values.sso);
+      if (sso !== undefined && sso !== 'oidc' && sso !== 'msal')
+        throw new UsageError(`--sso "${sso}" is not one of oidc, msal`);
+      if (sso !== undefined && fromStdin)
+        throw new UsageError('an account for single sign-on has no password: leave out --password-stdin');
+      if (sso !== undefined) {
+        return {
+          async run(auth, io) {
+            const user = await auth.users.create(
+              { username, authSource: sso, fullName, role: chosenRole, groups },
+              CLI_CONTEXT,
+            );
+            io.stdout.write(`created user ${user.username} (${user.role}) for single sign-on with ${sso}\n`);
+          },
+        };
+      }
       let given: string | undefined;
       return {
         async read(_settings, io) {

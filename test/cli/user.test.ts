@@ -75,6 +75,22 @@ afterAll(async () => {
 });
 
 describe('user add', () => {
+  it('makes an account for single sign-on with --sso: no password printed, none to sign in with', async () => {
+    const run = await user(['add', 'Sso.Sam@example.com', '--sso', 'msal', '--role', 'editor']);
+    expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: '' });
+    expect(run.stdout).toBe('created user sso.sam@example.com (editor) for single sign-on with msal\n');
+    const stored = await app.auth.users.findByUsername('sso.sam@example.com');
+    expect(stored).toMatchObject({ authSource: 'msal', passwordHash: null, mustChangePassword: false });
+    for (const args of [
+      ['add', 'ssobad', '--sso', 'saml'],
+      ['add', 'ssobad', '--sso', 'oidc', '--password-stdin'],
+    ]) {
+      const refused = await user(args, { input: `${OTHER_PASSWORD}\n` });
+      expect(refused.status).toBe(2);
+    }
+    expect(await app.auth.users.findByUsername('ssobad')).toBeUndefined();
+  });
+
   it('prints a generated password once; it signs in and must be changed', async () => {
     const run = await user([
       'add',
