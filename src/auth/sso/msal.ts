@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, decodeJwt, errors, type JWTPayload, jwtVerify } from 'jose';
 import type { AppError } from '../../platform/problem.js';
 import { SsoRejection, upstreamFailed } from './failures.js';
@@ -29,11 +28,11 @@ interface CachedTenant {
 /** What a verified id token gives: its claims, and when its single use may be forgotten. */
 export interface VerifiedIdToken {
   readonly claims: JWTPayload & Record<string, unknown>;
-  readonly digest: string;
   readonly spentUntil: number;
 }
 
-const JOSE_UPSTREAM = new Set(['ERR_JWKS_TIMEOUT', 'ERR_JOSE_GENERIC']);
+/** jose's codes for a key set that could not be had (fetched in time, or read): the provider's fault. */
+const JOSE_UPSTREAM = new Set(['ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID', 'ERR_JOSE_GENERIC']);
 
 /**
  * Verifies MSAL (Entra ID) id tokens: the tenant on the allow-list before anything is fetched; RS256 only,
@@ -78,7 +77,6 @@ export class MsalVerifier {
     }
     return {
       claims: claims as VerifiedIdToken['claims'],
-      digest: createHash('sha256').update(idToken).digest('hex'),
       spentUntil: ((claims.exp as number) + CLOCK_TOLERANCE_S) * 1000,
     };
   }

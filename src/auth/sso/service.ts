@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditContext } from '../../audit/service.js';
+import { isUniqueViolation } from '../../storage/constraints.js';
 import { type AuthDeps, type ClientMeta, iso } from '../context.js';
 import type { IssuedSession, SessionsService } from '../sessions-service.js';
 import { type UserRecord, UsersStore } from '../users-store.js';
@@ -37,7 +38,15 @@ export class SsoAccounts {
 
   /** Signs the identity in; an SsoRefusal (403, code 1001) when its account may not be used. */
   async signIn(identity: SsoIdentity, client: ClientMeta): Promise<IssuedSession> {
-    const admission = await this.admit(identity);
+    let admission: Admission;
+    try {
+      admission = await this.admit(identity);
+    } catch (error) {
+      // The same person signing in twice at once: the other sign-in made the account and its link first,
+      // and this one now finds them.
+      if (!isUniqueViolation(error)) throw error;
+      admission = await this.admit(identity);
+    }
     const { user } = admission;
     const issued = await this.sessions.start(user, identity.provider, client);
     if (admission.roleChanged) this.deps.events.emit('user.changed', { userId: user.id, change: 'role' });

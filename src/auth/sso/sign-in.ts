@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { AuthDeps, ClientMeta } from '../context.js';
 import { iso } from '../context.js';
@@ -17,8 +17,6 @@ export interface Providers {
   oidc: { display_name: string; login_url: string } | null;
   msal: { client_id: string; tenants: string[]; authority: string } | null;
 }
-
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** Equal strings, compared in constant time. */
 function sameText(a: string, b: string): boolean {
@@ -100,7 +98,7 @@ export class SingleSignOn {
         throw new SsoRejection('state', 'the sign-in does not match the one this browser started (state)');
       }
       const until = iso(this.deps.now() + PENDING_LOGIN_TTL_S * 1000);
-      if (!(await new SsoStore(this.deps.db).spend(`oidc-state:${sha256(state)}`, until))) {
+      if (!(await new SsoStore(this.deps.db).spend('oidc-state', state, until))) {
         throw new SsoRejection('state_reused', 'this sign-in was finished already: start again');
       }
       const claims = await oidc.finish(pending, query);
@@ -118,10 +116,8 @@ export class SingleSignOn {
   ): Promise<IssuedSession> {
     return this.audited('msal', client, log, async () => {
       const verified = await msal.verify(idToken);
-      const spent = await new SsoStore(this.deps.db).spend(
-        `msal:${verified.digest}`,
-        iso(verified.spentUntil),
-      );
+      const until = iso(verified.spentUntil);
+      const spent = await new SsoStore(this.deps.db).spend('msal-id-token', idToken, until);
       if (!spent) throw new SsoRejection('token_reused', 'this id token was used already: get a new one');
       const identity = identityFrom('msal', verified.claims, this.deps.settings.sso.claims);
       return this.accounts.signIn(identity, client);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../storage/schema.js';
 import type { SsoProvider } from './claims.js';
@@ -53,10 +54,11 @@ export class SsoStore {
   }
 
   /**
-   * Spends `key` (a digest of something usable once): true the first time on any instance, false ever
-   * after until it expires. Concurrent spenders race for one primary key; one wins.
+   * Spends `secret` (something usable once, of the given kind): true the first time on any instance, false
+   * ever after until it expires. Only a digest is kept. Concurrent spenders race for one primary key; one wins.
    */
-  async spend(key: string, expiresAt: string): Promise<boolean> {
+  async spend(kind: 'oidc-state' | 'msal-id-token', secret: string, expiresAt: string): Promise<boolean> {
+    const key = createHash('sha256').update(`${kind}:${secret}`).digest('hex');
     const spent = await this.db
       .insertInto('sso_spent')
       .values({ key, expires_at: expiresAt })
