@@ -33,6 +33,7 @@ import { lazyRequestLoggers } from './platform/request-logger.js';
 import { withoutPassword } from './platform/secrets.js';
 import { registerSecurity, securityHeaders } from './platform/security.js';
 import { holdTickShape } from './platform/tick-shape.js';
+import { validatorsCoercingTextOnly } from './platform/validation.js';
 import { assembleRateLimits } from './ratelimit/index.js';
 import type { Settings } from './settings.js';
 import { type Foundation, openFoundation } from './start-up.js';
@@ -139,6 +140,7 @@ async function assemble(
     ajv: {
       customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true },
     },
+    schemaController: validatorsCoercingTextOnly(),
     // Errors raised before routing (a malformed URL, say) take the same path as every other error.
     frameworkErrors: (error, request, reply) => sendProblem(request, reply, toAppError(error)),
   });

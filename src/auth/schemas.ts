@@ -68,7 +68,7 @@ const Identity = {
 
 export const Me = Type.Object({
   ...Identity,
-  auth_method: Type.String({ description: 'password or api_key' }),
+  auth_method: Type.String({ description: 'password, api_key, oidc or msal' }),
 });
 
 export const TokenResponse = Type.Object({

@@ -185,7 +185,10 @@ export class UsersService {
       );
     }
     const current = await this.get(id);
-    if (update.password !== undefined && current.authSource !== 'local') {
+    if (
+      (update.password !== undefined || update.mustChangePassword === true) &&
+      current.authSource !== 'local'
+    ) {
       throw new AppError(
         ErrorCode.conflict,
         `this account signs in with single sign-on (${current.authSource}) and has no local password`,

@@ -7,7 +7,7 @@ export const ERRORS = {
   unauthorized: {
     code: 1000,
     status: 401,
-    doc: 'wrong username or password (the same answer for an unknown user, a wrong password and a disabled account)',
+    doc: 'wrong username or password (the same answer for an unknown user, a wrong password and a disabled account), or a single sign-on whose proof failed',
   },
   forbidden: {
     code: 1001,
@@ -147,7 +147,7 @@ export const ERRORS = {
   upstream: {
     code: 7000,
     status: 502,
-    doc: 'an upstream failed: a function under test threw, crashed, ran out of memory or returned what JSON cannot hold',
+    doc: 'an upstream failed: a function under test threw, crashed, ran out of memory or returned what JSON cannot hold, or an identity provider could not be reached',
   },
   upstreamTimeout: {
     code: 7001,

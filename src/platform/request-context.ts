@@ -90,6 +90,7 @@ export function loggerOptions(level: string): LoggerOptions {
         '*.access_token',
         '*.refresh_token',
         '*.setup_token',
+        '*.id_token',
         '*.secret',
       ],
       censor: '[REDACTED]',

@@ -36,6 +36,10 @@ describe('OpenAPI document of identity routes', () => {
       'DELETE /api/v1/auth/api-keys/{id}',
       'POST /api/v1/auth/ws-ticket',
       'GET /api/v1/auth/roles',
+      'GET /api/v1/auth/providers',
+      'GET /api/v1/auth/oidc/login',
+      'GET /api/v1/auth/oidc/callback',
+      'POST /api/v1/auth/msal',
       'GET /api/v1/users',
       'POST /api/v1/users',
       'GET /api/v1/users/{id}',
@@ -51,6 +55,10 @@ describe('OpenAPI document of identity routes', () => {
       'POST /api/v1/auth/refresh',
       'POST /api/v1/auth/logout',
       'GET /api/v1/auth/validate',
+      'GET /api/v1/auth/providers',
+      'GET /api/v1/auth/oidc/login',
+      'GET /api/v1/auth/oidc/callback',
+      'POST /api/v1/auth/msal',
     ]);
     for (const { route, op } of operations.filter((o) => o.route.includes(' /api/v1/'))) {
       expect(op.security === undefined, route).toBe(open.has(route));

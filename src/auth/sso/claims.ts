@@ -21,7 +21,7 @@ export interface SsoIdentity {
 }
 
 /** Groups a token may bring; more is refused rather than kept in part. */
-export const MAX_SSO_GROUPS = 500;
+export const MAX_SSO_GROUPS = 200;
 
 function stringsOf(value: unknown): string[] {
   if (typeof value === 'string') return [value];

@@ -104,7 +104,13 @@ export class SsoAccounts {
         await links.signedIn(key, now);
       } else {
         const named = await users.findByUsername(identity.username);
-        if (named) {
+        // Linked meanwhile by another sign-in of this person (PostgreSQL reads what committed since the
+        // first look): theirs, not a conflict.
+        const linkedMeanwhile = named !== undefined && (await links.userOf(key)) === named.id;
+        if (named && linkedMeanwhile) {
+          user = named;
+          await links.signedIn(key, now);
+        } else if (named) {
           // An account made for this provider by an admin, not yet claimed: the first sign-in links it.
           if (named.authSource !== identity.provider || (await links.linked(named.id, identity.provider))) {
             throw new SsoRefusal(
@@ -114,6 +120,7 @@ export class SsoAccounts {
             );
           }
           user = named;
+          await links.link(key, user.id, now);
         } else {
           if (!this.provision) {
             throw new SsoRefusal(
@@ -137,9 +144,9 @@ export class SsoAccounts {
             lastLoginAt: null,
           };
           await users.insert(user);
+          await links.link(key, user.id, now);
           provisioned = true;
         }
-        await links.link(key, user.id, now);
       }
       if (user.disabled) {
         throw new SsoRefusal('disabled', 'this account is disabled here; ask an admin', identity);

@@ -23,6 +23,14 @@ export function isSecureUrl(url: URL): boolean {
   return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname));
 }
 
+/**
+ * An issuer exactly as given (providers compare it character for character, a trailing slash included),
+ * when it is an `https` URL (or `http` on a loopback address) without query or fragment.
+ */
+export function parseIssuer(value: string): string | undefined {
+  return parseProviderUrl(value) === undefined ? undefined : value.trim();
+}
+
 /** An `https` URL (or `http` on a loopback address) without a trailing slash, query or fragment. */
 export function parseProviderUrl(value: string): string | undefined {
   let url: URL;
@@ -61,8 +69,8 @@ export const ssoSettings = defineSection(
       env: 'SWITCHBOARD_OIDC_ISSUER',
       file: 'oidc_issuer',
       accepts: PROVIDER_URL,
-      parse: parseProviderUrl,
-      doc: 'OpenID Connect provider, discovered at `<issuer>/.well-known/openid-configuration`. Unset: OIDC sign-in is off and its routes answer 404.',
+      parse: parseIssuer,
+      doc: 'OpenID Connect provider, exactly as it names itself (a trailing slash included), discovered at `<issuer>/.well-known/openid-configuration`. Unset: OIDC sign-in is off and its routes answer 404.',
     },
     oidcClientId: {
       env: 'SWITCHBOARD_OIDC_CLIENT_ID',
@@ -87,7 +95,7 @@ export const ssoSettings = defineSection(
       env: 'SWITCHBOARD_OIDC_SCOPES',
       file: 'oidc_scopes',
       default: 'openid profile email',
-      accepts: 'scopes separated by spaces, `openid` among them',
+      accepts: 'scopes separated by spaces, openid among them',
       parse: (value: string) => {
         const scopes = value.trim().split(/\s+/);
         return scopes.includes('openid') && scopes.every((s) => /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(s))
@@ -155,7 +163,7 @@ export const ssoSettings = defineSection(
       env: 'SWITCHBOARD_SSO_ROLE_MAP',
       file: 'sso_role_map',
       default: '',
-      accepts: '`group=role` pairs, comma-separated (roles: viewer, editor, admin)',
+      accepts: 'group=role pairs, comma-separated (roles: viewer, editor, admin)',
       parse: parseRoleMap,
       doc: 'Which groups give which role, e.g. `ops-admins=admin,ops=editor`; several matches give the highest.',
     },

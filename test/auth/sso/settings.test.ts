@@ -94,7 +94,7 @@ describe('single sign-on settings', () => {
     [{ SWITCHBOARD_MSAL_AUTHORITY: 'http://login.example.com' }, /SWITCHBOARD_MSAL_AUTHORITY=/],
     [
       { SWITCHBOARD_SSO_ROLE_MAP: 'ops=root' },
-      /SWITCHBOARD_SSO_ROLE_MAP="ops=root": expected `group=role` pairs/,
+      /SWITCHBOARD_SSO_ROLE_MAP="ops=root": expected group=role pairs/,
     ],
     [{ SWITCHBOARD_SSO_ROLE_MAP: '=admin' }, /SWITCHBOARD_SSO_ROLE_MAP/],
     [{ SWITCHBOARD_SSO_ROLE_MAP: 'cn=ops,ou=x=admin' }, /SWITCHBOARD_SSO_ROLE_MAP/],
