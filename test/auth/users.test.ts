@@ -207,6 +207,11 @@ describe('creating users', () => {
     });
     expectError(reset, 409, 4000);
     expect(reset.body.error).toMatch(/single sign-on \(oidc\) and has no local password/);
+    const mustChange = await admin.call(`/api/v1/users/${res.body.data.id}`, {
+      method: 'PATCH',
+      json: { must_change_password: true },
+    });
+    expectError(mustChange, 409, 4000);
   });
 
   it('refuses a password for an SSO account, none for a local one, and an unknown source (422)', async () => {

@@ -23,6 +23,16 @@ const routes: FastifyPluginAsync = async (app) => {
     },
     async (req) => ok(req.body),
   );
+  app.get(
+    '/numbers',
+    {
+      config: { access: { public: true } },
+      schema: {
+        querystring: Type.Object({ n: Type.Integer(), list: Type.Optional(Type.Array(Type.String())) }),
+      },
+    },
+    async (req) => ok(req.query),
+  );
   app.get('/boom', { config: { access: { public: true } } }, async () => {
     throw new Error('secret internal detail: password=hunter2');
   });
@@ -91,6 +101,25 @@ describe('conventions', () => {
     const res = await postJson('{"name":');
     expect(res.status).toBe(400);
     expect(res.body.error_detail.error_code).toBe(2001);
+  });
+
+  it('keeps the JSON types of a body: a number or a list where a string is due is a 422, not coerced', async () => {
+    const good = await postJson(JSON.stringify({ name: 'a', count: 1, tags: ['x'] }));
+    expect(good.status).toBe(200);
+    for (const [body, pointer] of [
+      [{ name: 7, count: 1, tags: [] }, '/name'],
+      [{ name: ['a'], count: 1, tags: [] }, '/name'],
+      [{ name: 'a', count: '1', tags: [] }, '/count'],
+      [{ name: 'a', count: 1, tags: 'x' }, '/tags'],
+      [{ name: 'a', count: true, tags: [] }, '/count'],
+    ] as const) {
+      const res = await postJson(JSON.stringify(body));
+      expect(res.status, JSON.stringify(body)).toBe(422);
+      expect(res.body.error_detail.errors.map((e: { pointer: string }) => e.pointer)).toEqual([pointer]);
+    }
+    // Text is still read as the types its schema names.
+    const query = await call('/api/v1/numbers?n=42&list=one');
+    expect(query.body.data).toEqual({ n: 42, list: ['one'] });
   });
 
   it('lists every failing field with its JSON pointer on 422', async () => {

@@ -53,6 +53,15 @@ describe('single sign-on settings', () => {
     expect(sso.claims.defaultRole).toBe('none');
   });
 
+  it('keep the issuer exactly as given, a trailing slash included (providers compare it as text)', () => {
+    const withSlash = loadSettings({
+      ...OIDC,
+      SWITCHBOARD_OIDC_ISSUER: ' https://tenant.auth.example.com/ ',
+    });
+    expect(withSlash.sso.oidc?.issuer).toBe('https://tenant.auth.example.com/');
+    expect(loadSettings(OIDC).sso.oidc?.issuer).toBe('https://id.example.com/realms/ops');
+  });
+
   it('read MSAL tenants lower-cased, with the default authority', () => {
     const { sso } = loadSettings({
       SWITCHBOARD_MSAL_CLIENT_ID: 'app-id',
