@@ -1,12 +1,13 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ok } from '../../platform/envelope.js';
 import { Envelope } from '../../platform/pagination.js';
-import { notFound } from '../../platform/problem.js';
 import { setSessionCookies } from '../cookies.js';
 import { tokenResponse } from '../present.js';
 import { clientMeta } from '../request.js';
 import { TokenResponse } from '../schemas.js';
 import type { Auth } from '../service.js';
+import type { IssuedSession } from '../sessions-service.js';
 import { PENDING_LOGIN_COOKIE, PENDING_LOGIN_PATH, PENDING_LOGIN_TTL_S } from './pending-login.js';
 
 export interface SsoRoutesOptions {
@@ -26,12 +27,17 @@ const Providers = Type.Object({
   ]),
 });
 
-const off = (what: string) => notFound(`${what} (single sign-on with it is not configured here)`);
-
 /** Single sign-on under /auth: the providers, OIDC's login and callback, and MSAL id tokens (docs/sso.md). */
 export const ssoRoutes: FastifyPluginAsyncTypebox<SsoRoutesOptions> = async (app, { auth, cookieSecure }) => {
   const { sso } = auth;
   const now = auth.deps.now;
+
+  /** The new session's cookies; whatever session the browser held before ends, as at a password sign-in. */
+  async function signedIn(request: FastifyRequest, reply: FastifyReply, issued: IssuedSession) {
+    const previous = request.principal?.sessionId;
+    if (previous) await auth.sessions.revoke(previous, 'replaced');
+    setSessionCookies(reply, issued, cookieSecure, now());
+  }
 
   app.get(
     '/providers',
@@ -56,13 +62,7 @@ export const ssoRoutes: FastifyPluginAsyncTypebox<SsoRoutesOptions> = async (app
       },
     },
     async (request, reply) => {
-      if (!sso.oidc) throw off('/auth/oidc/login');
-      const { url, cookie } = await sso.startOidc(
-        sso.oidc,
-        request.query.return_to,
-        clientMeta(request),
-        request.log,
-      );
+      const { url, cookie } = await sso.startOidc(request.query.return_to, clientMeta(request), request.log);
       // Lax, unlike the session's cookies: it must come back with the provider's redirect to the callback.
       reply.setCookie(PENDING_LOGIN_COOKIE, cookie, {
         httpOnly: true,
@@ -86,7 +86,6 @@ export const ssoRoutes: FastifyPluginAsyncTypebox<SsoRoutesOptions> = async (app
       },
     },
     async (request, reply) => {
-      if (!sso.oidc) throw off('/auth/oidc/callback');
       const sealed = request.cookies[PENDING_LOGIN_COOKIE];
       // Spent or not, the pending login is over.
       reply.clearCookie(PENDING_LOGIN_COOKIE, {
@@ -96,16 +95,8 @@ export const ssoRoutes: FastifyPluginAsyncTypebox<SsoRoutesOptions> = async (app
         path: PENDING_LOGIN_PATH,
       });
       const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
-      const { issued, returnTo } = await sso.finishOidc(
-        sso.oidc,
-        sealed,
-        query,
-        clientMeta(request),
-        request.log,
-      );
-      const previous = request.principal?.sessionId;
-      if (previous) await auth.sessions.revoke(previous, 'replaced');
-      setSessionCookies(reply, issued, cookieSecure, now());
+      const { issued, returnTo } = await sso.finishOidc(sealed, query, clientMeta(request), request.log);
+      await signedIn(request, reply, issued);
       return reply.redirect(returnTo, 302);
     },
   );
@@ -128,16 +119,8 @@ export const ssoRoutes: FastifyPluginAsyncTypebox<SsoRoutesOptions> = async (app
       },
     },
     async (request, reply) => {
-      if (!sso.msal) throw off('/auth/msal');
-      const issued = await sso.signInWithMsal(
-        sso.msal,
-        request.body.id_token,
-        clientMeta(request),
-        request.log,
-      );
-      const previous = request.principal?.sessionId;
-      if (previous) await auth.sessions.revoke(previous, 'replaced');
-      setSessionCookies(reply, issued, cookieSecure, now());
+      const issued = await sso.signInWithMsal(request.body.id_token, clientMeta(request), request.log);
+      await signedIn(request, reply, issued);
       return ok(tokenResponse(issued, now()));
     },
   );

@@ -1,5 +1,6 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
+import { notFound } from '../../platform/problem.js';
+import { sameSecret } from '../../platform/secrets.js';
 import type { AuthDeps, ClientMeta } from '../context.js';
 import { iso } from '../context.js';
 import type { IssuedSession, SessionsService } from '../sessions-service.js';
@@ -11,18 +12,14 @@ import { PENDING_LOGIN_TTL_S, PendingLogins } from './pending-login.js';
 import { SsoAccounts } from './service.js';
 import { SsoStore } from './store.js';
 
+/** A provider's route where that provider is not configured. */
+const off = (what: string) => notFound(`${what} (single sign-on with it is not configured here)`);
+
 /** What a sign-in page needs to draw its buttons (`GET /auth/providers`). */
 export interface Providers {
   local: true;
   oidc: { display_name: string; login_url: string } | null;
   msal: { client_id: string; tenants: string[]; authority: string } | null;
-}
-
-/** Equal strings, compared in constant time. */
-function sameText(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
 }
 
 /**
@@ -69,11 +66,11 @@ export class SingleSignOn {
 
   /** The provider's authorization URL and the sealed pending login for the browser's cookie. */
   async startOidc(
-    oidc: OidcFlow,
     returnTo: string | undefined,
     client: ClientMeta,
     log: FastifyBaseLogger,
   ): Promise<{ url: string; cookie: string }> {
+    const oidc = this.oidcOn();
     return this.audited('oidc', client, log, async () => {
       const { url, pending } = await oidc.start(safeReturnTo(returnTo, this.deps.settings.publicUrl));
       return { url, cookie: await this.pending.seal(pending) };
@@ -85,16 +82,16 @@ export class SingleSignOn {
    * the callback's query string): state compared and spent once, code exchanged, id token verified.
    */
   async finishOidc(
-    oidc: OidcFlow,
     sealed: string | undefined,
     query: string,
     client: ClientMeta,
     log: FastifyBaseLogger,
   ): Promise<{ issued: IssuedSession; returnTo: string }> {
+    const oidc = this.oidcOn();
     return this.audited('oidc', client, log, async () => {
       const pending = await this.pending.open(sealed);
       const state = new URLSearchParams(query).get('state');
-      if (state === null || !sameText(state, pending.state)) {
+      if (state === null || !sameSecret(state, pending.state)) {
         throw new SsoRejection('state', 'the sign-in does not match the one this browser started (state)');
       }
       const until = iso(this.deps.now() + PENDING_LOGIN_TTL_S * 1000);
@@ -108,12 +105,9 @@ export class SingleSignOn {
   }
 
   /** Signs in with an MSAL id token, each token once. */
-  async signInWithMsal(
-    msal: MsalVerifier,
-    idToken: string,
-    client: ClientMeta,
-    log: FastifyBaseLogger,
-  ): Promise<IssuedSession> {
+  async signInWithMsal(idToken: string, client: ClientMeta, log: FastifyBaseLogger): Promise<IssuedSession> {
+    const msal = this.msal;
+    if (!msal) throw off('/auth/msal');
     return this.audited('msal', client, log, async () => {
       const verified = await msal.verify(idToken);
       const until = iso(verified.spentUntil);
@@ -132,6 +126,11 @@ export class SingleSignOn {
 
   async prune(): Promise<void> {
     await this.accounts.prune();
+  }
+
+  private oidcOn(): OidcFlow {
+    if (!this.oidc) throw off('/auth/oidc');
+    return this.oidc;
   }
 
   /** Runs a step of a sign-in; its rejection, refusal or the provider's failure is audited. */
