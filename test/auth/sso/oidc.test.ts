@@ -1,7 +1,7 @@
 import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Client, errorCode, type Reply } from '../../client.js';
-import { startTestApp, TEST_CONTEXT, type TestApp } from '../../fixture.js';
+import { startTestApp, TEST_CONTEXT, type TestApp, testClock } from '../../fixture.js';
 import { type TestAccount, TestProvider } from './oidc-fixture.js';
 
 const PUBLIC_URL = 'http://switchboard.test';
@@ -478,6 +478,27 @@ describe('OIDC claim mapping settings', () => {
       expectRefused(await signIn(t.client(), provider), 403, 1001);
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe('OIDC sign-in that takes too long', () => {
+  it('refuses a callback more than 10 minutes after the start (401, code 1000)', async () => {
+    const provider = await TestProvider.start({ ...CLIENT, redirectUri: CALLBACK });
+    const clock = testClock();
+    const t = await startTestApp({ env: oidcEnv(provider), now: () => clock.now });
+    try {
+      person(provider);
+      const client = t.client();
+      const { callbackPath } = await startAndAuthorize(client, provider);
+      clock.advance(10 * 60_000 + 1000);
+      const res = await client.call(callbackPath);
+      expectRefused(res);
+      expect(res.body.error).toMatch(/longer than 10 minutes/);
+      expect(await lastFailure(t)).toMatchObject({ detail: { reason: 'pending_login_expired' } });
+    } finally {
+      await t.close();
+      await provider.close();
     }
   });
 });
