@@ -40,6 +40,8 @@ import { type Foundation, openFoundation } from './start-up.js';
 import { secureDataDirs } from './storage/data-dir.js';
 import { type Storage, shownDatabase } from './storage/database.js';
 import { VERSION } from './version.js';
+import { assembleWidgets, registerWidgetAssetRoutes, registerWidgetRoutes } from './widgets/index.js';
+import type { WidgetsService } from './widgets/service.js';
 import { assembleWorkspaces, registerWorkspaceRoutes } from './workspaces/index.js';
 import type { WorkspacesService } from './workspaces/service.js';
 
@@ -73,6 +75,7 @@ export interface Switchboard {
   readonly endpoints: Endpoints;
   /** Preferences, workspaces and their sharing. */
   readonly workspaces: WorkspacesService;
+  readonly widgets: WidgetsService;
   /** Pagination cursors, signed with a key derived from the instance secret. */
   readonly cursors: () => CursorCodec;
   /**
@@ -242,6 +245,7 @@ async function assemble(
     log: server.log,
     now: overrides.now,
   });
+  const widgets = assembleWidgets({ storage, audit, settings, log: server.log, now: overrides.now });
   await registerOpenApi(server, VERSION, SECURITY_SCHEMES);
   registerHealth(server, {
     version: VERSION,
@@ -267,6 +271,7 @@ async function assemble(
       await api.register(auditRoutes, { prefix: '/audit', audit, cursors });
       await registerConfigRoutes(api, { endpoints, settings });
       await registerWorkspaceRoutes(api, { service: workspaces, cursors, settings });
+      await registerWidgetRoutes(api, widgets);
       // Upgrades bypass the hooks above, so the IP floor is applied to them here.
       const addressOf = clientAddressOf(settings.trustedProxies);
       await registerLiveRoutes(api, {
@@ -279,6 +284,18 @@ async function assemble(
     },
     { prefix: '/api/v1' },
   );
+  // Widget files sit outside the API (no session cookie reaches them) but are for signed-in callers: the
+  // same hooks, in a scope of their own (docs/widgets.md).
+  await server.register(
+    async (assets) => {
+      await assets.register(cookie);
+      await assets.register(authentication, { auth, settings });
+      await assets.register(rateLimits.callerTier);
+      await assets.register(authorization, { auth, settings });
+      await registerWidgetAssetRoutes(assets, widgets);
+    },
+    { prefix: '/widget-assets' },
+  );
 
   // What a running server does and says for the first time waits until it listens, so that a start that
   // fails (the port taken) leaves no trace: no recovery recorded, no setup token printed and then lost.
@@ -287,6 +304,8 @@ async function assemble(
     (opened ??= (async () => {
       await auth.setup.prepare(server.log);
       await endpoints.start();
+      // Not awaited: readiness does not wait on a registry (a bundle not fetched yet is on its first request).
+      if (settings.widgets.prewarm) void widgets.prewarm();
     })());
   return {
     server,
@@ -296,6 +315,7 @@ async function assemble(
     live,
     endpoints,
     workspaces,
+    widgets,
     cursors,
     async ready() {
       await server.ready();

@@ -8,6 +8,7 @@ import { openSources, readSection, type SettingReading } from './platform/settin
 import { deepFreeze, type SettingSpec } from './platform/settings-spec.js';
 import { type LimitSettings, limitSettings } from './ratelimit/settings.js';
 import { type StorageSettings, storageSettings } from './storage/settings.js';
+import { type WidgetSettings, widgetSettings } from './widgets/settings.js';
 import { type WorkspaceSettings, workspaceSettings } from './workspaces/settings.js';
 
 export { SettingsError } from './platform/settings-spec.js';
@@ -21,6 +22,7 @@ export type {
   ServerSettings,
   SsoSettings,
   StorageSettings,
+  WidgetSettings,
   WorkspaceSettings,
 };
 
@@ -39,6 +41,7 @@ const sections = {
   live: liveSettings,
   endpoints: endpointSettings,
   workspaces: workspaceSettings,
+  widgets: widgetSettings,
 };
 
 /** Every setting, as docs/configuration.md and `switchboard settings` list them. */
@@ -55,6 +58,7 @@ export type Settings = ServerSettings &
     readonly live: LiveSettings;
     readonly endpoints: EndpointSettings;
     readonly workspaces: WorkspaceSettings;
+    readonly widgets: WidgetSettings;
   };
 
 /** The settings, and where each one came from (for `switchboard settings`). */
@@ -83,6 +87,7 @@ export function readSettings(
   const live = readSection(sections.live.specs, sources, readings);
   const endpoints = readSection(sections.endpoints.specs, sources, readings);
   const workspaces = readSection(sections.workspaces.specs, sources, readings);
+  const widgets = readSection(sections.widgets.specs, sources, readings);
   const stored = sections.storage.build(storage, undefined);
   const settings: Settings = deepFreeze({
     ...sections.server.build(server, undefined),
@@ -94,6 +99,7 @@ export function readSettings(
     live: sections.live.build(live, undefined),
     endpoints: sections.endpoints.build(endpoints, { dataDir: stored.dataDir }),
     workspaces: sections.workspaces.build(workspaces, undefined),
+    widgets: sections.widgets.build(widgets, { dataDir: stored.dataDir }),
   });
   return { settings, readings, filePath: sources.filePath };
 }

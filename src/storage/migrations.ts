@@ -7,6 +7,7 @@ import * as endpointConfig from './migrations/0004_endpoint_config.js';
 import * as setupTokenHash from './migrations/0005_setup_token_hash.js';
 import * as preferences from './migrations/0006_preferences.js';
 import * as sso from './migrations/0007_sso.js';
+import * as widgets from './migrations/0008_widgets.js';
 
 type Up = (db: Kysely<unknown>, engine: Engine) => Promise<void>;
 
@@ -19,6 +20,7 @@ const steps: Record<string, Up> = {
   '0005_setup_token_hash': setupTokenHash.up,
   '0006_preferences': preferences.up,
   '0007_sso': sso.up,
+  '0008_widgets': widgets.up,
 };
 
 export const MIGRATION_NAMES: readonly string[] = Object.keys(steps);

@@ -165,6 +165,16 @@ export interface SsoSpentTable {
   expires_at: string;
 }
 
+export interface WidgetsTable {
+  package: string;
+  version: string;
+  integrity: string;
+  files: number;
+  size: number;
+  registered_by: string | null;
+  registered_at: string;
+}
+
 export interface Database {
   instance_secrets: InstanceSecretsTable;
   users: UsersTable;
@@ -184,4 +194,5 @@ export interface Database {
   sharing_state: SharingStateTable;
   sso_identities: SsoIdentitiesTable;
   sso_spent: SsoSpentTable;
+  widgets: WidgetsTable;
 }

@@ -1,5 +1,5 @@
+import { isSecureUrl } from '../../platform/secure-url.js';
 import { upstreamFailed } from './failures.js';
-import { isSecureUrl } from './settings.js';
 
 /** A provider's metadata is a few kilobytes; a larger answer is refused unread. */
 const MAX_METADATA_BYTES = 512 * 1024;

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { isSecureUrl } from '../../platform/secure-url.js';
 import {
   boolean,
   commaList,
@@ -9,19 +9,6 @@ import {
   text,
 } from '../../platform/settings-spec.js';
 import { isRole, type Role } from '../roles.js';
-
-/** Whether `host` (a URL's hostname) is this machine: where plain HTTP is allowed, for local tests. */
-function isLoopback(host: string): boolean {
-  const bare = host.replace(/^\[|\]$/g, '');
-  if (bare === 'localhost') return true;
-  if (isIP(bare) === 4) return bare.startsWith('127.');
-  return bare === '::1';
-}
-
-/** Whether a URL may be fetched from a provider: https, or http on a loopback address. */
-export function isSecureUrl(url: URL): boolean {
-  return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname));
-}
 
 /**
  * An issuer exactly as given (providers compare it character for character, a trailing slash included),

@@ -1,0 +1,240 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Kysely } from 'kysely';
+import semver from 'semver';
+import type { AuditContext, AuditService } from '../audit/service.js';
+import { AppError, ErrorCode, invalidField, notFound } from '../platform/problem.js';
+import type { Database } from '../storage/schema.js';
+import { type Asset, AssetCache, assetSegments } from './assets.js';
+import { BundleDirs } from './bundles.js';
+import { registryFailed, WidgetRefusal } from './fetch.js';
+import { Registry } from './registry.js';
+import type { WidgetSettings } from './settings.js';
+import { type WidgetRecord, WidgetsStore } from './store.js';
+
+/** `@scope/name` as npm writes it: lower case, URL-safe, at most 214 characters. */
+const PACKAGE = /^(@[a-z0-9][a-z0-9._-]*)\/[a-z0-9][a-z0-9._-]*$/;
+
+export interface Registration {
+  widget: WidgetRecord;
+  /** False when it was registered already: the answer is then 200, not 201. */
+  created: boolean;
+}
+
+/**
+ * The widget registry's rules: which bundles may be registered (allowed scopes, exact versions), how they are
+ * fetched and checked (allowed hosts, size, sha512 integrity, safe unpacking), one fetch per bundle however
+ * many ask at once, and the files served only from bundles that were registered, as they were verified.
+ */
+export class WidgetsService {
+  private readonly dirs: BundleDirs;
+  private readonly assets: AssetCache;
+  private readonly registry: Registry | undefined;
+  /** Bundles being fetched on this instance, by `package@version`. */
+  private readonly inFlight = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly deps: {
+      db: Kysely<Database>;
+      audit: AuditService;
+      settings: WidgetSettings;
+      log: FastifyBaseLogger;
+      now: () => number;
+    },
+  ) {
+    const { settings } = deps;
+    this.dirs = new BundleDirs(settings.cacheDir);
+    this.assets = new AssetCache(settings.memoryBytes);
+    this.registry =
+      settings.registry === undefined
+        ? undefined
+        : new Registry(settings.registry, {
+            allowedHosts: settings.allowedHosts,
+            timeoutMs: settings.timeoutMs,
+            maxBytes: settings.maxBytes,
+          });
+  }
+
+  async list(): Promise<(WidgetRecord & { cached: boolean })[]> {
+    const widgets = await new WidgetsStore(this.deps.db).list();
+    return Promise.all(
+      widgets.map(async (w) => ({ ...w, cached: await this.dirs.has(w.package, w.version) })),
+    );
+  }
+
+  /** Registers `pkg@version` (idempotent): fetched, verified and unpacked before its row is written. */
+  async register(pkg: string, version: string, context: AuditContext): Promise<Registration> {
+    const registry = this.registry;
+    if (!registry) {
+      throw new AppError(
+        ErrorCode.conflict,
+        'widget registration is off: set SWITCHBOARD_WIDGETS_REGISTRY to the npm registry bundles come from',
+      );
+    }
+    this.checkName(pkg, version);
+    const store = new WidgetsStore(this.deps.db);
+    const known = await store.find(pkg, version);
+    if (known) return { widget: known, created: false };
+    const key = `${pkg}@${version}`;
+    // Who joins a registration in flight gets its bundle as one registered already.
+    const joined = this.inFlight.has(key);
+    const outcome = await this.once(key, async (): Promise<Registration> => {
+      const again = await store.find(pkg, version);
+      if (again) return { widget: again, created: false };
+      let unpacked: { files: number; size: number };
+      let integrity: string;
+      try {
+        const release = await registry.release(pkg, version);
+        integrity = release.integrity;
+        unpacked = await this.dirs.install(
+          pkg,
+          version,
+          await registry.tarball(release),
+          this.deps.settings.maxBytes,
+        );
+      } catch (error) {
+        await this.deps.audit.record(context, {
+          type: 'widget.registered',
+          outcome: 'failure',
+          target: { type: 'widget', id: `${pkg}@${version}` },
+          detail: {
+            reason: error instanceof WidgetRefusal ? error.reason : 'registry_failed',
+            message: (error as Error).message,
+          },
+        });
+        throw error;
+      }
+      const widget: WidgetRecord = {
+        package: pkg,
+        version,
+        integrity,
+        files: unpacked.files,
+        size: unpacked.size,
+        registeredBy: context.actor?.username ?? null,
+        registeredAt: new Date(this.deps.now()).toISOString(),
+      };
+      try {
+        const created = await this.deps.db.transaction().execute(async (trx) => {
+          const inserted = await new WidgetsStore(trx).insert(widget);
+          if (inserted) {
+            await this.deps.audit.record(
+              context,
+              {
+                type: 'widget.registered',
+                outcome: 'success',
+                target: { type: 'widget', id: `${pkg}@${version}` },
+                detail: { integrity, files: widget.files, size: widget.size },
+              },
+              trx,
+            );
+          }
+          return inserted;
+        });
+        this.assets.forget(`${pkg}@${version}`);
+        if (!created) return { widget: (await store.find(pkg, version)) ?? widget, created: false };
+        return { widget, created: true };
+      } catch (error) {
+        await this.dirs.remove(pkg, version);
+        throw error;
+      }
+    });
+    return joined ? { widget: outcome.widget, created: false } : outcome;
+  }
+
+  async remove(pkg: string, version: string, context: AuditContext): Promise<void> {
+    const removed = await this.deps.db.transaction().execute(async (trx) => {
+      const deleted = await new WidgetsStore(trx).delete(pkg, version);
+      if (deleted) {
+        await this.deps.audit.record(
+          context,
+          {
+            type: 'widget.removed',
+            outcome: 'success',
+            target: { type: 'widget', id: `${pkg}@${version}` },
+          },
+          trx,
+        );
+      }
+      return deleted;
+    });
+    if (!removed) throw notFound(`widget ${pkg}@${version}`);
+    await this.dirs.remove(pkg, version);
+    this.assets.forget(`${pkg}@${version}`);
+  }
+
+  /**
+   * A file of a registered bundle, or undefined for anything else (an unknown bundle or file, a path that
+   * would leave the bundle). A bundle registered but missing from this instance's disk is fetched again and
+   * checked against the integrity stored when it was registered.
+   */
+  async asset(pkg: string, version: string, path: string): Promise<Asset | undefined> {
+    const segments = assetSegments(path);
+    if (!segments) return undefined;
+    const widget = await new WidgetsStore(this.deps.db).find(pkg, version);
+    if (!widget) return undefined;
+    if (!(await this.dirs.has(pkg, version))) {
+      await this.restore(widget).catch((error: unknown) => {
+        // What the registry serves now is not what was approved: its failure, never served.
+        if (error instanceof WidgetRefusal)
+          throw registryFailed(`${pkg}@${version}: ${error.message}`, false);
+        throw error;
+      });
+    }
+    return this.assets.read(`${pkg}@${version}`, this.dirs.dirOf(pkg, version), segments);
+  }
+
+  /** Fetches again every registered bundle missing from this instance's disk; failures are logged. */
+  async prewarm(): Promise<void> {
+    for (const widget of await new WidgetsStore(this.deps.db).list()) {
+      if (await this.dirs.has(widget.package, widget.version)) continue;
+      await this.restore(widget).catch((error: Error) =>
+        this.deps.log.warn(
+          { widget: `${widget.package}@${widget.version}`, reason: error.message },
+          'a registered widget bundle could not be fetched again; it will be tried on its first request',
+        ),
+      );
+    }
+  }
+
+  /** Fetches a registered bundle again, verified against its stored integrity (not the registry's word now). */
+  private async restore(widget: WidgetRecord): Promise<void> {
+    const registry = this.registry;
+    if (!registry) {
+      throw new AppError(
+        ErrorCode.unavailable,
+        `widget ${widget.package}@${widget.version} is not in this instance's cache and no registry is set to fetch it from`,
+      );
+    }
+    await this.once(`${widget.package}@${widget.version}`, async () => {
+      if (await this.dirs.has(widget.package, widget.version)) return;
+      const release = await registry.release(widget.package, widget.version);
+      const tarball = await registry.tarball({ tarball: release.tarball, integrity: widget.integrity });
+      await this.dirs.install(widget.package, widget.version, tarball, this.deps.settings.maxBytes);
+      this.assets.forget(`${widget.package}@${widget.version}`);
+    });
+  }
+
+  /** Runs `work` once per key at a time on this instance: callers that come meanwhile share its outcome. */
+  private once<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const running = this.inFlight.get(key);
+    if (running) return running as Promise<T>;
+    const started = work().finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, started);
+    return started;
+  }
+
+  private checkName(pkg: string, version: string): void {
+    const scope = PACKAGE.exec(pkg)?.[1];
+    if (pkg.length > 214 || scope === undefined) {
+      throw invalidField('/package', 'must be a scoped npm package name, @scope/name, in lower case');
+    }
+    if (!this.deps.settings.scopes.includes(scope)) {
+      throw invalidField(
+        '/package',
+        `is in scope ${scope}, which SWITCHBOARD_WIDGETS_SCOPES does not allow (${this.deps.settings.scopes.join(', ') || 'none are'})`,
+      );
+    }
+    if (semver.valid(version) !== version) {
+      throw invalidField('/version', 'must be an exact version such as 1.2.3: no range, no tag');
+    }
+  }
+}
