@@ -171,6 +171,8 @@ export interface WidgetsTable {
   integrity: string;
   files: number;
   size: number;
+  /** JSON object: path in the bundle → sha256 of the file (base64url). */
+  manifest: string;
   registered_by: string | null;
   registered_at: string;
 }

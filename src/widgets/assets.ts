@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { lstat, readFile, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import mime from 'mime-types';
+import { digestOf } from './unpack.js';
 
 /** One file of a bundle, as it is served. */
 export interface Asset {
@@ -42,8 +42,16 @@ export class AssetCache {
         : undefined;
   }
 
-  /** The file at `segments` under `bundleDir`, or undefined when there is none (or it is not a plain file). */
-  async read(key: string, bundleDir: string, segments: readonly string[]): Promise<Asset | undefined> {
+  /**
+   * The file at `segments` under `bundleDir` if its bytes have the sha256 `digest` (base64url) of the
+   * approved bundle; `drifted` when they do not; undefined when there is no such plain file.
+   */
+  async read(
+    key: string,
+    bundleDir: string,
+    segments: readonly string[],
+    digest: string,
+  ): Promise<Asset | 'drifted' | undefined> {
     const cacheKey = `${key}\0${segments.join('/')}`;
     const known = this.memory?.get(cacheKey);
     if (known) return known;
@@ -60,11 +68,12 @@ export class AssetCache {
     if (inside === '' || inside.startsWith(`..${sep}`) || inside === '..' || isAbsolute(inside))
       return undefined;
     const body = await readFile(real);
+    if (digestOf(body) !== digest) return 'drifted';
     const name = segments[segments.length - 1] ?? '';
     const asset: Asset = {
       body,
       contentType: mime.contentType(name) || 'application/octet-stream',
-      etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
+      etag: `"${digest.slice(0, 27)}"`,
     };
     if (this.memory && body.length <= (this.memory.maxSize ?? 0)) this.memory.set(cacheKey, asset);
     return asset;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Unpacked, unpack } from './unpack.js';
+import { type Manifest, type Unpacked, unpack } from './unpack.js';
 
 /**
  * Unpacked bundles on this instance's disk: `<cache dir>/<package, percent-encoded>/<version>/`. A bundle
@@ -24,7 +24,12 @@ export class BundleDirs {
   }
 
   /** Unpacks a verified tarball into place (replacing what was there); nothing stays behind on failure. */
-  async install(pkg: string, version: string, tarball: Buffer, maxBytes: number): Promise<Unpacked> {
+  async install(
+    pkg: string,
+    version: string,
+    tarball: Buffer,
+    maxBytes: number,
+  ): Promise<Unpacked & { manifest: Manifest }> {
     const staging = join(this.root, `.staging-${randomBytes(8).toString('hex')}`);
     await mkdir(staging, { recursive: true, mode: 0o700 });
     try {

@@ -80,7 +80,7 @@ export class WidgetsService {
     const outcome = await this.once(key, async (): Promise<Registration> => {
       const again = await store.find(pkg, version);
       if (again) return { widget: again, created: false };
-      let unpacked: { files: number; size: number };
+      let unpacked: { files: number; size: number; manifest: Record<string, string> };
       let integrity: string;
       try {
         const release = await registry.release(pkg, version);
@@ -109,6 +109,7 @@ export class WidgetsService {
         integrity,
         files: unpacked.files,
         size: unpacked.size,
+        manifest: unpacked.manifest,
         registeredBy: context.actor?.username ?? null,
         registeredAt: new Date(this.deps.now()).toISOString(),
       };
@@ -170,16 +171,40 @@ export class WidgetsService {
     const segments = assetSegments(path);
     if (!segments) return undefined;
     const widget = await new WidgetsStore(this.deps.db).find(pkg, version);
-    if (!widget) return undefined;
-    if (!(await this.dirs.has(pkg, version))) {
-      await this.restore(widget).catch((error: unknown) => {
-        // What the registry serves now is not what was approved: its failure, never served.
-        if (error instanceof WidgetRefusal)
-          throw registryFailed(`${pkg}@${version}: ${error.message}`, false);
-        throw error;
-      });
+    // Only the files of the approved bundle, by their path in it: nothing else on disk is ever reached.
+    const digest = widget?.manifest[segments.join('/')];
+    if (!widget || digest === undefined) return undefined;
+    const key = `${pkg}@${version}`;
+    if (!(await this.dirs.has(pkg, version))) await this.restoreOrFail(widget);
+    let asset = await this.assets.read(key, this.dirs.dirOf(pkg, version), segments, digest);
+    if (asset === 'drifted' || asset === undefined) {
+      // The copy on disk is not what was approved (changed or lost since): unpacked again from the registry.
+      this.deps.log.warn(
+        { widget: key, file: segments.join('/') },
+        'a cached widget file differs from its bundle; fetching the bundle again',
+      );
+      await this.dirs.remove(pkg, version);
+      this.assets.forget(key);
+      await this.restoreOrFail(widget);
+      asset = await this.assets.read(key, this.dirs.dirOf(pkg, version), segments, digest);
+      if (asset === 'drifted' || asset === undefined) {
+        throw registryFailed(
+          `${key}: the bundle fetched again does not hold ${segments.join('/')} as approved`,
+          false,
+        );
+      }
     }
-    return this.assets.read(`${pkg}@${version}`, this.dirs.dirOf(pkg, version), segments);
+    return asset;
+  }
+
+  /** `restore`, where a refusal of what the registry serves now is its failure (502): never served. */
+  private async restoreOrFail(widget: WidgetRecord): Promise<void> {
+    await this.restore(widget).catch((error: unknown) => {
+      if (error instanceof WidgetRefusal) {
+        throw registryFailed(`${widget.package}@${widget.version}: ${error.message}`, false);
+      }
+      throw error;
+    });
   }
 
   /** Fetches again every registered bundle missing from this instance's disk; failures are logged. */

@@ -10,6 +10,8 @@ export interface WidgetRecord {
   files: number;
   /** Unpacked bytes. */
   size: number;
+  /** Each file's path in the bundle and the sha256 (base64url) of the bytes unpacked from the tarball. */
+  manifest: Readonly<Record<string, string>>;
   registeredBy: string | null;
   registeredAt: string;
 }
@@ -20,6 +22,7 @@ const toRecord = (row: Selectable<WidgetsTable>): WidgetRecord => ({
   integrity: row.integrity,
   files: row.files,
   size: row.size,
+  manifest: JSON.parse(row.manifest) as Record<string, string>,
   registeredBy: row.registered_by,
   registeredAt: row.registered_at,
 });
@@ -58,6 +61,7 @@ export class WidgetsStore {
         integrity: widget.integrity,
         files: widget.files,
         size: widget.size,
+        manifest: JSON.stringify(widget.manifest),
         registered_by: widget.registeredBy,
         registered_at: widget.registeredAt,
       })

@@ -1,4 +1,5 @@
-import { lstat, readdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Parser, type ReadEntry, Unpack } from 'tar';
 import { WidgetRefusal } from './fetch.js';
@@ -84,33 +85,35 @@ export async function inspect(tarball: Buffer, maxBytes: number): Promise<Unpack
   return { files, size };
 }
 
-/** Counts what is under `dir`, refusing anything that is not a file or a directory. */
-async function measure(dir: string): Promise<Unpacked> {
-  let files = 0;
-  let size = 0;
-  for (const name of await readdir(dir)) {
+/** Each file under a directory, by its path relative to it (with `/`), and the sha256 of its bytes. */
+export type Manifest = Record<string, string>;
+
+export const digestOf = (bytes: Buffer) => createHash('sha256').update(bytes).digest('base64url');
+
+/** The manifest of what is under `dir`, refusing anything that is not a file or a directory. */
+export async function manifestOf(dir: string, prefix = ''): Promise<Manifest> {
+  const manifest: Manifest = {};
+  for (const name of (await readdir(dir)).sort()) {
     const path = join(dir, name);
     const stat = await lstat(path);
-    if (stat.isDirectory()) {
-      const inner = await measure(path);
-      files += inner.files;
-      size += inner.size;
-    } else if (stat.isFile()) {
-      files += 1;
-      size += stat.size;
-    } else {
+    if (stat.isDirectory()) Object.assign(manifest, await manifestOf(path, `${prefix}${name}/`));
+    else if (stat.isFile()) manifest[`${prefix}${name}`] = digestOf(await readFile(path));
+    else
       throw new WidgetRefusal('unsafe_entry', `unpacking made ${name}, which is not a file or a directory`);
-    }
   }
-  return { files, size };
+  return manifest;
 }
 
 /**
  * Unpacks an inspected npm tarball into `dir` (empty, made by the caller), its top directory (`package/`)
- * stripped, and measures what landed there.
+ * stripped, and makes the manifest of what landed there.
  */
-export async function unpack(tarball: Buffer, dir: string, maxBytes: number): Promise<Unpacked> {
-  await inspect(tarball, maxBytes);
+export async function unpack(
+  tarball: Buffer,
+  dir: string,
+  maxBytes: number,
+): Promise<Unpacked & { manifest: Manifest }> {
+  const inspected = await inspect(tarball, maxBytes);
   const unpacker = new Unpack({
     cwd: dir,
     strip: 1,
@@ -124,12 +127,9 @@ export async function unpack(tarball: Buffer, dir: string, maxBytes: number): Pr
   } catch (error) {
     throw new WidgetRefusal('not_a_tarball', `the tarball cannot be unpacked: ${(error as Error).message}`);
   }
-  const landed = await measure(dir);
-  if (landed.files > MAX_FILES || landed.size > maxBytes) {
-    throw new WidgetRefusal(
-      'too_large',
-      `the bundle unpacks to more than ${maxBytes} bytes or ${MAX_FILES} files`,
-    );
+  const manifest = await manifestOf(dir);
+  if (Object.keys(manifest).length > MAX_FILES) {
+    throw new WidgetRefusal('too_large', `the bundle unpacks to more than ${MAX_FILES} files`);
   }
-  return landed;
+  return { files: Object.keys(manifest).length, size: inspected.size, manifest };
 }

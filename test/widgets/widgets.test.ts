@@ -257,6 +257,23 @@ describe('widget registry', () => {
     expect(tampered.body.error).toMatch(/does not match its integrity/);
   });
 
+  it('never serves bytes that were not approved: a file changed on disk is unpacked again, one added is not served', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const dir = `${cacheDir()}/${encodeURIComponent('@acme/gauge')}/1.0.0`;
+    // A file not read yet, so not in memory.
+    writeFileSync(`${dir}/dist/style.css`, 'body{background:url(//evil.example)}');
+    writeFileSync(`${dir}/dist/extra.js`, 'alert("added")');
+    const served = await t
+      .client()
+      .call('/widget-assets/@acme/gauge/1.0.0/dist/style.css', { bearer: viewerToken });
+    expect(served.status).toBe(200);
+    expect(served.body).toBe('a{}');
+    const added = await t
+      .client()
+      .call('/widget-assets/@acme/gauge/1.0.0/dist/extra.js', { bearer: viewerToken });
+    expect(added.status).toBe(404);
+  });
+
   it('removes a bundle: its files and row go, then 404', async () => {
     registry.publish('@acme/gone', '1.0.0', { tarball: await npmTarball({ 'a.js': 'x' }) });
     expect((await register({ package: '@acme/gone', version: '1.0.0' })).status).toBe(201);

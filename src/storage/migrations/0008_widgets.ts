@@ -1,8 +1,9 @@
 import type { Kysely } from 'kysely';
 
 /**
- * Registered widget bundles: what an admin approved, by package and exact version, with the integrity every
- * byte served is checked against. The files themselves live in each instance's cache directory.
+ * Registered widget bundles: what an admin approved, by package and exact version, with the integrity of its
+ * tarball and the digest of each file unpacked from it, which every byte served is checked against. The
+ * files themselves live in each instance's cache directory.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
@@ -12,6 +13,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('integrity', 'varchar(200)', (c) => c.notNull())
     .addColumn('files', 'integer', (c) => c.notNull())
     .addColumn('size', 'integer', (c) => c.notNull())
+    // JSON: each file's path in the bundle and the sha256 of its bytes, as unpacked from the verified tarball.
+    .addColumn('manifest', 'text', (c) => c.notNull())
     .addColumn('registered_by', 'varchar(64)')
     .addColumn('registered_at', 'varchar(32)', (c) => c.notNull())
     .addPrimaryKeyConstraint('widgets_pk', ['package', 'version'])
