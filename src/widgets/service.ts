@@ -10,9 +10,25 @@ import { registryFailed, WidgetRefusal } from './fetch.js';
 import { Registry } from './registry.js';
 import type { WidgetSettings } from './settings.js';
 import { type WidgetRecord, WidgetsStore } from './store.js';
+import { manifestOf } from './unpack.js';
 
 /** `@scope/name` as npm writes it: lower case, URL-safe, at most 214 characters. */
 const PACKAGE = /^(@[a-z0-9][a-z0-9._-]*)\/[a-z0-9][a-z0-9._-]*$/;
+
+/** A file's approved digest, by its own key only: a file named `constructor` is not Object's. */
+function digestIn(manifest: Readonly<Record<string, string>>, path: string): string | undefined {
+  const digest = Object.hasOwn(manifest, path) ? manifest[path] : undefined;
+  return typeof digest === 'string' ? digest : undefined;
+}
+
+/** How one bundle on disk compares with what was approved (`switchboard widgets verify`). */
+export interface BundleCheck {
+  name: string;
+  cached: boolean;
+  changed: string[];
+  missing: string[];
+  added: string[];
+}
 
 export interface Registration {
   widget: WidgetRecord;
@@ -172,7 +188,7 @@ export class WidgetsService {
     if (!segments) return undefined;
     const widget = await new WidgetsStore(this.deps.db).find(pkg, version);
     // Only the files of the approved bundle, by their path in it: nothing else on disk is ever reached.
-    const digest = widget?.manifest[segments.join('/')];
+    const digest = widget && digestIn(widget.manifest, segments.join('/'));
     if (!widget || digest === undefined) return undefined;
     const key = `${pkg}@${version}`;
     if (!(await this.dirs.has(pkg, version))) await this.restoreOrFail(widget);
@@ -205,6 +221,39 @@ export class WidgetsService {
       }
       throw error;
     });
+  }
+
+  /**
+   * Every registered bundle's files on this instance's disk against the digests kept at registration: what
+   * changed, what is missing and what was added. A bundle not on disk is reported as not cached.
+   */
+  async verify(): Promise<BundleCheck[]> {
+    const checks: BundleCheck[] = [];
+    for (const widget of await new WidgetsStore(this.deps.db).list()) {
+      const name = `${widget.package}@${widget.version}`;
+      if (!(await this.dirs.has(widget.package, widget.version))) {
+        checks.push({ name, cached: false, changed: [], missing: [], added: [] });
+        continue;
+      }
+      let onDisk: Record<string, string>;
+      try {
+        onDisk = await manifestOf(this.dirs.dirOf(widget.package, widget.version));
+      } catch (error) {
+        checks.push({ name, cached: true, changed: [(error as Error).message], missing: [], added: [] });
+        continue;
+      }
+      const approved = widget.manifest;
+      checks.push({
+        name,
+        cached: true,
+        changed: Object.keys(approved).filter(
+          (path) => Object.hasOwn(onDisk, path) && onDisk[path] !== approved[path],
+        ),
+        missing: Object.keys(approved).filter((path) => !Object.hasOwn(onDisk, path)),
+        added: Object.keys(onDisk).filter((path) => !Object.hasOwn(approved, path)),
+      });
+    }
+    return checks;
   }
 
   /** Fetches again every registered bundle missing from this instance's disk; failures are logged. */

@@ -107,9 +107,14 @@ describe('widget registry', () => {
     '/widget-assets/@acme/gauge/9.9.9/dist/index.js',
     '/widget-assets/@acme/other/1.0.0/dist/index.js',
     '/widget-assets/@acme/gauge/1.0.0/',
-  ])('answers %s with 404', async (path) => {
+    '/widget-assets/@acme/gauge/1.0.0/constructor',
+    '/widget-assets/@acme/gauge/1.0.0/__proto__',
+    '/widget-assets/@acme/gauge/1.0.0/toString',
+  ])('answers %s with 404, fetching nothing', async (path) => {
+    const fetched = [...registry.hits.values()].reduce((a, b) => a + b, 0);
     const res = await t.client().call(path, { bearer: viewerToken });
     expect(res.status).toBe(404);
+    expect([...registry.hits.values()].reduce((a, b) => a + b, 0)).toBe(fetched);
   });
 
   it('refuses viewers (403) and a package outside the scopes, a range or a tag (422), keeping nothing', async () => {
