@@ -6,6 +6,7 @@ import { type CliIo, processIo } from './output.js';
 import { runPrefsCommand } from './prefs.js';
 import { runSettingsCommand } from './settings.js';
 import { runUserCommand } from './user.js';
+import { runWidgetsCommand } from './widgets.js';
 
 const HELP = `switchboard ${VERSION}: backend for live operations dashboards
 
@@ -20,6 +21,7 @@ Commands:
               (switchboard config --help)
   prefs       move a user's layout (preferences and grants) between servers: export, import
               (switchboard prefs --help)
+  widgets     manage widget bundles: list, add, remove, verify (switchboard widgets --help)
   settings    print every setting, its value and where it came from, secrets hidden (--json)
   --help      show this help
   --version   print the version
@@ -121,6 +123,8 @@ export async function runCli(args: string[], io: CliIo = processIo()): Promise<n
         return await runConfigCommand(args.slice(1), io);
       case 'prefs':
         return await runPrefsCommand(args.slice(1), io);
+      case 'widgets':
+        return await runWidgetsCommand(args.slice(1), io);
       case 'settings':
         return await runSettingsCommand(args.slice(1), io);
       default:
