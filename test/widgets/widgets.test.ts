@@ -313,3 +313,41 @@ describe('widget registration off', () => {
     }
   });
 });
+
+describe('widgets on a second instance', () => {
+  it('fetches the registered bundles into its own cache at start, verified, without delaying readiness', async () => {
+    const registry = await TestRegistry.start();
+    registry.publish('@acme/shared', '1.2.3', { tarball: await npmTarball({ 'w.js': 'shared' }) });
+    const a = await startTestApp({ env: widgetEnv(registry) });
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const otherCache = mkdtempSync(`${tmpdir()}/widgets-b-`);
+    try {
+      const { client } = await a.signIn(await a.createUser({ role: 'admin' }));
+      expect(
+        (await client.call('/api/v1/widgets', { json: { package: '@acme/shared', version: '1.2.3' } }))
+          .status,
+      ).toBe(201);
+      const b = await startTestApp({
+        env: widgetEnv(registry, { SWITCHBOARD_WIDGETS_CACHE_DIR: otherCache }),
+        shareDatabaseWith: a,
+      });
+      try {
+        const bundle = `${otherCache}/${encodeURIComponent('@acme/shared')}/1.2.3/w.js`;
+        for (let i = 0; i < 50 && !existsSync(bundle); i += 1) await new Promise((r) => setTimeout(r, 100));
+        expect(existsSync(bundle)).toBe(true);
+        const { accessToken } = await b.signIn(await b.createUser());
+        const served = await b
+          .client()
+          .call('/widget-assets/@acme/shared/1.2.3/w.js', { bearer: accessToken });
+        expect(served.body).toBe('shared');
+        expect(registry.hits.get('/tarballs/%40acme%2Fshared/-/1.2.3.tgz')).toBe(2);
+      } finally {
+        await b.close();
+      }
+    } finally {
+      await a.close();
+      await registry.close();
+    }
+  });
+});
