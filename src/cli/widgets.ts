@@ -1,8 +1,11 @@
 import { pino } from 'pino';
 import { CLI_CONTEXT } from '../audit/service.js';
+import { presentWidget } from '../widgets/present.js';
 import { WidgetsService } from '../widgets/service.js';
 import { type Command, type CommandGroup, Refusal, runCommandGroup } from './command-group.js';
 import { type CliIo, table } from './output.js';
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export const WIDGETS_HELP = `Usage: switchboard widgets <command> [options]
 
@@ -11,14 +14,15 @@ as serve), with this machine's cache directory (SWITCHBOARD_WIDGETS_CACHE_DIR); 
 actor "cli".
 
 Commands:
-  list [--json]       registered bundles, and whether this machine has them unpacked
+  list [--json]       registered bundles, and whether this machine has them unpacked; --json prints the
+                      objects GET /api/v1/widgets returns
   add <package> <version>
                       register a bundle as POST /api/v1/widgets does: an allowed scope, an exact version,
                       fetched from the registry through the allowed hosts, its integrity verified and
                       unpacked safely before it is registered
   remove <package> <version>
-                      remove a bundle: its registration and this machine's files (other instances remove
-                      theirs when asked for a file of it)
+                      remove a bundle: its registration and this machine's files (other instances stop
+                      serving it at once; their copies stay on their disks, unused)
   verify              hash every file of every bundle in this machine's cache against the digests kept
                       when it was registered, and report what changed, went missing or was added
   --help              show this help
@@ -37,7 +41,13 @@ const COMMANDS: Record<string, Command<WidgetsService>> = {
         async run(service, io) {
           const widgets = await service.list();
           if (values.json === true) {
-            io.stdout.write(`${JSON.stringify(widgets, null, 2)}\n`);
+            io.stdout.write(
+              `${JSON.stringify(
+                widgets.map((w) => ({ ...presentWidget(w), cached: w.cached })),
+                null,
+                2,
+              )}\n`,
+            );
             return;
           }
           if (widgets.length === 0) {
@@ -69,7 +79,7 @@ const COMMANDS: Record<string, Command<WidgetsService>> = {
         async run(service, io) {
           const { widget, created } = await service.register(pkg, version, CLI_CONTEXT);
           io.stdout.write(
-            `${created ? 'registered' : 'already registered:'} ${widget.package}@${widget.version} (${widget.files} files, ${widget.size} bytes, ${widget.integrity.slice(0, 24)}…)\n`,
+            `${created ? 'registered' : 'already registered:'} ${widget.package}@${widget.version} (${plural(widget.files, 'file')}, ${plural(widget.size, 'byte')}, ${widget.integrity.slice(0, 24)}…)\n`,
           );
         },
       };
@@ -117,7 +127,7 @@ const COMMANDS: Record<string, Command<WidgetsService>> = {
           }
           if (drifted > 0) {
             throw new Refusal(
-              `${drifted} bundle${drifted === 1 ? '' : 's'} on this machine differ from what was approved; they are not served as they are: the server unpacks them again from the registry when asked`,
+              `${plural(drifted, 'bundle')} on this machine ${drifted === 1 ? 'differs' : 'differ'} from what was approved; they are not served as they are: the server unpacks them again from the registry when asked`,
             );
           }
         },

@@ -51,7 +51,9 @@ export function restrictMode(path: string, mode: number): void {
  * otherwise (the working or home directory, a directory shared with other files) it is left as it is and
  * the warning says why: Switchboard's files in it are 0600 whatever the directory's mode.
  */
-export function secureDataDirs(settings: Pick<Settings, 'dataDir' | 'database' | 'endpoints'>): string[] {
+export function secureDataDirs(
+  settings: Pick<Settings, 'dataDir' | 'database' | 'endpoints' | 'widgets'>,
+): string[] {
   if (!POSIX) return [];
   const own = new Map<string, Set<string>>();
   const claim = (dir: string, ...names: string[]) => {
@@ -63,6 +65,8 @@ export function secureDataDirs(settings: Pick<Settings, 'dataDir' | 'database' |
   claim(dataDir, 'setup-token', LOCK_FILE);
   const { functionsDir } = settings.endpoints;
   if (dirname(functionsDir) === dataDir) claim(dataDir, basename(functionsDir));
+  const widgetsDir = settings.widgets.cacheDir;
+  if (dirname(widgetsDir) === dataDir) claim(dataDir, basename(widgetsDir));
   if (settings.database.engine === 'sqlite' && settings.database.file !== ':memory:') {
     const file = resolve(settings.database.file);
     const name = basename(file);

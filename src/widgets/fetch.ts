@@ -1,5 +1,6 @@
 import { request } from 'undici';
 import { AppError, ErrorCode } from '../platform/problem.js';
+import { isSecureUrl } from '../platform/secure-url.js';
 
 /** Redirects followed at most, each to an allowed host. */
 const MAX_REDIRECTS = 5;
@@ -11,6 +12,8 @@ export interface FetchLimits {
   readonly timeoutMs: number;
   /** The body is refused past this many bytes. */
   readonly maxBytes: number;
+  /** What sets `maxBytes`, for the refusal's message. */
+  readonly maxBytesSetting?: string;
 }
 
 /** A bundle refused for what it is (a host, a size, a hash, an entry): 422 code 2000 naming the reason. */
@@ -41,8 +44,12 @@ function allowedUrl(raw: string, base: string | undefined, limits: FetchLimits):
   } catch {
     throw new WidgetRefusal('bad_url', `the registry named a URL that is not one: ${raw.slice(0, 200)}`);
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new WidgetRefusal('bad_url', `the registry named a ${url.protocol} URL; only http(s) is fetched`);
+  // The integrity comes with the metadata: a plain-HTTP hop anywhere would let a network attacker choose it.
+  if (!isSecureUrl(url)) {
+    throw new WidgetRefusal(
+      'bad_url',
+      `the registry named ${url.protocol}//${url.host}; only https (or http on a loopback address) is fetched`,
+    );
   }
   if (!limits.allowedHosts.includes(url.host.toLowerCase())) {
     throw new WidgetRefusal(
@@ -85,7 +92,7 @@ export async function fetchAllowed(
       const declared = Number(res.headers['content-length'] ?? 0);
       if (declared > limits.maxBytes) {
         res.body.destroy();
-        throw tooLarge(limits.maxBytes);
+        throw tooLarge(limits);
       }
       const chunks: Buffer[] = [];
       let size = 0;
@@ -93,7 +100,7 @@ export async function fetchAllowed(
         size += (chunk as Buffer).length;
         if (size > limits.maxBytes) {
           res.body.destroy();
-          throw tooLarge(limits.maxBytes);
+          throw tooLarge(limits);
         }
         chunks.push(chunk as Buffer);
       }
@@ -107,5 +114,8 @@ export async function fetchAllowed(
   }
 }
 
-const tooLarge = (maxBytes: number) =>
-  new WidgetRefusal('too_large', `the download is over ${maxBytes} bytes (SWITCHBOARD_WIDGETS_MAX_BYTES)`);
+const tooLarge = (limits: FetchLimits) =>
+  new WidgetRefusal(
+    'too_large',
+    `the download is over ${limits.maxBytes} bytes (${limits.maxBytesSetting ?? 'SWITCHBOARD_WIDGETS_MAX_BYTES'})`,
+  );

@@ -25,7 +25,11 @@ export class Registry {
     const where = `${this.url}/${pkg.replace('/', '%2f')}`;
     const answer = await fetchAllowed(
       where,
-      { ...this.limits, maxBytes: METADATA_MAX_BYTES },
+      {
+        ...this.limits,
+        maxBytes: METADATA_MAX_BYTES,
+        maxBytesSetting: 'the most metadata Switchboard reads',
+      },
       METADATA_TYPES,
     );
     if (answer.status === 404) {

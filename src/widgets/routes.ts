@@ -1,11 +1,11 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
-import type { FastifyReply } from 'fastify';
 import { auditContext } from '../auth/request.js';
+import { noneMatchHits } from '../platform/conditional.js';
 import { ok } from '../platform/envelope.js';
 import { Envelope } from '../platform/pagination.js';
 import { notFound } from '../platform/problem.js';
+import { presentWidget } from './present.js';
 import type { WidgetsService } from './service.js';
-import type { WidgetRecord } from './store.js';
 
 const tags = ['widgets'];
 const admins = { access: { rule: { minRole: 'admin' as const } } };
@@ -20,16 +20,6 @@ const Widget = Type.Object({
   registered_at: Type.String({ format: 'date-time' }),
 });
 const ListedWidget = Type.Composite([Widget, Type.Object({ cached: Type.Boolean() })]);
-
-const present = (w: WidgetRecord) => ({
-  package: w.package,
-  version: w.version,
-  integrity: w.integrity,
-  files: w.files,
-  size: w.size,
-  registered_by: w.registeredBy,
-  registered_at: w.registeredAt,
-});
 
 /** A bundle's files are the same bytes for good: cached by the browser for a year, private to the caller. */
 const IMMUTABLE = 'private, max-age=31536000, immutable';
@@ -50,7 +40,7 @@ export const widgetRoutes: FastifyPluginAsyncTypebox<{ service: WidgetsService }
         response: { 200: Envelope(Type.Array(ListedWidget)) },
       },
     },
-    async () => ok((await service.list()).map((w) => ({ ...present(w), cached: w.cached }))),
+    async () => ok((await service.list()).map((w) => ({ ...presentWidget(w), cached: w.cached }))),
   );
 
   app.post(
@@ -78,55 +68,35 @@ export const widgetRoutes: FastifyPluginAsyncTypebox<{ service: WidgetsService }
         auditContext(request),
       );
       reply.code(created ? 201 : 200);
-      return ok(present(widget));
+      return ok(presentWidget(widget));
     },
   );
 
-  const remove = async (
-    pkg: string,
-    version: string,
-    request: Parameters<typeof auditContext>[0],
-    reply: FastifyReply,
-  ) => {
-    await service.remove(pkg, version, auditContext(request));
-    return reply.code(204).send();
-  };
   app.delete(
-    '/:scope/:name/:version',
+    '/*',
     {
       config: admins,
       schema: {
         tags,
-        summary: 'Remove a widget bundle: its files and its registration',
-        params: Type.Object({
-          scope: Type.String({ pattern: '^@' }),
-          name: Type.String(),
-          version: Type.String(),
-        }),
+        summary: 'Remove a widget bundle, its files and its registration: /widgets/{package}/{version}',
+        description: 'The package as written, @scope/name, its slash also percent-encoded (@scope%2Fname).',
       },
     },
-    async (request, reply) =>
-      remove(`${request.params.scope}/${request.params.name}`, request.params.version, request, reply),
-  );
-  app.delete(
-    '/:package/:version',
-    {
-      config: admins,
-      schema: {
-        tags,
-        summary: 'Remove a widget bundle, its name with the slash percent-encoded (@scope%2Fname)',
-        params: Type.Object({ package: Type.String(), version: Type.String() }),
-      },
+    async (request, reply) => {
+      const address = bundleAddress(String((request.params as { '*': string })['*'] ?? ''));
+      if (!address || address.path !== '') throw notFound('widget');
+      await service.remove(address.pkg, address.version, auditContext(request));
+      return reply.code(204).send();
     },
-    async (request, reply) => remove(request.params.package, request.params.version, request, reply),
   );
 };
 
 /**
- * Where a bundle file's URL names it: `@scope/name/version/path…`, or `@scope%2Fname/version/path…`. The
- * path stays as sent (still encoded): the service decodes it once and refuses any way out of the bundle.
+ * The bundle a URL names, and the file in it: `@scope/name/version/path…`, or `@scope%2Fname/version/…`;
+ * the path is empty when the URL ends at the version. The path stays as sent (still encoded): the service
+ * decodes it once and refuses any way out of the bundle.
  */
-export function assetAddress(rest: string): { pkg: string; version: string; path: string } | undefined {
+export function bundleAddress(rest: string): { pkg: string; version: string; path: string } | undefined {
   const parts = rest.split('/');
   let pkg: string;
   const first = parts.shift() ?? '';
@@ -143,7 +113,7 @@ export function assetAddress(rest: string): { pkg: string; version: string; path
     pkg = `${decodedFirst}/${name}`;
   }
   const version = parts.shift();
-  if (version === undefined || parts.length === 0) return undefined;
+  if (version === undefined || version === '') return undefined;
   return { pkg, version, path: parts.join('/') };
 }
 
@@ -164,14 +134,14 @@ export const widgetAssetRoutes: FastifyPluginAsyncTypebox<{ service: WidgetsServ
       const raw =
         request.url.slice(request.url.indexOf('/widget-assets/') + '/widget-assets/'.length).split('?')[0] ??
         '';
-      const address = assetAddress(raw);
+      const address = bundleAddress(raw);
       const asset = address && (await service.asset(address.pkg, address.version, address.path));
       if (!asset) throw notFound('widget file');
       reply
         .header('etag', asset.etag)
         .header('cache-control', IMMUTABLE)
         .header('content-security-policy', ASSET_CSP);
-      if (request.headers['if-none-match'] === asset.etag) return reply.code(304).send();
+      if (noneMatchHits(request.headers['if-none-match'], asset.etag)) return reply.code(304).send();
       return reply.type(asset.contentType).send(asset.body);
     },
   );

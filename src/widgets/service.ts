@@ -15,6 +15,21 @@ import { manifestOf } from './unpack.js';
 /** `@scope/name` as npm writes it: lower case, URL-safe, at most 214 characters. */
 const PACKAGE = /^(@[a-z0-9][a-z0-9._-]*)\/[a-z0-9][a-z0-9._-]*$/;
 
+/** A bundle that cannot be fetched again is not asked for again before this. */
+const RESTORE_RETRY_MS = 60_000;
+
+/** Why a registration failed, for the audit log. */
+function reasonOf(error: unknown): string {
+  if (error instanceof WidgetRefusal) return error.reason;
+  if (
+    error instanceof AppError &&
+    (error.code === ErrorCode.upstream || error.code === ErrorCode.upstreamTimeout)
+  ) {
+    return 'registry_failed';
+  }
+  return 'error';
+}
+
 /** A file's approved digest, by its own key only: a file named `constructor` is not Object's. */
 function digestIn(manifest: Readonly<Record<string, string>>, path: string): string | undefined {
   const digest = Object.hasOwn(manifest, path) ? manifest[path] : undefined;
@@ -47,6 +62,8 @@ export class WidgetsService {
   private readonly registry: Registry | undefined;
   /** Bundles being fetched on this instance, by `package@version`. */
   private readonly inFlight = new Map<string, Promise<unknown>>();
+  /** Bundles that could not be fetched again lately, and why. */
+  private readonly failedRestores = new Map<string, { error: unknown; until: number }>();
 
   constructor(
     private readonly deps: {
@@ -113,7 +130,7 @@ export class WidgetsService {
           outcome: 'failure',
           target: { type: 'widget', id: `${pkg}@${version}` },
           detail: {
-            reason: error instanceof WidgetRefusal ? error.reason : 'registry_failed',
+            reason: reasonOf(error),
             message: (error as Error).message,
           },
         });
@@ -199,9 +216,7 @@ export class WidgetsService {
         { widget: key, file: segments.join('/') },
         'a cached widget file differs from its bundle; fetching the bundle again',
       );
-      await this.dirs.remove(pkg, version);
-      this.assets.forget(key);
-      await this.restoreOrFail(widget);
+      await this.restoreOrFail(widget, true);
       asset = await this.assets.read(key, this.dirs.dirOf(pkg, version), segments, digest);
       if (asset === 'drifted' || asset === undefined) {
         throw registryFailed(
@@ -214,8 +229,8 @@ export class WidgetsService {
   }
 
   /** `restore`, where a refusal of what the registry serves now is its failure (502): never served. */
-  private async restoreOrFail(widget: WidgetRecord): Promise<void> {
-    await this.restore(widget).catch((error: unknown) => {
+  private async restoreOrFail(widget: WidgetRecord, replace = false): Promise<void> {
+    await this.restore(widget, replace).catch((error: unknown) => {
       if (error instanceof WidgetRefusal) {
         throw registryFailed(`${widget.package}@${widget.version}: ${error.message}`, false);
       }
@@ -269,8 +284,13 @@ export class WidgetsService {
     }
   }
 
-  /** Fetches a registered bundle again, verified against its stored integrity (not the registry's word now). */
-  private async restore(widget: WidgetRecord): Promise<void> {
+  /**
+   * Fetches a registered bundle again, verified against its stored integrity (not the registry's word now),
+   * when it is not on disk or, with `replace`, over what is there. Under the bundle's one-at-a-time lock, so
+   * concurrent requests share one fetch; a failure is remembered for a while, so that a registry serving
+   * other bytes is not asked again on every request.
+   */
+  private async restore(widget: WidgetRecord, replace = false): Promise<void> {
     const registry = this.registry;
     if (!registry) {
       throw new AppError(
@@ -278,12 +298,22 @@ export class WidgetsService {
         `widget ${widget.package}@${widget.version} is not in this instance's cache and no registry is set to fetch it from`,
       );
     }
-    await this.once(`${widget.package}@${widget.version}`, async () => {
-      if (await this.dirs.has(widget.package, widget.version)) return;
-      const release = await registry.release(widget.package, widget.version);
-      const tarball = await registry.tarball({ tarball: release.tarball, integrity: widget.integrity });
-      await this.dirs.install(widget.package, widget.version, tarball, this.deps.settings.maxBytes);
-      this.assets.forget(`${widget.package}@${widget.version}`);
+    const key = `${widget.package}@${widget.version}`;
+    await this.once(key, async () => {
+      if (!replace && (await this.dirs.has(widget.package, widget.version))) return;
+      const failed = this.failedRestores.get(key);
+      if (failed && failed.until > this.deps.now()) throw failed.error;
+      try {
+        const release = await registry.release(widget.package, widget.version);
+        const tarball = await registry.tarball({ tarball: release.tarball, integrity: widget.integrity });
+        await this.dirs.install(widget.package, widget.version, tarball, this.deps.settings.maxBytes);
+        this.failedRestores.delete(key);
+      } catch (error) {
+        this.failedRestores.set(key, { error, until: this.deps.now() + RESTORE_RETRY_MS });
+        throw error;
+      } finally {
+        this.assets.forget(key);
+      }
     });
   }
 

@@ -57,18 +57,23 @@ function run(stream: Parser | Unpack, tarball: Buffer): Promise<void> {
 export async function inspect(tarball: Buffer, maxBytes: number): Promise<Unpacked> {
   let files = 0;
   let size = 0;
-  let problem: string | undefined;
+  let problem: { reason: string; detail: string } | undefined;
   const parser = new Parser({
     strict: true,
     onReadEntry(entry) {
       if (problem === undefined && ON_DISK.has(entry.type)) {
-        problem = problemOf(entry);
+        const unsafe = problemOf(entry);
+        if (unsafe !== undefined) problem = { reason: 'unsafe_entry', detail: unsafe };
         if (FILE_TYPES.has(entry.type)) {
           files += 1;
           size += entry.size;
-          if (files > MAX_FILES) problem = `the bundle holds more than ${MAX_FILES} files`;
-          else if (size > maxBytes) {
-            problem = `the bundle unpacks to more than ${maxBytes} bytes (SWITCHBOARD_WIDGETS_MAX_BYTES)`;
+          if (files > MAX_FILES) {
+            problem = { reason: 'too_large', detail: `the bundle holds more than ${MAX_FILES} files` };
+          } else if (size > maxBytes) {
+            problem = {
+              reason: 'too_large',
+              detail: `the bundle unpacks to more than ${maxBytes} bytes (SWITCHBOARD_WIDGETS_MAX_BYTES)`,
+            };
           }
         }
       }
@@ -80,7 +85,7 @@ export async function inspect(tarball: Buffer, maxBytes: number): Promise<Unpack
   } catch (error) {
     throw new WidgetRefusal('not_a_tarball', `the tarball cannot be read: ${(error as Error).message}`);
   }
-  if (problem !== undefined) throw new WidgetRefusal('unsafe_entry', problem);
+  if (problem !== undefined) throw new WidgetRefusal(problem.reason, problem.detail);
   if (files === 0) throw new WidgetRefusal('empty', 'the tarball holds no files');
   return { files, size };
 }

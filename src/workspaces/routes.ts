@@ -1,6 +1,7 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { auditContext } from '../auth/request.js';
+import { noneMatchHits } from '../platform/conditional.js';
 import type { CursorCodec } from '../platform/cursor.js';
 import { ok } from '../platform/envelope.js';
 import { Envelope, keysetPage, PageEnvelope, PageQuery } from '../platform/pagination.js';
@@ -85,7 +86,7 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<WorkspaceRouteOptions> =
     async (request, reply) => {
       const actor = actorOf(request);
       const head = await service.head(actor);
-      if (request.headers['if-none-match'] === head.etag) {
+      if (noneMatchHits(request.headers['if-none-match'], head.etag)) {
         // Without a payload: a 304 has no body, and so no Content-Length either.
         return (reply as FastifyReply).header('etag', head.etag).code(304).send();
       }

@@ -45,7 +45,7 @@ describe('switchboard widgets', () => {
         version: '3.1.4',
         files: 2,
         cached: true,
-        registeredBy: 'cli',
+        registered_by: 'cli',
       }),
     ]);
     expect((await widgets(['list'])).stdout).toMatch(
@@ -64,7 +64,7 @@ describe('switchboard widgets', () => {
     const drift = await widgets(['verify']);
     expect(drift.status).toBe(1);
     expect(drift.stdout).toBe('@acme/dial@3.1.4: DRIFT\n  changed index.js\n  added new.js\n');
-    expect(drift.stderr).toMatch(/1 bundle on this machine differ/);
+    expect(drift.stderr).toMatch(/1 bundle on this machine differs/);
 
     const removed = await widgets(['remove', '@acme/dial', '3.1.4']);
     expect({ status: removed.status, stdout: removed.stdout }).toEqual({

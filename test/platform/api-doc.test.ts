@@ -61,9 +61,11 @@ function routesOfRouter(tree: string): string[] {
     parents.length = depth;
     parents.push(match[2]);
     // A catch-all such as the CORS preflight's is registered as `*`, which matches from the root.
+    // A wildcard under a path is printed as its child `*`, the slash before it left out: `/widgets/*`.
     const path = parents
       .join('')
       .replace(/^(?!\/)/, '/')
+      .replace(/([^/])\*$/, '$1/{*}')
       .replace(/:(\w+)/g, '{$1}');
     for (const method of (match[3] ?? '').split(', ').filter(Boolean)) routes.push(`${method} ${path}`);
   }

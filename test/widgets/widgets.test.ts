@@ -90,6 +90,13 @@ describe('widget registry', () => {
       headers: { 'if-none-match': etag },
     });
     expect(cached.status).toBe(304);
+    for (const header of [`W/${etag}`, `"other", ${etag}`, '*']) {
+      const weak = await t.client().call('/widget-assets/@acme/gauge/1.0.0/dist/index.js', {
+        bearer: viewerToken,
+        headers: { 'if-none-match': header },
+      });
+      expect(weak.status, header).toBe(304);
+    }
     const html = await t
       .client()
       .call('/widget-assets/@acme/gauge/1.0.0/index.html', { bearer: viewerToken });
