@@ -11,6 +11,7 @@ const benchmarks: Record<string, () => Promise<{ run(argv: string[]): Promise<nu
   replay: () => import('./replay.js'),
   hotpath: () => import('./hotpath.js'),
   workspaces: () => import('./workspaces.js'),
+  widgets: () => import('./widgets.js'),
 };
 
 const argv = process.argv.slice(2);

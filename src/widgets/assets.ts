@@ -4,6 +4,9 @@ import { LRUCache } from 'lru-cache';
 import mime from 'mime-types';
 import { digestOf } from './unpack.js';
 
+/** The ETag of a file whose sha256 (base64url) is `digest`. */
+export const etagOf = (digest: string) => `"${digest.slice(0, 27)}"`;
+
 /** One file of a bundle, as it is served. */
 export interface Asset {
   readonly body: Buffer;
@@ -42,6 +45,11 @@ export class AssetCache {
         : undefined;
   }
 
+  /** The file, if it is in memory. */
+  remembered(key: string, segments: readonly string[]): Asset | undefined {
+    return this.memory?.get(`${key}\0${segments.join('/')}`);
+  }
+
   /**
    * The file at `segments` under `bundleDir` if its bytes have the sha256 `digest` (base64url) of the
    * approved bundle; `drifted` when they do not; undefined when there is no such plain file.
@@ -73,7 +81,7 @@ export class AssetCache {
     const asset: Asset = {
       body,
       contentType: mime.contentType(name) || 'application/octet-stream',
-      etag: `"${digest.slice(0, 27)}"`,
+      etag: etagOf(digest),
     };
     if (this.memory && body.length <= (this.memory.maxSize ?? 0)) this.memory.set(cacheKey, asset);
     return asset;

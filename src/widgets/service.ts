@@ -3,8 +3,9 @@ import type { Kysely } from 'kysely';
 import semver from 'semver';
 import type { AuditContext, AuditService } from '../audit/service.js';
 import { AppError, ErrorCode, invalidField, notFound } from '../platform/problem.js';
+import { RecentCache } from '../platform/recent-cache.js';
 import type { Database } from '../storage/schema.js';
-import { type Asset, AssetCache, assetSegments } from './assets.js';
+import { type Asset, AssetCache, assetSegments, etagOf } from './assets.js';
 import { BundleDirs } from './bundles.js';
 import { registryFailed, WidgetRefusal } from './fetch.js';
 import { Registry } from './registry.js';
@@ -45,6 +46,12 @@ export interface BundleCheck {
   added: string[];
 }
 
+/** A file of an approved bundle: its ETag at once, its bytes on demand. */
+export interface ApprovedFile {
+  readonly etag: string;
+  read(): Promise<Asset>;
+}
+
 export interface Registration {
   widget: WidgetRecord;
   /** False when it was registered already: the answer is then 200, not 201. */
@@ -62,6 +69,8 @@ export class WidgetsService {
   private readonly registry: Registry | undefined;
   /** Bundles being fetched on this instance, by `package@version`. */
   private readonly inFlight = new Map<string, Promise<unknown>>();
+  /** Registered bundles looked up lately, by `package@version`. */
+  private readonly registered = new RecentCache<string, WidgetRecord>(2000, 1000);
   /** Bundles that could not be fetched again lately, and why. */
   private readonly failedRestores = new Map<string, { error: unknown; until: number }>();
 
@@ -191,23 +200,34 @@ export class WidgetsService {
       return deleted;
     });
     if (!removed) throw notFound(`widget ${pkg}@${version}`);
+    this.registered.drop(`${pkg}@${version}`);
     await this.dirs.remove(pkg, version);
     this.assets.forget(`${pkg}@${version}`);
   }
 
   /**
-   * A file of a registered bundle, or undefined for anything else (an unknown bundle or file, a path that
-   * would leave the bundle). A bundle registered but missing from this instance's disk is fetched again and
-   * checked against the integrity stored when it was registered.
+   * A file of a registered bundle, by its path in it, or undefined for anything else (an unknown bundle or
+   * file, a path that would leave the bundle). Its ETag is known at once, from the digest kept at
+   * registration; its bytes are read on demand: from memory, else from disk, where a bundle missing (or
+   * differing from what was approved) is fetched again and checked against the integrity stored then.
    */
-  async asset(pkg: string, version: string, path: string): Promise<Asset | undefined> {
+  async file(pkg: string, version: string, path: string): Promise<ApprovedFile | undefined> {
     const segments = assetSegments(path);
     if (!segments) return undefined;
-    const widget = await new WidgetsStore(this.deps.db).find(pkg, version);
+    const key = `${pkg}@${version}`;
+    // Remembered two seconds: a bundle removed on another instance stops being served within them.
+    const widget = await this.registered.get(key, () => new WidgetsStore(this.deps.db).find(pkg, version));
     // Only the files of the approved bundle, by their path in it: nothing else on disk is ever reached.
     const digest = widget && digestIn(widget.manifest, segments.join('/'));
     if (!widget || digest === undefined) return undefined;
+    return { etag: etagOf(digest), read: () => this.read(widget, segments, digest) };
+  }
+
+  private async read(widget: WidgetRecord, segments: string[], digest: string): Promise<Asset> {
+    const { package: pkg, version } = widget;
     const key = `${pkg}@${version}`;
+    const remembered = this.assets.remembered(key, segments);
+    if (remembered) return remembered;
     if (!(await this.dirs.has(pkg, version))) await this.restoreOrFail(widget);
     let asset = await this.assets.read(key, this.dirs.dirOf(pkg, version), segments, digest);
     if (asset === 'drifted' || asset === undefined) {

@@ -251,19 +251,22 @@ describe('widget registry', () => {
   });
 
   it('fetches a bundle gone from disk again, checked against the integrity stored at registration', async () => {
-    registry.publish('@acme/restore', '1.0.0', { tarball: await npmTarball({ 'a.js': 'first' }) });
+    registry.publish('@acme/restore', '1.0.0', {
+      tarball: await npmTarball({ 'a.js': 'first', 'b.js': 'second' }),
+    });
     expect((await register({ package: '@acme/restore', version: '1.0.0' })).status).toBe(201);
     const { rmSync } = await import('node:fs');
     rmSync(`${cacheDir()}/${encodeURIComponent('@acme/restore')}`, { recursive: true, force: true });
     const back = await t.client().call('/widget-assets/@acme/restore/1.0.0/a.js', { bearer: viewerToken });
     expect(back.status).toBe(200);
     expect(back.body).toBe('first');
-    // The registry now serves other bytes under the same version: never served.
+    // The registry now serves other bytes under the same version: never served (a file already in memory
+    // is still the approved one; another one needs the bundle fetched again).
     registry.publish('@acme/restore', '1.0.0', { tarball: await npmTarball({ 'a.js': 'tampered' }) });
     rmSync(`${cacheDir()}/${encodeURIComponent('@acme/restore')}`, { recursive: true, force: true });
     const tampered = await t
       .client()
-      .call('/widget-assets/@acme/restore/1.0.0/a.js', { bearer: viewerToken });
+      .call('/widget-assets/@acme/restore/1.0.0/b.js', { bearer: viewerToken });
     expect(tampered.status).toBe(502);
     expect(errorCode(tampered)).toBe(7000);
     expect(tampered.body.error).toMatch(/does not match its integrity/);
@@ -349,6 +352,17 @@ describe('widgets on a second instance', () => {
           .call('/widget-assets/@acme/shared/1.2.3/w.js', { bearer: accessToken });
         expect(served.body).toBe('shared');
         expect(registry.hits.get('/tarballs/%40acme%2Fshared/-/1.2.3.tgz')).toBe(2);
+        // Removed on A: B stops serving it within two seconds (it remembers registrations that long).
+        const removed = await client.call('/api/v1/widgets/@acme/shared/1.2.3', { method: 'DELETE' });
+        expect(removed.status).toBe(204);
+        const startedAt = Date.now();
+        let status = 200;
+        while (status === 200 && Date.now() - startedAt < 4000) {
+          status = (await b.client().call('/widget-assets/@acme/shared/1.2.3/w.js', { bearer: accessToken }))
+            .status;
+          if (status === 200) await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(status).toBe(404);
       } finally {
         await b.close();
       }
