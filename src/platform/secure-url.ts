@@ -12,3 +12,18 @@ export function isLoopback(host: string): boolean {
 export function isSecureUrl(url: URL): boolean {
   return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname));
 }
+
+/**
+ * An `https` URL (or `http` on a loopback address) as a setting names one: without credentials, query or
+ * fragment, and without its trailing slash; undefined for anything else.
+ */
+export function parseSecureUrl(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    return undefined;
+  }
+  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') return undefined;
+  return isSecureUrl(url) ? url.origin + url.pathname.replace(/\/$/, '') : undefined;
+}

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { isSecureUrl } from '../platform/secure-url.js';
+import { parseSecureUrl } from '../platform/secure-url.js';
 import {
   boolean,
   commaList,
@@ -16,18 +16,6 @@ export const SCOPE = /^@[a-z0-9][a-z0-9._-]{0,213}$/;
 /** A host as URLs carry it, with an optional port: `registry.example.com`, `127.0.0.1:4873`, `[::1]:4873`. */
 const HOST = /^(?:[a-z0-9.-]+|\[[0-9a-f:]+\])(?::\d{1,5})?$/;
 
-/** The registry: https (or http on a loopback address), without a trailing slash, query or fragment. */
-function parseRegistry(value: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(value.trim());
-  } catch {
-    return undefined;
-  }
-  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') return undefined;
-  return isSecureUrl(url) ? url.origin + url.pathname.replace(/\/$/, '') : undefined;
-}
-
 /** Widget bundles: the npm registry they come from, what may be fetched, and how much is kept. */
 export const widgetSettings = defineSection(
   {
@@ -35,7 +23,7 @@ export const widgetSettings = defineSection(
       env: 'SWITCHBOARD_WIDGETS_REGISTRY',
       file: 'widgets_registry',
       accepts: 'an https:// URL (http:// only on a loopback address) of an npm-compatible registry',
-      parse: parseRegistry,
+      parse: parseSecureUrl,
       doc: 'The npm-compatible registry widget bundles are fetched from. Unset: registration is off (`POST /widgets` answers 409) and registered bundles are served from the cache only.',
     },
     allowedHosts: {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isSecureUrl } from '../../platform/secure-url.js';
+import { parseSecureUrl } from '../../platform/secure-url.js';
 import {
   boolean,
   commaList,
@@ -15,19 +15,7 @@ import { isRole, type Role } from '../roles.js';
  * when it is an `https` URL (or `http` on a loopback address) without query or fragment.
  */
 export function parseIssuer(value: string): string | undefined {
-  return parseProviderUrl(value) === undefined ? undefined : value.trim();
-}
-
-/** An `https` URL (or `http` on a loopback address) without a trailing slash, query or fragment. */
-export function parseProviderUrl(value: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(value.trim());
-  } catch {
-    return undefined;
-  }
-  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') return undefined;
-  return isSecureUrl(url) ? url.origin + url.pathname.replace(/\/$/, '') : undefined;
+  return parseSecureUrl(value) === undefined ? undefined : value.trim();
 }
 
 const PROVIDER_URL = 'an https:// URL (http:// only on a loopback address), without query or fragment';
@@ -127,7 +115,7 @@ export const ssoSettings = defineSection(
       file: 'msal_authority',
       default: 'https://login.microsoftonline.com',
       accepts: PROVIDER_URL,
-      parse: parseProviderUrl,
+      parse: parseSecureUrl,
       doc: "Where tenants' metadata is read: `<authority>/<tenant id>/v2.0/.well-known/openid-configuration`.",
     },
     usernameClaim: {
