@@ -75,6 +75,7 @@ export interface Switchboard {
   readonly endpoints: Endpoints;
   /** Preferences, workspaces and their sharing. */
   readonly workspaces: WorkspacesService;
+  /** Widget bundles: their registration and the files served from them. */
   readonly widgets: WidgetsService;
   /** Pagination cursors, signed with a key derived from the instance secret. */
   readonly cursors: () => CursorCodec;
@@ -305,7 +306,11 @@ async function assemble(
       await auth.setup.prepare(server.log);
       await endpoints.start();
       // Not awaited: readiness does not wait on a registry (a bundle not fetched yet is on its first request).
-      if (settings.widgets.prewarm) void widgets.prewarm();
+      if (settings.widgets.prewarm) {
+        void widgets
+          .prewarm()
+          .catch((error: Error) => server.log.warn({ reason: error.message }, 'widget pre-warm failed'));
+      }
     })());
   return {
     server,
