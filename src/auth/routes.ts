@@ -152,8 +152,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         await auth.sessions.revoke(sessionId, 'logout', auditContext(request), 'auth.logout');
       }
       clearSessionCookies(reply, cookieSecure);
-      // Where the browser goes to sign out at the provider too, when the settings ask for it (docs/sso.md).
-      const endSession = await auth.sso.endSessionUrl(request.principal?.authMethod);
+      // Where the browser goes to sign out at the provider too, when the settings ask for it (docs/sso.md);
+      // also when the access token has expired, as it often has by the time someone signs out.
+      const method =
+        request.principal?.authMethod ?? (sessionId ? await auth.sessions.methodOf(sessionId) : undefined);
+      const endSession = await auth.sso.endSessionUrl(method);
       if (endSession) reply.header('end-session-url', endSession);
       return reply.code(204).send();
     },

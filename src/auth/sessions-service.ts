@@ -287,6 +287,11 @@ export class SessionsService {
     }
   }
 
+  /** How a session was signed in to (password, oidc, msal), ended or not; undefined for no such session. */
+  async methodOf(sessionId: string): Promise<AuthMethod | undefined> {
+    return (await new SessionsStore(this.deps.db).find(sessionId))?.authMethod;
+  }
+
   /** Ends one session. True when it was live; audited when a context is given. */
   async revoke(
     sessionId: string,

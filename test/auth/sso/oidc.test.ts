@@ -503,6 +503,34 @@ describe('OIDC sign-in that takes too long', () => {
   });
 });
 
+describe('OIDC sign-out after the access token expired', () => {
+  it('still points the browser at the provider’s end-session endpoint', async () => {
+    const provider = await TestProvider.start({
+      ...CLIENT,
+      redirectUri: CALLBACK,
+      postLogoutRedirectUri: `${PUBLIC_URL}/`,
+    });
+    const clock = testClock();
+    const t = await startTestApp({
+      env: oidcEnv(provider, { SWITCHBOARD_OIDC_END_SESSION: 'true' }),
+      now: () => clock.now,
+    });
+    try {
+      person(provider);
+      const client = t.client();
+      expect((await signIn(client, provider)).status).toBe(302);
+      clock.advance(16 * 60_000);
+      expect((await client.call('/api/v1/auth/me')).status).toBe(401);
+      const out = await client.call('/api/v1/auth/logout', { method: 'POST' });
+      expect(out.status).toBe(204);
+      expect(new URL(String(out.headers['end-session-url'])).origin).toBe(provider.issuer);
+    } finally {
+      await t.close();
+      await provider.close();
+    }
+  });
+});
+
 describe('OIDC across two instances', () => {
   it('finishes on instance B a sign-in started on instance A', async () => {
     const provider = await TestProvider.start({ ...CLIENT, redirectUri: CALLBACK });
