@@ -12,10 +12,21 @@ const REDIS_SUITES = [
   'test/auth/auth-cache-cluster.test.ts',
 ];
 const withRedis = Boolean(process.env.SWITCHBOARD_TEST_REDIS_URL);
+/**
+ * Suites that drive a real browser (SWITCHBOARD_TEST_BROWSER names its executable; .ci/run installs
+ * Debian's chromium and sets it).
+ */
+const BROWSER_SUITES = ['test/config-ui/browser.test.ts'];
+const withBrowser = Boolean(process.env.SWITCHBOARD_TEST_BROWSER);
 if (!process.env.VITEST_WORKER_ID) {
   if (!withRedis) {
     console.log(
       `Left out ${REDIS_SUITES.length} suites that need Redis (${REDIS_SUITES.join(', ')}): set SWITCHBOARD_TEST_REDIS_URL=redis://127.0.0.1:6379 to run them.`,
+    );
+  }
+  if (!withBrowser) {
+    console.log(
+      `Left out ${BROWSER_SUITES.length} suite(s) that need a browser (${BROWSER_SUITES.join(', ')}): set SWITCHBOARD_TEST_BROWSER=/usr/bin/chromium (or another Chromium) to run them.`,
     );
   }
   // The whole suite runs on one engine per run; .ci/run runs it twice.
@@ -29,7 +40,11 @@ if (!process.env.VITEST_WORKER_ID) {
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: [...configDefaults.exclude, ...(withRedis ? [] : REDIS_SUITES)],
+    exclude: [
+      ...configDefaults.exclude,
+      ...(withRedis ? [] : REDIS_SUITES),
+      ...(withBrowser ? [] : BROWSER_SUITES),
+    ],
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },

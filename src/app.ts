@@ -10,6 +10,7 @@ import { RedisAuthEvents } from './auth/redis-events.js';
 import { RedisTicketStore } from './auth/redis-tickets.js';
 import type { Auth } from './auth/service.js';
 import type { TicketStore } from './auth/tickets.js';
+import { assembleConfigUi, registerConfigUi } from './config-ui/index.js';
 import { assembleEndpoints, type Endpoints, registerConfigRoutes } from './endpoints/index.js';
 import { assembleLive, registerLiveRoutes } from './live/index.js';
 import { RedisBus } from './live/redis-bus.js';
@@ -111,6 +112,8 @@ async function assemble(
   foundation: Foundation,
 ): Promise<Switchboard> {
   const { storage, audit } = foundation;
+  // Read before anything connects: a directory that cannot be served stops the start here.
+  const configUi = await assembleConfigUi(settings.configUi);
   const logger = overrides.logStream
     ? { ...loggerOptions(settings.logLevel), stream: overrides.logStream }
     : loggerOptions(settings.logLevel);
@@ -297,6 +300,8 @@ async function assemble(
     },
     { prefix: '/widget-assets' },
   );
+  // The Config UI's page is public (the API it calls enforces access): no authentication, no cookies.
+  await registerConfigUi(server, configUi);
 
   // What a running server does and says for the first time waits until it listens, so that a start that
   // fails (the port taken) leaves no trace: no recovery recorded, no setup token printed and then lost.

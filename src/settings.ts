@@ -1,5 +1,6 @@
 import { type AuthSettings, authSettings } from './auth/settings.js';
 import { type SsoSettings, ssoSettings } from './auth/sso/settings.js';
+import { type ConfigUiSettings, configUiSettings } from './config-ui/settings.js';
 import { type EndpointSettings, endpointSettings } from './endpoints/settings.js';
 import { type LiveSettings, liveSettings } from './live/settings.js';
 import { type RedisSettings, redisSettings } from './platform/redis-settings.js';
@@ -15,6 +16,7 @@ export { SettingsError } from './platform/settings-spec.js';
 export type { DatabaseTarget } from './storage/settings.js';
 export type {
   AuthSettings,
+  ConfigUiSettings,
   EndpointSettings,
   LimitSettings,
   LiveSettings,
@@ -42,6 +44,7 @@ const sections = {
   endpoints: endpointSettings,
   workspaces: workspaceSettings,
   widgets: widgetSettings,
+  configUi: configUiSettings,
 };
 
 /** Every setting, as docs/configuration.md and `switchboard settings` list them. */
@@ -59,6 +62,7 @@ export type Settings = ServerSettings &
     readonly endpoints: EndpointSettings;
     readonly workspaces: WorkspaceSettings;
     readonly widgets: WidgetSettings;
+    readonly configUi: ConfigUiSettings;
   };
 
 /** The settings, and where each one came from (for `switchboard settings`). */
@@ -88,6 +92,7 @@ export function readSettings(
   const endpoints = readSection(sections.endpoints.specs, sources, readings);
   const workspaces = readSection(sections.workspaces.specs, sources, readings);
   const widgets = readSection(sections.widgets.specs, sources, readings);
+  const configUi = readSection(sections.configUi.specs, sources, readings);
   const stored = sections.storage.build(storage, undefined);
   const settings: Settings = deepFreeze({
     ...sections.server.build(server, undefined),
@@ -100,6 +105,7 @@ export function readSettings(
     endpoints: sections.endpoints.build(endpoints, { dataDir: stored.dataDir }),
     workspaces: sections.workspaces.build(workspaces, undefined),
     widgets: sections.widgets.build(widgets, { dataDir: stored.dataDir }),
+    configUi: sections.configUi.build(configUi, undefined),
   });
   return { settings, readings, filePath: sources.filePath };
 }

@@ -12,14 +12,14 @@ const documentedPaths = new Set(
 );
 
 /** Features that are planned, not built: the README may name them only where it says so. */
-const NOT_BUILT = [/config ui/i];
+const NOT_BUILT: RegExp[] = [];
 const COMING = /^Coming, not built yet:/;
 
 describe('README.md', () => {
   it('names only paths that Switchboard serves', () => {
     const named = [
       ...readme.matchAll(
-        /(?:localhost:\d+|`(?:[A-Z]+ )?)(\/(?:api\/v1\/|healthz|readyz|docs|openapi|metrics)[^\s`)]*)/g,
+        /(?:localhost:\d+|`(?:[A-Z]+ )?)(\/(?:api\/v1\/|healthz|readyz|docs|openapi|metrics|config-ui)[^\s`)]*)/g,
       ),
     ].map((match) => (match[1] as string).replace(/[.,;:]+$/, ''));
     expect(named.length).toBeGreaterThan(0);
@@ -29,7 +29,7 @@ describe('README.md', () => {
   it('mentions planned features only in the paragraph that says they are not built yet', () => {
     const paragraphs = readme.split(/\n\s*\n/);
     const coming = paragraphs.filter((paragraph) => COMING.test(paragraph));
-    expect(coming).toHaveLength(1);
+    expect(coming).toHaveLength(NOT_BUILT.length > 0 ? 1 : 0);
     for (const feature of NOT_BUILT) {
       expect(coming[0], String(feature)).toMatch(feature);
       const elsewhere = paragraphs.filter((paragraph) => !COMING.test(paragraph) && feature.test(paragraph));

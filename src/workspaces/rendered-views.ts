@@ -1,6 +1,6 @@
 import { promisify } from 'node:util';
 import { brotliCompress, constants, gzip } from 'node:zlib';
-import type { Compression } from './accept-encoding.js';
+import type { Compression } from '../platform/accept-encoding.js';
 
 const COMPRESS: Record<Compression, (body: Buffer) => Promise<Buffer>> = {
   // Quality 5 of 11: most of brotli's gain over gzip (half its size on workspace JSON) for as little time.

@@ -1,11 +1,11 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { auditContext } from '../auth/request.js';
+import { preferredCompression } from '../platform/accept-encoding.js';
 import { noneMatchHits } from '../platform/conditional.js';
 import type { CursorCodec } from '../platform/cursor.js';
 import { ok } from '../platform/envelope.js';
 import { Envelope, keysetPage, PageEnvelope, PageQuery } from '../platform/pagination.js';
-import { preferredCompression } from './accept-encoding.js';
 import { grantItem, preferencesBody, sharedBody, summaryItem, workspaceItem } from './present.js';
 import { RenderedViews } from './rendered-views.js';
 import {

@@ -1,4 +1,4 @@
-/** The compressions the preferences read offers, best first. */
+/** The compressions the server offers (the preferences read, the Config UI's files), best first. */
 export const COMPRESSIONS = ['br', 'gzip'] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
 

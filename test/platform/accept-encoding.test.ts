@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import Negotiator from 'negotiator';
 import { describe, expect, it } from 'vitest';
-import { preferredCompression } from '../../src/workspaces/accept-encoding.js';
+import { preferredCompression } from '../../src/platform/accept-encoding.js';
 
 describe('preferredCompression', () => {
   it.each([

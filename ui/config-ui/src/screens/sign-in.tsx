@@ -1,0 +1,120 @@
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, announceTokens, get, type Me, messageOf, post, type TokenAnswer } from '../api';
+import { Notice } from '../components/notice';
+
+interface Providers {
+  local: boolean;
+  oidc: { display_name: string; login_url: string } | null;
+  msal: { client_id: string; tenants: string[]; authority: string } | null;
+}
+
+export function waitText(seconds: number | null): string {
+  if (seconds === null || seconds <= 0) return 'a while';
+  if (seconds < 90) return `${Math.ceil(seconds)} seconds`;
+  const minutes = Math.ceil(seconds / 60);
+  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+}
+
+/** What went wrong with a sign-in, in words a person can act on. */
+function signInFailure(error: unknown): string {
+  if (!(error instanceof ApiError)) return messageOf(error);
+  const { problem } = error;
+  if (problem.status === 401) return 'Wrong username or password.';
+  if (problem.code === 1003) {
+    return `This account is locked after too many failed sign-ins. Try again in ${waitText(problem.retryAfter)}, or ask an operator to unlock it.`;
+  }
+  if (problem.status === 429)
+    return `Too many sign-in attempts. Try again in ${waitText(problem.retryAfter)}.`;
+  if (problem.status === 422) return 'Enter a username and a password.';
+  return messageOf(error);
+}
+
+function oidcHref(loginUrl: string): string {
+  const url = new URL(loginUrl, location.origin);
+  url.searchParams.set('return_to', '/config-ui/');
+  return url.origin === location.origin ? `${url.pathname}${url.search}` : url.toString();
+}
+
+export function SignInScreen(props: { message: string | null; onSignedIn: (me: Me) => void }) {
+  const [providers, setProviders] = useState<Providers | null>(null);
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [failure, setFailure] = useState<string | null>(null);
+
+  useEffect(() => {
+    get<Providers>('/api/v1/auth/providers').then(
+      (answer) => setProviders(answer.data),
+      () => setProviders({ local: true, oidc: null, msal: null }),
+    );
+    document.title = 'Sign in · Switchboard';
+  }, []);
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setFailure(null);
+    try {
+      const answer = await post<TokenAnswer>(
+        '/api/v1/auth/login',
+        { username, password },
+        { refresh: false, announceSignedOut: false },
+      );
+      announceTokens(answer.data);
+      const me = await get<Me>('/api/v1/auth/me');
+      props.onSignedIn(me.data);
+    } catch (error) {
+      setFailure(signInFailure(error));
+      setPassword('');
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <main id="main" class="sign-in">
+      <h1>Switchboard Config UI</h1>
+      {props.message && <Notice kind="info">{props.message}</Notice>}
+      <form onSubmit={submit} aria-labelledby="sign-in-title" class="card">
+        <h2 id="sign-in-title">Sign in</h2>
+        <label for="username">Username</label>
+        <input
+          id="username"
+          name="username"
+          autocomplete="username"
+          required
+          value={username}
+          onInput={(e) => setUsername(e.currentTarget.value)}
+        />
+        <label for="password">Password</label>
+        <input
+          id="password"
+          name="password"
+          type="password"
+          autocomplete="current-password"
+          required
+          value={password}
+          onInput={(e) => setPassword(e.currentTarget.value)}
+        />
+        {failure && <Notice kind="error">{failure}</Notice>}
+        <button type="submit" class="primary" disabled={busy}>
+          {busy ? 'Signing in…' : 'Sign in'}
+        </button>
+      </form>
+      {providers?.oidc && (
+        <div class="card sso">
+          <h2>Single sign-on</h2>
+          <a class="button" href={oidcHref(providers.oidc.login_url)}>
+            Sign in with {providers.oidc.display_name}
+          </a>
+        </div>
+      )}
+      {providers?.msal && (
+        <p class="hint">
+          Microsoft Entra ID sign-in is on for this server: dashboards sign in with it through MSAL.js. This
+          page signs in with a password{providers.oidc ? ' or the single sign-on above' : ''}.
+        </p>
+      )}
+    </main>
+  );
+}
