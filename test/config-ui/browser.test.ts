@@ -1,5 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FakeEntra } from '../auth/sso/entra-fixture.js';
 import { TestProvider } from '../auth/sso/oidc-fixture.js';
 import { minimalConfig } from '../endpoints/config-fixture.js';
 import { Upstream } from '../endpoints/upstream.js';
@@ -17,6 +18,23 @@ import {
 } from './browser-harness.js';
 
 const CLIENT = { clientId: 'switchboard', clientSecret: 'test-client-secret-0123456789' };
+const ENTRA_CLIENT = '6731de76-14a6-49ae-97bc-6eba6914391e';
+const ENTRA_TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+
+/** Records every WebSocket frame the page receives, and lets a test drop its sockets (an init script:
+ * DevTools protocol, not the page's CSP). */
+const RECORD_SOCKETS = `(() => {
+  const Native = window.WebSocket;
+  window.__frames = [];
+  window.__sockets = [];
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      window.__sockets.push(this);
+      this.addEventListener('message', (m) => window.__frames.push(JSON.parse(m.data)));
+    }
+  };
+})();`;
 
 /**
  * The Config UI in Debian's chromium against a real server (its own port, SQLite or PostgreSQL as the run
@@ -27,6 +45,7 @@ describe('Config UI in a browser', () => {
   let server: UiServer;
   let provider: TestProvider;
   let upstream: Upstream;
+  let entra: FakeEntra;
   let browser: Browser;
   let admin: TestUser;
   let editor: TestUser;
@@ -52,6 +71,7 @@ describe('Config UI in a browser', () => {
     upstream = await new Upstream().start();
     upstream.answer('/plant', 200, (hit: number) => ({ flow: hit }));
     upstream.answer('/broken', 503, { error: 'maintenance' });
+    entra = await FakeEntra.start({ clientId: ENTRA_CLIENT });
     const port = await freePort();
     provider = await TestProvider.start({
       ...CLIENT,
@@ -67,6 +87,9 @@ describe('Config UI in a browser', () => {
         SWITCHBOARD_LOCKOUT_THRESHOLD: '3',
         SWITCHBOARD_RATE_LIMITING: 'false',
         SWITCHBOARD_ENDPOINT_HOSTS: `127.0.0.1:${upstream.port}`,
+        SWITCHBOARD_MSAL_CLIENT_ID: ENTRA_CLIENT,
+        SWITCHBOARD_MSAL_TENANTS: ENTRA_TENANT,
+        SWITCHBOARD_MSAL_AUTHORITY: entra.authority,
       },
       { port },
     );
@@ -92,6 +115,7 @@ describe('Config UI in a browser', () => {
     await browser?.close();
     await server?.close();
     await provider?.close();
+    await entra?.close();
     await upstream?.close();
     // The whole run, every page: nothing the console calls an error, no refused script or style.
     expect(issues.problems).toEqual([]);
@@ -147,6 +171,45 @@ describe('Config UI in a browser', () => {
     await page.getByRole('heading', { name: 'Configuration versions' }).waitFor();
     expect(await page.getByText('ada.sso').textContent()).toContain('ada.sso');
     expect(await page.getByText('(editor)').count()).toBe(1);
+  });
+
+  it('signs in with Microsoft Entra ID (an id token in the fragment, checked by the server)', async () => {
+    entra.signInAs = {
+      tid: ENTRA_TENANT,
+      claims: {
+        sub: 'entra-grace',
+        oid: 'oid-grace',
+        preferred_username: 'grace@plant.example',
+        groups: ['ops'],
+      },
+    };
+    const page = await open();
+    await page.goto(`${server.url}/config-ui/`);
+    await page.getByRole('button', { name: 'Sign in with Microsoft' }).click();
+    await page.getByRole('heading', { name: 'Configuration versions' }).waitFor();
+    expect(await page.locator('.user').textContent()).toContain('(editor)');
+    // The token left the address at once.
+    expect(new URL(page.url()).hash).toBe('');
+  });
+
+  it('refuses a Microsoft answer it did not ask for, and reports a refusal from Entra ID', async () => {
+    const msalCalls: string[] = [];
+    const page = await open();
+    page.on('request', (request) => {
+      if (new URL(request.url()).pathname === '/api/v1/auth/msal') msalCalls.push(request.url());
+    });
+    // A token planted in a link: this tab started no sign-in, so it is not even sent to the server.
+    const planted = await entra.idToken({ tid: ENTRA_TENANT, claims: { groups: ['ops'] } });
+    await page.goto(`${server.url}/config-ui/#id_token=${planted}&state=forged`);
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('was not started here');
+    expect(msalCalls).toEqual([]);
+    expect(new URL(page.url()).hash).toBe('');
+    entra.signInAs = undefined;
+    await page.getByRole('button', { name: 'Sign in with Microsoft' }).click();
+    await expect
+      .poll(() => page.getByRole('alert').textContent())
+      .toContain('Microsoft sign-in failed: access_denied');
+    expect(msalCalls).toEqual([]);
   });
 
   it('refuses to save a document with a schema error and shows it at its line', async () => {
@@ -374,6 +437,50 @@ describe('Config UI in a browser', () => {
     await page.getByText(/may not see it/).waitFor();
   });
 
+  it('reconnects after the connection drops and misses no event, none twice', async () => {
+    const page = await open();
+    await page.addInitScript(RECORD_SOCKETS);
+    await signInThroughPage(page, server.url, viewer.username, viewer.password);
+    const flow = page.getByRole('article', { name: 'Plant flow' });
+    await expect.poll(() => flow.locator('ol.events li').count(), { timeout: 10_000 }).toBeGreaterThan(1);
+    // The next connection waits for its ticket while the producer publishes every second.
+    await page.route('**/api/v1/auth/ws-ticket', async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      await route.continue();
+    });
+    await page.evaluate(() => (window as unknown as { __sockets: WebSocket[] }).__sockets.at(-1)?.close());
+    await expect.poll(() => page.locator('.live-state').textContent()).toMatch(/Reconnecting/);
+    await expect
+      .poll(() => page.locator('.live-state').textContent(), { timeout: 10_000 })
+      .toMatch(/: Live$/);
+    await page.unroute('**/api/v1/auth/ws-ticket');
+    const resumed = await page.evaluate(() => (window as unknown as { __frames: unknown[] }).__frames.length);
+    await expect
+      .poll(() => page.evaluate(() => (window as unknown as { __frames: unknown[] }).__frames.length), {
+        timeout: 5000,
+      })
+      .toBeGreaterThan(resumed + 1);
+    const frames = (await page.evaluate(() => (window as unknown as { __frames: unknown[] }).__frames)) as {
+      type: string;
+      channel?: string;
+      id?: string;
+      data?: { flow?: number };
+      recovered?: boolean;
+    }[];
+    const events = frames.filter(
+      (f) => f.channel === 'plant.flow' && (f.type === 'event' || f.type === 'snapshot'),
+    );
+    const flows = events.map((f) => f.data?.flow);
+    // Every poll of the upstream, in order, once: the ones published while the page was away came as replay.
+    expect(flows.length).toBeGreaterThan(4);
+    for (let i = 1; i < flows.length; i++)
+      expect(flows[i], `after ${flows[i - 1]}`).toBe((flows[i - 1] as number) + 1);
+    expect(new Set(events.map((f) => f.id)).size).toBe(events.length);
+    expect(
+      frames.filter((f) => f.type === 'subscribed' && f.channel === 'plant.flow').map((f) => f.recovered),
+    ).toEqual([false, true]);
+  });
+
   it('runs a declared function and shows its output', async () => {
     const page = await signedIn(admin);
     await page.getByRole('link', { name: 'Functions' }).click();
@@ -413,7 +520,10 @@ describe('Config UI in a browser', () => {
       await expect.poll(() => refreshes, { timeout: 40_000, interval: 1000 }).toEqual([200]);
       await page.getByRole('link', { name: 'Versions' }).click();
       await page.getByRole('heading', { name: 'Configuration versions' }).waitFor();
+      await screenshot(page, 'refreshes the access token before it expires');
     } finally {
+      // The page goes first: a page left open would try to reconnect to the stopped server.
+      for (const page of pages.splice(0)) await page.context().close();
       await short.close();
     }
   }, 60_000);

@@ -169,6 +169,31 @@ export class FakeEntra {
     return new SignJWT(claims).setProtectedHeader(header as { alg: string }).sign(signWith.privateKey);
   }
 
+  /**
+   * Who the authorization endpoint signs in (the implicit flow a browser page runs: `response_type=id_token`,
+   * the token in the redirect's fragment); unset, it answers `access_denied`.
+   */
+  signInAs: { tid: string; claims: Record<string, unknown> } | undefined;
+
+  private async authorize(query: URLSearchParams, res: ServerResponse): Promise<void> {
+    const back = new URL(query.get('redirect_uri') ?? '');
+    const answer = new URLSearchParams();
+    if (
+      !this.signInAs ||
+      query.get('client_id') !== this.clientId ||
+      query.get('response_type') !== 'id_token'
+    ) {
+      answer.set('error', 'access_denied');
+      answer.set('error_description', 'AADSTS50105: the signed in user is not assigned to a role');
+    } else {
+      const claims = { ...this.signInAs.claims, nonce: query.get('nonce') ?? undefined };
+      answer.set('id_token', await this.idToken({ tid: this.signInAs.tid, claims }));
+    }
+    answer.set('state', query.get('state') ?? '');
+    back.hash = answer.toString();
+    res.writeHead(302, { location: back.toString() }).end();
+  }
+
   /** Closes the server: the provider is unreachable until `resume`. */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -205,6 +230,10 @@ export class FakeEntra {
       res.end(text);
     };
     if (req.method !== 'GET') return send(405, { error: 'method_not_allowed' });
+    if (/^\/[^/]+\/oauth2\/v2\.0\/authorize$/.test(path)) {
+      void this.authorize(new URL(req.url ?? '/', this.authority).searchParams, res);
+      return;
+    }
     if (path === JWKS_PATH && this.jwksAnswer) return send(this.jwksAnswer.status, this.jwksAnswer.body);
     if (path === JWKS_PATH) return send(200, { keys: [...this.keys.values()].map((key) => key.jwk) });
     const metadata = /^\/([0-9a-fA-F-]{36})\/v2\.0\/\.well-known\/openid-configuration$/.exec(path);

@@ -1,7 +1,18 @@
 import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
-import { csrfToken, get, type Me, onSignedOut, onTokens, post, refreshSession } from './api';
+import {
+  announceTokens,
+  csrfToken,
+  get,
+  type Me,
+  messageOf,
+  onSignedOut,
+  onTokens,
+  post,
+  refreshSession,
+} from './api';
 import { Notice } from './components/notice';
 import { LiveConnection, type LiveState } from './live';
+import { finishMsalSignIn, isMsalAnswer } from './msal';
 import { href, useRoute } from './router';
 import { ChannelsScreen } from './screens/channels';
 import { DiffScreen } from './screens/diff';
@@ -13,7 +24,10 @@ import { VersionScreen } from './screens/version';
 import { VersionsScreen } from './screens/versions';
 import { refreshDelay, rights, Session, type SessionContext } from './session';
 
-type Phase = { kind: 'loading' } | { kind: 'signed-out'; message: string | null } | { kind: 'in'; me: Me };
+type Phase =
+  | { kind: 'loading' }
+  | { kind: 'signed-out'; message: string | null; failure?: string }
+  | { kind: 'in'; me: Me };
 
 const SESSION_ENDED = 'Your session has ended (signed out elsewhere, revoked or expired). Sign in again.';
 
@@ -26,12 +40,23 @@ export function App() {
   useEffect(() => {
     // Without the CSRF cookie, which lives as long as the session's refresh token, nobody is signed in here:
     // no need to ask (and be answered 401).
-    if (csrfToken() === null) signedOut(null);
+    if (isMsalAnswer(location.hash)) void finishMsal();
+    else if (csrfToken() === null) signedOut(null);
     else void whoIsHere();
     return onSignedOut(() =>
       setPhase((now) => (now.kind === 'in' ? { kind: 'signed-out', message: SESSION_ENDED } : now)),
     );
   }, [signedOut]);
+
+  async function finishMsal(): Promise<void> {
+    try {
+      announceTokens(await finishMsalSignIn(location.hash));
+      const me = await get<Me>('/api/v1/auth/me');
+      setPhase({ kind: 'in', me: me.data });
+    } catch (error) {
+      setPhase({ kind: 'signed-out', message: null, failure: messageOf(error) });
+    }
+  }
 
   async function whoIsHere(): Promise<void> {
     await get<Me>('/api/v1/auth/me', { announceSignedOut: false }).then(
@@ -62,7 +87,13 @@ export function App() {
     );
   }
   if (phase.kind === 'signed-out') {
-    return <SignInScreen message={phase.message} onSignedIn={(me) => setPhase({ kind: 'in', me })} />;
+    return (
+      <SignInScreen
+        message={phase.message}
+        failure={phase.failure ?? null}
+        onSignedIn={(me) => setPhase({ kind: 'in', me })}
+      />
+    );
   }
   if (phase.me.must_change_password) {
     return (

@@ -1,11 +1,12 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, announceTokens, get, type Me, messageOf, post, type TokenAnswer } from '../api';
 import { Notice } from '../components/notice';
+import { type MsalProvider, startMsalSignIn } from '../msal';
 
 interface Providers {
   local: boolean;
   oidc: { display_name: string; login_url: string } | null;
-  msal: { client_id: string; tenants: string[]; authority: string } | null;
+  msal: MsalProvider | null;
 }
 
 export function waitText(seconds: number | null): string {
@@ -35,7 +36,12 @@ function oidcHref(loginUrl: string): string {
   return url.origin === location.origin ? `${url.pathname}${url.search}` : url.toString();
 }
 
-export function SignInScreen(props: { message: string | null; onSignedIn: (me: Me) => void }) {
+export function SignInScreen(props: {
+  message: string | null;
+  /** A single sign-on that came back refused. */
+  failure: string | null;
+  onSignedIn: (me: Me) => void;
+}) {
   const [providers, setProviders] = useState<Providers | null>(null);
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
@@ -75,6 +81,7 @@ export function SignInScreen(props: { message: string | null; onSignedIn: (me: M
     <main id="main" class="sign-in">
       <h1>Switchboard Config UI</h1>
       {props.message && <Notice kind="info">{props.message}</Notice>}
+      {props.failure && <Notice kind="error">{props.failure}</Notice>}
       <form onSubmit={submit} aria-labelledby="sign-in-title" class="card">
         <h2 id="sign-in-title">Sign in</h2>
         <label for="username">Username</label>
@@ -101,19 +108,22 @@ export function SignInScreen(props: { message: string | null; onSignedIn: (me: M
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
       </form>
-      {providers?.oidc && (
+      {(providers?.oidc || providers?.msal) && (
         <div class="card sso">
           <h2>Single sign-on</h2>
-          <a class="button" href={oidcHref(providers.oidc.login_url)}>
-            Sign in with {providers.oidc.display_name}
-          </a>
+          <div class="actions">
+            {providers.oidc && (
+              <a class="button" href={oidcHref(providers.oidc.login_url)}>
+                Sign in with {providers.oidc.display_name}
+              </a>
+            )}
+            {providers.msal && (
+              <button type="button" onClick={() => providers.msal && startMsalSignIn(providers.msal)}>
+                Sign in with Microsoft
+              </button>
+            )}
+          </div>
         </div>
-      )}
-      {providers?.msal && (
-        <p class="hint">
-          Microsoft Entra ID sign-in is on for this server: dashboards sign in with it through MSAL.js. This
-          page signs in with a password{providers.oidc ? ' or the single sign-on above' : ''}.
-        </p>
       )}
     </main>
   );
