@@ -1,47 +1,17 @@
 import { useMemo } from 'preact/hooks';
-
-interface Line {
-  kind: 'same' | 'added' | 'removed' | 'hunk';
-  text: string;
-  old: number | null;
-  new: number | null;
-}
-
-/** The lines of a unified diff with their numbers on each side; file headers dropped. */
-export function parseUnifiedDiff(diff: string): Line[] {
-  const lines: Line[] = [];
-  let oldLine = 0;
-  let newLine = 0;
-  for (const raw of diff.split('\n')) {
-    if (raw.startsWith('---') || raw.startsWith('+++') || raw.startsWith('Index:') || raw.startsWith('===='))
-      continue;
-    const hunk = /^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@/.exec(raw);
-    if (hunk) {
-      oldLine = Number(hunk[1]);
-      newLine = Number(hunk[2]);
-      lines.push({ kind: 'hunk', text: raw, old: null, new: null });
-    } else if (raw.startsWith('+')) {
-      lines.push({ kind: 'added', text: raw.slice(1), old: null, new: newLine++ });
-    } else if (raw.startsWith('-')) {
-      lines.push({ kind: 'removed', text: raw.slice(1), old: oldLine++, new: null });
-    } else if (raw.startsWith(' ')) {
-      lines.push({ kind: 'same', text: raw.slice(1), old: oldLine++, new: newLine++ });
-    }
-  }
-  return lines;
-}
+import { type DiffLine, parseUnifiedDiff } from '../diff-lines';
 
 interface Row {
-  left: Line | null;
-  right: Line | null;
+  left: DiffLine | null;
+  right: DiffLine | null;
   hunk?: string;
 }
 
 /** Side by side: removed lines beside the added ones that replaced them. */
-function pairUp(lines: Line[]): Row[] {
+function pairUp(lines: DiffLine[]): Row[] {
   const rows: Row[] = [];
-  let removed: Line[] = [];
-  let added: Line[] = [];
+  let removed: DiffLine[] = [];
+  let added: DiffLine[] = [];
   const flush = () => {
     for (let i = 0; i < Math.max(removed.length, added.length); i++) {
       rows.push({ left: removed[i] ?? null, right: added[i] ?? null });
