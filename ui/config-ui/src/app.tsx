@@ -9,20 +9,20 @@ import {
   onTokens,
   post,
   refreshSession,
-} from './api';
-import { Notice } from './components/notice';
-import { LiveConnection, type LiveState } from './live';
-import { finishMsalSignIn, isMsalAnswer } from './msal';
-import { href, useRoute } from './router';
-import { ChannelsScreen } from './screens/channels';
-import { DiffScreen } from './screens/diff';
-import { EditScreen } from './screens/edit';
-import { FunctionsScreen } from './screens/functions';
-import { PasswordScreen } from './screens/password';
-import { SignInScreen } from './screens/sign-in';
-import { VersionScreen } from './screens/version';
-import { VersionsScreen } from './screens/versions';
-import { refreshDelay, rights, Session, type SessionContext } from './session';
+} from './api.js';
+import { Notice } from './components/notice.js';
+import { LiveConnection, type LiveState } from './live.js';
+import { finishMsalSignIn, isMsalAnswer } from './msal.js';
+import { href, useRoute } from './router.js';
+import { ChannelsScreen } from './screens/channels.js';
+import { DiffScreen } from './screens/diff.js';
+import { EditScreen } from './screens/edit.js';
+import { FunctionsScreen } from './screens/functions.js';
+import { PasswordScreen } from './screens/password.js';
+import { SignInScreen } from './screens/sign-in.js';
+import { VersionScreen } from './screens/version.js';
+import { VersionsScreen } from './screens/versions.js';
+import { refreshDelay, rights, Session, type SessionContext } from './session.js';
 
 type Phase =
   | { kind: 'loading' }

@@ -1,5 +1,5 @@
-import { get } from './api';
-import type { Schema } from './editor/schema';
+import { get } from './api.js';
+import type { Schema } from './editor/schema.js';
 
 export interface VersionRow {
   version: string;

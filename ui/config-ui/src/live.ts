@@ -1,4 +1,4 @@
-import { ApiError, post, refreshSession } from './api';
+import { ApiError, post, refreshSession } from './api.js';
 
 /** A frame from the server, as docs/live.md lists them. */
 export interface Frame {

@@ -1,4 +1,4 @@
-import { post, type TokenAnswer } from './api';
+import { post, type TokenAnswer } from './api.js';
 
 /** What `GET /auth/providers` says of Microsoft Entra ID sign-in. */
 export interface MsalProvider {

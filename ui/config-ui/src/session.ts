@@ -1,7 +1,7 @@
 import { createContext } from 'preact';
 import { useContext } from 'preact/hooks';
-import type { Me } from './api';
-import type { LiveConnection } from './live';
+import type { Me } from './api.js';
+import type { LiveConnection } from './live.js';
 
 export interface SessionContext {
   me: Me;

@@ -1,5 +1,5 @@
 import { useMemo } from 'preact/hooks';
-import { type DiffLine, parseUnifiedDiff } from '../diff-lines';
+import { type DiffLine, parseUnifiedDiff } from '../diff-lines.js';
 
 interface Row {
   left: DiffLine | null;

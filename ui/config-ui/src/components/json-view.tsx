@@ -1,6 +1,6 @@
 import { useEffect, useRef } from 'preact/hooks';
-import { createJsonEditor } from '../editor/editor';
-import type { Schema } from '../editor/schema';
+import { createJsonEditor } from '../editor/editor.js';
+import type { Schema } from '../editor/schema.js';
 
 /** A saved document, read only, with the schema's descriptions on hover. */
 export function JsonView(props: { text: string; schema: Schema; label: string }) {

@@ -5,8 +5,8 @@ import type {
   CompletionSource,
 } from '@codemirror/autocomplete';
 import { syntaxTree } from '@codemirror/language';
-import { placeAt } from './pointer';
-import { keysAt, type Schema } from './schema';
+import { placeAt } from './pointer.js';
+import { keysAt, type Schema } from './schema.js';
 
 function templateFor(type: string | null): string {
   if (type === 'object') return '{}';

@@ -25,12 +25,12 @@ import {
   keymap,
   lineNumbers,
 } from '@codemirror/view';
-import type { FieldProblem } from '../api';
-import { keyCompletion } from './complete';
-import { descriptionTooltip, type KeyHelp, keyHelpAt } from './hover';
-import { rangeOfPointer } from './pointer';
-import type { Schema } from './schema';
-import { schemaProblems, validatorFor } from './validate';
+import type { FieldProblem } from '../api.js';
+import { keyCompletion } from './complete.js';
+import { descriptionTooltip, type KeyHelp, keyHelpAt } from './hover.js';
+import { rangeOfPointer } from './pointer.js';
+import type { Schema } from './schema.js';
+import { schemaProblems, validatorFor } from './validate.js';
 
 export interface Located extends FieldProblem {
   line: number;

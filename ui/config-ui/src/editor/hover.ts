@@ -1,8 +1,8 @@
 import { syntaxTree } from '@codemirror/language';
 import type { EditorState, Extension } from '@codemirror/state';
 import { hoverTooltip } from '@codemirror/view';
-import { placeAt } from './pointer';
-import { alternatives, describe, type Schema, schemasAt, typeOf } from './schema';
+import { placeAt } from './pointer.js';
+import { alternatives, describe, type Schema, schemasAt, typeOf } from './schema.js';
 
 export interface KeyHelp {
   key: string;

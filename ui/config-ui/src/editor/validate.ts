@@ -1,6 +1,6 @@
 import { type OutputUnit, Validator } from '@cfworker/json-schema';
-import type { FieldProblem } from '../api';
-import type { Schema } from './schema';
+import type { FieldProblem } from '../api.js';
+import type { Schema } from './schema.js';
 
 /** Keywords that only report that something below them failed: the failure below is the one to show. */
 const ONLY_PASSING_ON = new Set([

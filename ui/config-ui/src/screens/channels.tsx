@@ -1,9 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
-import { get, messageOf } from '../api';
-import { Notice } from '../components/notice';
-import { formatTime, type StreamInfo } from '../config-api';
-import type { Frame } from '../live';
-import { useSession } from '../session';
+import { get, messageOf } from '../api.js';
+import { Notice } from '../components/notice.js';
+import { formatTime, type StreamInfo } from '../config-api.js';
+import type { Frame } from '../live.js';
+import { useSession } from '../session.js';
 
 const KEPT = 5;
 

@@ -1,10 +1,10 @@
 import { useEffect, useState } from 'preact/hooks';
-import { get, messageOf } from '../api';
-import { DiffView } from '../components/diff-view';
-import { Notice } from '../components/notice';
-import { navigate } from '../router';
-import { LayoutChoice } from './edit';
-import { useVersionList } from './versions';
+import { get, messageOf } from '../api.js';
+import { DiffView } from '../components/diff-view.js';
+import { Notice } from '../components/notice.js';
+import { navigate } from '../router.js';
+import { LayoutChoice } from './edit.js';
+import { useVersionList } from './versions.js';
 
 export function DiffScreen(props: { from: string | null; to: string | null }) {
   const { list } = useVersionList();

@@ -1,12 +1,12 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, get, messageOf, post } from '../api';
-import { DiffView } from '../components/diff-view';
-import { Notice } from '../components/notice';
-import { configSchema, type SaveAnswer, type VersionDetail } from '../config-api';
-import { createJsonEditor, type JsonEditor, type Located } from '../editor/editor';
-import type { KeyHelp } from '../editor/hover';
-import { href } from '../router';
-import { useSession } from '../session';
+import { ApiError, get, messageOf, post } from '../api.js';
+import { DiffView } from '../components/diff-view.js';
+import { Notice } from '../components/notice.js';
+import { configSchema, type SaveAnswer, type VersionDetail } from '../config-api.js';
+import { createJsonEditor, type JsonEditor, type Located } from '../editor/editor.js';
+import type { KeyHelp } from '../editor/hover.js';
+import { href } from '../router.js';
+import { useSession } from '../session.js';
 
 const EMPTY_DOCUMENT = '{\n  "streams": {}\n}\n';
 

@@ -1,8 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, get, messageOf, post } from '../api';
-import { Notice } from '../components/notice';
-import type { VersionDetail } from '../config-api';
-import { useSession } from '../session';
+import { ApiError, get, messageOf, post } from '../api.js';
+import { Notice } from '../components/notice.js';
+import type { VersionDetail } from '../config-api.js';
+import { useSession } from '../session.js';
 
 type Result = { kind: 'output'; text: string } | { kind: 'error'; text: string } | null;
 

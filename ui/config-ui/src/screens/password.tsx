@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, announceTokens, get, type Me, messageOf, post, type TokenAnswer } from '../api';
-import { Notice } from '../components/notice';
+import { ApiError, announceTokens, get, type Me, messageOf, post, type TokenAnswer } from '../api.js';
+import { Notice } from '../components/notice.js';
 
 export function PasswordScreen(props: {
   me: Me;

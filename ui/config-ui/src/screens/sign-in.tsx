@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, announceTokens, get, type Me, messageOf, post, type TokenAnswer } from '../api';
-import { Notice } from '../components/notice';
-import { type MsalProvider, startMsalSignIn } from '../msal';
+import { ApiError, announceTokens, get, type Me, messageOf, post, type TokenAnswer } from '../api.js';
+import { Notice } from '../components/notice.js';
+import { type MsalProvider, startMsalSignIn } from '../msal.js';
 
 interface Providers {
   local: boolean;

@@ -1,11 +1,11 @@
 import { useEffect, useState } from 'preact/hooks';
-import { get, messageOf } from '../api';
-import { JsonView } from '../components/json-view';
-import { Notice } from '../components/notice';
-import { configSchema, formatTime, type VersionDetail } from '../config-api';
-import type { Schema } from '../editor/schema';
-import { href } from '../router';
-import { useSession } from '../session';
+import { get, messageOf } from '../api.js';
+import { JsonView } from '../components/json-view.js';
+import { Notice } from '../components/notice.js';
+import { configSchema, formatTime, type VersionDetail } from '../config-api.js';
+import type { Schema } from '../editor/schema.js';
+import { href } from '../router.js';
+import { useSession } from '../session.js';
 
 function shown(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);

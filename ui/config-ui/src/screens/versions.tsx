@@ -1,10 +1,16 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { del, get, messageOf, post } from '../api';
-import { ConfirmDialog } from '../components/confirm';
-import { Notice } from '../components/notice';
-import { compareVersions, formatTime, type VersionList, type VersionRow, versionPath } from '../config-api';
-import { href } from '../router';
-import { useSession } from '../session';
+import { del, get, messageOf, post } from '../api.js';
+import { ConfirmDialog } from '../components/confirm.js';
+import { Notice } from '../components/notice.js';
+import {
+  compareVersions,
+  formatTime,
+  type VersionList,
+  type VersionRow,
+  versionPath,
+} from '../config-api.js';
+import { href } from '../router.js';
+import { useSession } from '../session.js';
 
 type Pending = { action: 'activate' | 'delete'; version: string } | null;
 
