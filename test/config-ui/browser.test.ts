@@ -66,6 +66,16 @@ describe('Config UI in a browser', () => {
     return page;
   };
   const api = async (user: TestUser) => (await server.t.signIn(user)).client;
+  /** Opens the editor from the header and selects the whole document, ready to be typed over. */
+  const openEditor = async (page: Page) => {
+    await page.getByRole('link', { name: 'Editor' }).click();
+    const editorBox = page.getByRole('textbox', { name: 'Configuration document' });
+    await editorBox.waitFor();
+    await page.getByText('No problems found.').waitFor();
+    await editorBox.click();
+    await page.keyboard.press('ControlOrMeta+a');
+    return editorBox;
+  };
 
   beforeAll(async () => {
     upstream = await new Upstream().start();
@@ -219,12 +229,7 @@ describe('Config UI in a browser', () => {
       if (request.method() === 'POST' && new URL(request.url()).pathname === '/api/v1/config')
         posts.push(request.url());
     });
-    await page.getByRole('link', { name: 'Editor' }).click();
-    const editorBox = page.getByRole('textbox', { name: 'Configuration document' });
-    await editorBox.waitFor();
-    await page.getByText('No problems found.').waitFor();
-    await editorBox.click();
-    await page.keyboard.press('ControlOrMeta+a');
+    await openEditor(page);
     const broken = { streams: { 'plant.flow': { endpoint: 'plant', interval: 'soon' } } };
     await page.keyboard.insertText(JSON.stringify(broken, null, 2));
     const problem = page.getByRole('button', {
@@ -241,11 +246,7 @@ describe('Config UI in a browser', () => {
 
   it('shows the server’s problems at their lines after a refused save', async () => {
     const page = await signedIn(admin);
-    await page.getByRole('link', { name: 'Editor' }).click();
-    const editorBox = page.getByRole('textbox', { name: 'Configuration document' });
-    await editorBox.waitFor();
-    await editorBox.click();
-    await page.keyboard.press('ControlOrMeta+a');
+    await openEditor(page);
     // Valid for the schema, but the stream names an endpoint nobody declared: only the server knows.
     await page.keyboard.insertText(
       JSON.stringify({ streams: { 'plant.flow': { endpoint: 'nowhere', interval: '5s' } } }, null, 2),
@@ -264,11 +265,7 @@ describe('Config UI in a browser', () => {
 
   it('completes keys from the schema and describes them on hover', async () => {
     const page = await signedIn(admin);
-    await page.getByRole('link', { name: 'Editor' }).click();
-    const editorBox = page.getByRole('textbox', { name: 'Configuration document' });
-    await editorBox.waitFor();
-    await editorBox.click();
-    await page.keyboard.press('ControlOrMeta+a');
+    const editorBox = await openEditor(page);
     await page.keyboard.insertText('{\n  ');
     await page.keyboard.press('Control+Space');
     const option = page.getByRole('option', { name: /streams/ });
@@ -308,11 +305,7 @@ describe('Config UI in a browser', () => {
 
   it('saves with a message, shows the diff, activates and rolls back', async () => {
     const page = await signedIn(admin);
-    await page.getByRole('link', { name: 'Editor' }).click();
-    const editorBox = page.getByRole('textbox', { name: 'Configuration document' });
-    await editorBox.waitFor();
-    await editorBox.click();
-    await page.keyboard.press('ControlOrMeta+a');
+    await openEditor(page);
     const next = {
       ...minimalConfig(),
       endpoints: { plant: { url: `${upstream.base}/plant` } },

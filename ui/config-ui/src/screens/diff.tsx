@@ -2,9 +2,32 @@ import { useEffect, useState } from 'preact/hooks';
 import { get, messageOf } from '../api.js';
 import { DiffView } from '../components/diff-view.js';
 import { Notice } from '../components/notice.js';
+import type { VersionRow } from '../config-api.js';
 import { navigate } from '../router.js';
 import { LayoutChoice } from './edit.js';
 import { useVersionList } from './versions.js';
+
+function VersionSelect(props: {
+  id: string;
+  label: string;
+  value: string;
+  options: VersionRow[];
+  onChange: (version: string) => void;
+}) {
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      <select id={props.id} value={props.value} onChange={(e) => props.onChange(e.currentTarget.value)}>
+        {props.options.map((v) => (
+          <option key={v.version} value={v.version}>
+            {v.version}
+            {v.active ? ' (active)' : ''}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
 
 export function DiffScreen(props: { from: string | null; to: string | null }) {
   const { list } = useVersionList();
@@ -47,28 +70,8 @@ export function DiffScreen(props: { from: string | null; to: string | null }) {
     <section aria-labelledby="diff-title">
       <h1 id="diff-title">Compare versions</h1>
       <form class="diff-pick" onSubmit={choose}>
-        <div class="field">
-          <label for="diff-from">From</label>
-          <select id="diff-from" value={from} onChange={(e) => setFrom(e.currentTarget.value)}>
-            {options.map((v) => (
-              <option key={v.version} value={v.version}>
-                {v.version}
-                {v.active ? ' (active)' : ''}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div class="field">
-          <label for="diff-to">To</label>
-          <select id="diff-to" value={to} onChange={(e) => setTo(e.currentTarget.value)}>
-            {options.map((v) => (
-              <option key={v.version} value={v.version}>
-                {v.version}
-                {v.active ? ' (active)' : ''}
-              </option>
-            ))}
-          </select>
-        </div>
+        <VersionSelect id="diff-from" label="From" value={from} options={options} onChange={setFrom} />
+        <VersionSelect id="diff-to" label="To" value={to} options={options} onChange={setTo} />
         <button type="submit" class="primary">
           Compare
         </button>

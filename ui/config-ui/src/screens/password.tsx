@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, announceTokens, get, type Me, messageOf, post, type TokenAnswer } from '../api.js';
 import { Notice } from '../components/notice.js';
+import { TextField } from '../components/text-field.js';
 
 export function PasswordScreen(props: {
   me: Me;
@@ -60,36 +61,33 @@ export function PasswordScreen(props: {
           Your password was set by an administrator. Choose your own before you go on.
         </Notice>
       )}
-      <label for="current-password">Current password</label>
-      <input
+      <TextField
         id="current-password"
+        label="Current password"
         type="password"
         autocomplete="current-password"
-        required
         value={current}
-        onInput={(e) => setCurrent(e.currentTarget.value)}
+        onInput={setCurrent}
       />
-      <label for="new-password">New password</label>
-      <input
+      <TextField
         id="new-password"
+        label="New password"
         type="password"
         autocomplete="new-password"
-        required
-        aria-describedby="password-rules"
+        describedBy="password-rules"
         value={next}
-        onInput={(e) => setNext(e.currentTarget.value)}
+        onInput={setNext}
       />
       <p id="password-rules" class="hint">
         At least 12 characters; not a common password, and not your username.
       </p>
-      <label for="again-password">New password again</label>
-      <input
+      <TextField
         id="again-password"
+        label="New password again"
         type="password"
         autocomplete="new-password"
-        required
         value={again}
-        onInput={(e) => setAgain(e.currentTarget.value)}
+        onInput={setAgain}
       />
       {failure && <Notice kind="error">{failure}</Notice>}
       {done && <Notice kind="success">Password changed. Your other sessions have been signed out.</Notice>}

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, announceTokens, get, type Me, messageOf, post, type TokenAnswer } from '../api.js';
 import { Notice } from '../components/notice.js';
+import { TextField } from '../components/text-field.js';
 import { type MsalProvider, startMsalSignIn } from '../msal.js';
 
 interface Providers {
@@ -84,24 +85,20 @@ export function SignInScreen(props: {
       {props.failure && <Notice kind="error">{props.failure}</Notice>}
       <form onSubmit={submit} aria-labelledby="sign-in-title" class="card">
         <h2 id="sign-in-title">Sign in</h2>
-        <label for="username">Username</label>
-        <input
+        <TextField
           id="username"
-          name="username"
+          label="Username"
           autocomplete="username"
-          required
           value={username}
-          onInput={(e) => setUsername(e.currentTarget.value)}
+          onInput={setUsername}
         />
-        <label for="password">Password</label>
-        <input
+        <TextField
           id="password"
-          name="password"
+          label="Password"
           type="password"
           autocomplete="current-password"
-          required
           value={password}
-          onInput={(e) => setPassword(e.currentTarget.value)}
+          onInput={setPassword}
         />
         {failure && <Notice kind="error">{failure}</Notice>}
         <button type="submit" class="primary" disabled={busy}>
