@@ -344,6 +344,41 @@ describe('Config UI in a browser', () => {
     expect(versions.body.data.active).toBe('1.0.0');
   });
 
+  it('shows markup written into a configuration as text, and runs none of it', async () => {
+    const attack = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
+    const client = await api(admin);
+    const saved = await client.call('/api/v1/config', {
+      json: {
+        config: minimalConfig({ description: attack }),
+        version: '1.0.9',
+        activate: false,
+        message: attack,
+      },
+    });
+    expect(saved.status).toBe(201);
+    const page = await signedIn(editor);
+    const row = page.getByRole('row', { name: /^1\.0\.9/ });
+    expect(await row.textContent()).toContain(attack);
+    await page.goto(`${server.url}/config-ui/#/versions/1.0.9`);
+    await page.getByRole('heading', { name: 'Version 1.0.9' }).waitFor();
+    await page.goto(`${server.url}/config-ui/#/diff?from=1.0.0&to=1.0.9`);
+    await page.locator('table.diff').waitFor();
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await page.locator('img[src="x"]').count()).toBe(0);
+    // An editor reads the configuration but the page offers no way to change it.
+    await page.getByRole('link', { name: 'Editor' }).click();
+    await page.getByRole('heading', { name: 'The configuration' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Save', exact: true }).count()).toBe(0);
+    expect(
+      await page.getByRole('textbox', { name: 'Configuration document' }).getAttribute('contenteditable'),
+    ).toBe('false');
+    await page.getByRole('link', { name: 'Versions' }).click();
+    expect(await page.getByRole('button', { name: /Activate|Delete|Roll back/ }).count()).toBe(0);
+    expect(
+      (await (await api(admin)).call('/api/v1/config/versions/1.0.9', { method: 'DELETE' })).status,
+    ).toBe(204);
+  });
+
   it('compares any two versions side by side or unified', async () => {
     const page = await signedIn(editor);
     await page.goto(`${server.url}/config-ui/#/diff?from=1.0.0&to=1.0.1`);
