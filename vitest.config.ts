@@ -42,6 +42,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     exclude: [
       ...configDefaults.exclude,
+      // Separate processes behind nginx: `npm run test:cluster` (vitest.cluster.config.ts).
+      'test/cluster/**',
       ...(withRedis ? [] : REDIS_SUITES),
       ...(withBrowser ? [] : BROWSER_SUITES),
     ],
