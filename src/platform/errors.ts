@@ -4,6 +4,7 @@ import FindMyWay from 'find-my-way';
 import Negotiator from 'negotiator';
 import { failure } from './envelope.js';
 import { AppError, buildProblem, ErrorCode, type FieldError } from './problem.js';
+import { isUnreachableService } from './unreachable.js';
 
 const PROBLEM_TYPE = 'application/problem+json';
 
@@ -50,6 +51,11 @@ export function toAppError(error: FastifyError): AppError {
   }
   if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
     return new AppError(ErrorCode.malformedRequest, 'body is not valid JSON');
+  }
+  if (isUnreachableService(error)) {
+    return new AppError(ErrorCode.unavailable, 'the database is not answering; try again in a moment', {
+      retryAfter: 2,
+    });
   }
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500)

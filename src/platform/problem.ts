@@ -162,7 +162,7 @@ export const ERRORS = {
   unavailable: {
     code: 8001,
     status: 503,
-    doc: 'not ready (`/readyz`: the database does not answer in time)',
+    doc: 'not ready (`/readyz`: the database does not answer in time), or the database could not be reached for this request: try again after `Retry-After`',
   },
 } as const satisfies Record<string, { code: number; status: number; doc: string }>;
 

@@ -8,7 +8,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -222,9 +222,19 @@ export class Cluster {
   /** The database every instance uses (a schema of its own on PostgreSQL). */
   databaseUrl = '';
 
-  static async start(env: Record<string, string> = {}, size = 3): Promise<Cluster> {
+  /**
+   * `through` may put something between the instances and their services (a proxy a test can cut): it gets
+   * the real database and Redis URLs and returns those the instances use.
+   */
+  static async start(
+    env: Record<string, string> = {},
+    options: {
+      size?: number;
+      through?: (urls: { database: string; redis: string }) => { database: string; redis: string };
+    } = {},
+  ): Promise<Cluster> {
     const cluster = new Cluster();
-    await cluster.boot(env, size);
+    await cluster.boot(env, options.size ?? 3, options.through ?? ((urls) => urls));
     return cluster;
   }
 
@@ -232,7 +242,11 @@ export class Cluster {
     return this.nginx.url;
   }
 
-  private async boot(env: Record<string, string>, size: number): Promise<void> {
+  private async boot(
+    env: Record<string, string>,
+    size: number,
+    through: (urls: { database: string; redis: string }) => { database: string; redis: string },
+  ): Promise<void> {
     const { redisUrl, nginx } = clusterServices;
     if (!redisUrl || !nginx) throw new Error('the cluster suite needs PostgreSQL, Redis and nginx');
     this.dir = mkdtempSync(join(tmpdir(), 'switchboard-cluster-'));
@@ -242,13 +256,14 @@ export class Cluster {
     this.functionsDir = exampleFunctionsDir();
     const passwordFile = join(this.dir, 'admin-password');
     writeFileSync(passwordFile, ADMIN.password, { mode: 0o600 });
+    const used = through({ database: database.url, redis: redisUrl });
     const ports = await Promise.all(Array.from({ length: size }, () => freePort()));
     const nginxPort = await freePort();
     const shared = {
       HOST: '127.0.0.1',
       SWITCHBOARD_PUBLIC_URL: `http://127.0.0.1:${nginxPort}`,
-      SWITCHBOARD_DATABASE_URL: database.url,
-      SWITCHBOARD_REDIS_URL: redisUrl,
+      SWITCHBOARD_DATABASE_URL: used.database,
+      SWITCHBOARD_REDIS_URL: used.redis,
       SWITCHBOARD_REDIS_KEY_PREFIX: `sb-cluster-${process.pid}-${Date.now()}:`,
       SWITCHBOARD_TRUSTED_PROXIES: '127.0.0.1',
       SWITCHBOARD_ADMIN_PASSWORD_FILE: passwordFile,
@@ -285,5 +300,85 @@ export class Cluster {
     await this.dropDatabase();
     rmSync(this.functionsDir, { recursive: true, force: true });
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A TCP relay to a service: `cut` drops every connection and refuses new ones (what an instance sees of a
+ * database that restarts), `restore` lets them in again on the same port.
+ */
+export class Relay {
+  private server: Server | null = null;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+
+  constructor(private readonly target: { host: string; port: number }) {}
+
+  async start(port = 0): Promise<this> {
+    const server = createServer((inbound) => {
+      const outbound = connect(this.target.port, this.target.host);
+      for (const socket of [inbound, outbound]) {
+        this.sockets.add(socket);
+        socket.on('close', () => this.sockets.delete(socket));
+        socket.on('error', () => {
+          inbound.destroy();
+          outbound.destroy();
+        });
+      }
+      inbound.pipe(outbound).pipe(inbound);
+    });
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    this.port = (server.address() as { port: number }).port;
+    this.server = server;
+    return this;
+  }
+
+  async cut(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    for (const socket of this.sockets) socket.destroy();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  async restore(): Promise<void> {
+    await this.start(this.port);
+  }
+}
+
+/** A Redis server of the suite's own (no persistence), which a test may stop and start again. */
+export class PrivateRedis {
+  process: ChildProcess | null = null;
+
+  constructor(readonly port: number) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.process = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    await waitFor(
+      () =>
+        new Promise<boolean>((resolve) => {
+          const socket = connect(this.port, '127.0.0.1', () => {
+            socket.end();
+            resolve(true);
+          });
+          socket.on('error', () => resolve(false));
+        }),
+      'the private Redis',
+    );
+  }
+
+  /** Stops it the way a restart does: its data (history, counters) is gone. */
+  async stop(): Promise<void> {
+    const exited = new Promise((resolve) => this.process?.once('exit', resolve));
+    this.process?.kill('SIGKILL');
+    if (this.process) await exited;
+    this.process = null;
   }
 }

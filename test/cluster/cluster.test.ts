@@ -1,21 +1,12 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
-import { Client } from '../client.js';
 import { Upstream } from '../endpoints/upstream.js';
-import { LiveSocket, openRawStream, type RawStream, until } from '../live-client.js';
+import { type LiveSocket, type RawStream, until } from '../live-client.js';
 import { ADMIN, Cluster } from './cluster-harness.js';
+import { ClusterPeople, clusterConfig, type Person, STREAM } from './cluster-people.js';
 
-const STREAM = 'plant.flow';
-const PASSWORD = 'cluster-viewer-Password-42';
 /** Authenticated requests one user may make per window: the limit the cluster holds together. */
 const PER_USER = 300;
-
-interface Person {
-  username: string;
-  client: Client;
-  token: string;
-}
 
 /**
  * The product as operators run it: three `switchboard serve` processes on one PostgreSQL and one Redis,
@@ -28,62 +19,14 @@ describe('three instances behind nginx', () => {
   let admin: Person;
   const people: Person[] = [];
 
-  const signIn = async (username: string, password: string): Promise<Person> => {
-    const client = new Client(cluster.url, cluster.url);
-    const res = await client.call('/api/v1/auth/login', { json: { username, password } });
-    if (res.status !== 200)
-      throw new Error(`sign-in of ${username}: ${res.status} ${JSON.stringify(res.body)}`);
-    return { username, client, token: res.body.data.access_token };
-  };
-  const viewer = async (username: string): Promise<Person> => {
-    const made = await admin.client.call('/api/v1/users', {
-      json: { username, password: PASSWORD, role: 'viewer', must_change_password: false },
-    });
-    expect(made.status, JSON.stringify(made.body)).toBe(201);
-    return signIn(username, PASSWORD);
-  };
-  const socket = async (who: Person): Promise<LiveSocket> => {
-    const ws = new LiveSocket(
-      new WebSocket(`${cluster.url.replace('http', 'ws')}/api/v1/ws`, {
-        headers: { authorization: `Bearer ${who.token}` },
-      }),
-    );
-    await ws.opened;
-    return ws;
-  };
-  const sse = (
-    who: Person,
-    path = `/api/v1/streams/${STREAM}/events`,
-    headers: Record<string, string> = {},
-  ) => openRawStream(cluster.url, path, { authorization: `Bearer ${who.token}`, ...headers });
-  const publish = async (data: unknown) => {
-    const res = await admin.client.call(`/api/v1/streams/${STREAM}/publish`, { json: data });
-    expect(res.status, JSON.stringify(res.body)).toBe(202);
-    return res.body.data.id as string;
-  };
-  /** Waits until every instance lists `stream` (an activation reaches the others through Redis); the instances still without it. */
-  const liveEverywhere = async (stream: string, withinMs: number) => {
-    const started = performance.now();
-    const pending = new Set(cluster.instances);
-    while (pending.size > 0 && performance.now() - started < withinMs) {
-      for (const instance of [...pending]) {
-        const res = await fetch(`${instance.url}/api/v1/streams`, {
-          headers: { authorization: `Bearer ${admin.token}` },
-        });
-        const body = (await res.json()) as { data: { name: string }[] };
-        if (body.data.some((listed) => listed.name === stream)) pending.delete(instance);
-      }
-    }
-    return [...pending].map((instance) => instance.name);
-  };
-  const config = (extra: Record<string, unknown> = {}) => ({
-    functions: { clock: { module: 'shift-roster.mjs', args: { timezone: 'UTC', shift_hours: 8 } } },
-    streams: {
-      // Read once an hour: the events the suite counts are the ones it publishes.
-      [STREAM]: { function: 'clock', interval: '1h', history: { size: 1000 } },
-      ...extra,
-    },
-  });
+  let p: ClusterPeople;
+  const signIn = (username: string, password: string) => p.signIn(username, password);
+  const viewer = (username: string) => p.viewer(username);
+  const socket = (who: Person) => p.socket(who);
+  const sse = (who: Person, path?: string, headers?: Record<string, string>) => p.sse(who, path, headers);
+  const publish = (data: unknown) => p.publish(data);
+  const liveEverywhere = (stream: string, withinMs: number) => p.liveEverywhere(stream, withinMs);
+  const config = (extra: Record<string, unknown> = {}) => clusterConfig(extra);
 
   beforeAll(async () => {
     upstream = await new Upstream().start();
@@ -95,7 +38,8 @@ describe('three instances behind nginx', () => {
       SWITCHBOARD_RATE_LIMITS: 'login.ip=off,login.username=off,streams.publish=off',
       SWITCHBOARD_PRODUCER_LEASE: '2s',
     });
-    admin = await signIn(ADMIN.username, ADMIN.password);
+    p = await new ClusterPeople(cluster).start();
+    admin = p.admin;
     const saved = await admin.client.call('/api/v1/config', {
       json: { config: config(), message: 'cluster' },
     });
