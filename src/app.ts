@@ -36,7 +36,7 @@ import { registerSecurity, securityHeaders } from './platform/security.js';
 import { holdTickShape } from './platform/tick-shape.js';
 import { validatorsCoercingTextOnly } from './platform/validation.js';
 import { assembleRateLimits } from './ratelimit/index.js';
-import type { Settings } from './settings.js';
+import { publicUrlIsDefault, type Settings } from './settings.js';
 import { type Foundation, openFoundation } from './start-up.js';
 import { secureDataDirs } from './storage/data-dir.js';
 import { type Storage, shownDatabase } from './storage/database.js';
@@ -178,7 +178,7 @@ async function assemble(
       ]);
     }
     auth.startMaintenance(server.log);
-    if (redis && settings.publicUrl === `http://localhost:${settings.port}`) {
+    if (redis && publicUrlIsDefault(settings)) {
       server.log.warn(
         { public_url: settings.publicUrl },
         'SWITCHBOARD_REDIS_URL is set but SWITCHBOARD_PUBLIC_URL is not: tokens are issued for ' +

@@ -113,3 +113,11 @@ export function readSettings(
 export function loadSettings(env: Readonly<Record<string, string | undefined>> = process.env): Settings {
   return readSettings(env).settings;
 }
+
+/**
+ * Whether SWITCHBOARD_PUBLIC_URL was left to its default (this machine's port): tokens then name a URL that
+ * other instances sharing one Redis do not, and they reject each other's.
+ */
+export function publicUrlIsDefault(settings: Pick<Settings, 'publicUrl' | 'port'>): boolean {
+  return settings.publicUrl === `http://localhost:${settings.port}`;
+}

@@ -2,6 +2,7 @@ import { loadSettings, SettingsError } from '../settings.js';
 import { openFoundation } from '../start-up.js';
 import { VERSION } from '../version.js';
 import { runConfigCommand } from './config.js';
+import { runDoctorCommand } from './doctor.js';
 import { type CliIo, processIo } from './output.js';
 import { runPrefsCommand } from './prefs.js';
 import { runSettingsCommand } from './settings.js';
@@ -23,6 +24,8 @@ Commands:
               (switchboard prefs --help)
   widgets     manage widget bundles: list, add, remove, verify (switchboard widgets --help)
   settings    print every setting, its value and where it came from, secrets hidden (--json)
+  doctor      check a deployment: settings, database and migrations, Redis and clock skew, data
+              directory permissions, the server at the public URL; says what to fix (--json, --url)
   --help      show this help
   --version   print the version
 
@@ -127,6 +130,8 @@ export async function runCli(args: string[], io: CliIo = processIo()): Promise<n
         return await runWidgetsCommand(args.slice(1), io);
       case 'settings':
         return await runSettingsCommand(args.slice(1), io);
+      case 'doctor':
+        return await runDoctorCommand(args.slice(1), io);
       default:
         io.stderr.write(`unknown command "${command}"\n\n${HELP}`);
         return 2;

@@ -135,7 +135,13 @@ export class RedisBus implements EventBus {
     this.subscriber.on('message', (topic: string, message: string) => this.receive(topic, message));
     // ioredis resubscribes what it had; this also covers subscriptions that failed while Redis was away.
     this.subscriber.on('ready', () => {
-      for (const [name, state] of this.listening) state.ready = this.listen(name);
+      for (const [name, state] of this.listening) {
+        state.ready = this.listen(name);
+        state.ready.then(
+          () => this.catchUp(name, state),
+          () => {},
+        );
+      }
     });
   }
 
@@ -222,6 +228,19 @@ export class RedisBus implements EventBus {
   }
 
   /**
+   * After a reconnect: events published while the connection was down never arrive by pub/sub, and the next
+   * one, which would show the gap, may be long in coming. The latest event goes through the queue like a
+   * message, so `drain` reads back what lies between (or skips it when nothing was missed).
+   */
+  private async catchUp(channel: string, state: Listening): Promise<void> {
+    if (!state.last) return;
+    const latest = await this.latest(channel).catch(() => null);
+    if (!latest || this.listening.get(channel) !== state) return;
+    state.queue.push(latest);
+    if (!state.draining) void this.drain(channel, state);
+  }
+
+  /**
    * Hands queued events to the listeners in order. Messages published while the subscriber connection was
    * down never arrive; the first one after it shows the gap, which is read back from the stream.
    */
@@ -231,14 +250,16 @@ export class RedisBus implements EventBus {
       for (let event = state.queue.shift(); event; event = state.queue.shift()) {
         const id = parseEventId(event.id);
         const last = state.last;
-        if (id && last && id.epoch === last.epoch) {
-          if (id.seq <= last.seq) continue;
-          if (id.seq > last.seq + 1) {
-            const missed = await this.replay(channel, formatEventId(last.epoch, last.seq)).catch(() => null);
-            for (const earlier of missed?.recovered ? missed.events : []) {
-              const seq = parseEventId(earlier.id)?.seq ?? 0;
-              if (seq > (state.last?.seq ?? 0) && seq < id.seq) this.emit(state, earlier);
-            }
+        if (id && last && id.epoch === last.epoch && id.seq <= last.seq) continue;
+        // A gap in this epoch, or a new epoch (Redis lost its keys) that began before this event: read back
+        // the events in between.
+        const from = !id || !last ? null : id.epoch === last.epoch ? last.seq : 0;
+        if (id && from !== null && id.seq > from + 1) {
+          const missed = await this.replay(channel, formatEventId(id.epoch, from)).catch(() => null);
+          for (const earlier of missed?.recovered ? missed.events : []) {
+            const seq = parseEventId(earlier.id)?.seq ?? 0;
+            const seen = state.last?.epoch === id.epoch ? state.last.seq : 0;
+            if (seq > seen && seq < id.seq) this.emit(state, earlier);
           }
         }
         this.emit(state, event);

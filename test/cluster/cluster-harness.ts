@@ -8,12 +8,13 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exampleFunctionsDir } from '../endpoints/config-fixture.js';
 import { freshDatabase } from '../fixture.js';
+import { freePort } from '../ports.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -23,14 +24,6 @@ export const clusterServices = {
   redisUrl: process.env.SWITCHBOARD_TEST_REDIS_URL,
   nginx: process.env.SWITCHBOARD_TEST_NGINX,
 };
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 async function waitFor(probe: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -230,11 +223,13 @@ export class Cluster {
     env: Record<string, string> = {},
     options: {
       size?: number;
+      /** nginx's port, when something must know the public URL before the cluster starts. */
+      nginxPort?: number;
       through?: (urls: { database: string; redis: string }) => { database: string; redis: string };
     } = {},
   ): Promise<Cluster> {
     const cluster = new Cluster();
-    await cluster.boot(env, options.size ?? 3, options.through ?? ((urls) => urls));
+    await cluster.boot(env, options.size ?? 3, options.through ?? ((urls) => urls), options.nginxPort);
     return cluster;
   }
 
@@ -246,6 +241,7 @@ export class Cluster {
     env: Record<string, string>,
     size: number,
     through: (urls: { database: string; redis: string }) => { database: string; redis: string },
+    nginxPort?: number,
   ): Promise<void> {
     const { redisUrl, nginx } = clusterServices;
     if (!redisUrl || !nginx) throw new Error('the cluster suite needs PostgreSQL, Redis and nginx');
@@ -258,10 +254,10 @@ export class Cluster {
     writeFileSync(passwordFile, ADMIN.password, { mode: 0o600 });
     const used = through({ database: database.url, redis: redisUrl });
     const ports = await Promise.all(Array.from({ length: size }, () => freePort()));
-    const nginxPort = await freePort();
+    const publicPort = nginxPort ?? (await freePort());
     const shared = {
       HOST: '127.0.0.1',
-      SWITCHBOARD_PUBLIC_URL: `http://127.0.0.1:${nginxPort}`,
+      SWITCHBOARD_PUBLIC_URL: `http://127.0.0.1:${publicPort}`,
       SWITCHBOARD_DATABASE_URL: used.database,
       SWITCHBOARD_REDIS_URL: used.redis,
       SWITCHBOARD_REDIS_KEY_PREFIX: `sb-cluster-${process.pid}-${Date.now()}:`,
@@ -282,7 +278,7 @@ export class Cluster {
     // The first one migrates the database; the others find it ready.
     await this.instances[0]?.start();
     await Promise.all(this.instances.slice(1).map((instance) => instance.start()));
-    this.nginx = new Nginx(nginx, nginxPort, ports);
+    this.nginx = new Nginx(nginx, publicPort, ports);
     await this.nginx.start();
   }
 
@@ -300,48 +296,6 @@ export class Cluster {
     await this.dropDatabase();
     rmSync(this.functionsDir, { recursive: true, force: true });
     rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-/**
- * A TCP relay to a service: `cut` drops every connection and refuses new ones (what an instance sees of a
- * database that restarts), `restore` lets them in again on the same port.
- */
-export class Relay {
-  private server: Server | null = null;
-  private readonly sockets = new Set<Socket>();
-  port = 0;
-
-  constructor(private readonly target: { host: string; port: number }) {}
-
-  async start(port = 0): Promise<this> {
-    const server = createServer((inbound) => {
-      const outbound = connect(this.target.port, this.target.host);
-      for (const socket of [inbound, outbound]) {
-        this.sockets.add(socket);
-        socket.on('close', () => this.sockets.delete(socket));
-        socket.on('error', () => {
-          inbound.destroy();
-          outbound.destroy();
-        });
-      }
-      inbound.pipe(outbound).pipe(inbound);
-    });
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-    this.port = (server.address() as { port: number }).port;
-    this.server = server;
-    return this;
-  }
-
-  async cut(): Promise<void> {
-    const server = this.server;
-    this.server = null;
-    for (const socket of this.sockets) socket.destroy();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-
-  async restore(): Promise<void> {
-    await this.start(this.port);
   }
 }
 

@@ -1,12 +1,16 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestProvider } from '../auth/sso/oidc-fixture.js';
+import { Client } from '../client.js';
 import { Upstream } from '../endpoints/upstream.js';
 import { type LiveSocket, type RawStream, until } from '../live-client.js';
+import { freePort } from '../ports.js';
 import { ADMIN, Cluster } from './cluster-harness.js';
 import { ClusterPeople, clusterConfig, type Person, STREAM } from './cluster-people.js';
 
 /** Authenticated requests one user may make per window: the limit the cluster holds together. */
 const PER_USER = 300;
+const OIDC_CLIENT = { clientId: 'switchboard', clientSecret: 'cluster-client-secret-0123456789' };
 
 /**
  * The product as operators run it: three `switchboard serve` processes on one PostgreSQL and one Redis,
@@ -16,6 +20,7 @@ const PER_USER = 300;
 describe('three instances behind nginx', () => {
   let cluster: Cluster;
   let upstream: Upstream;
+  let provider: TestProvider;
   let admin: Person;
   const people: Person[] = [];
 
@@ -31,13 +36,25 @@ describe('three instances behind nginx', () => {
   beforeAll(async () => {
     upstream = await new Upstream().start();
     upstream.answer('/tick', 200, (hit: number) => ({ hit }));
-    cluster = await Cluster.start({
-      SWITCHBOARD_ENDPOINT_HOSTS: `127.0.0.1:${upstream.port}`,
-      SWITCHBOARD_RATE_LIMIT_AUTHENTICATED: String(PER_USER),
-      SWITCHBOARD_RATE_LIMIT_UNAUTHENTICATED: '10000',
-      SWITCHBOARD_RATE_LIMITS: 'login.ip=off,login.username=off,streams.publish=off',
-      SWITCHBOARD_PRODUCER_LEASE: '2s',
+    const publicPort = await freePort();
+    provider = await TestProvider.start({
+      ...OIDC_CLIENT,
+      redirectUri: `http://127.0.0.1:${publicPort}/api/v1/auth/oidc/callback`,
     });
+    cluster = await Cluster.start(
+      {
+        SWITCHBOARD_OIDC_ISSUER: provider.issuer,
+        SWITCHBOARD_OIDC_CLIENT_ID: OIDC_CLIENT.clientId,
+        SWITCHBOARD_OIDC_CLIENT_SECRET: OIDC_CLIENT.clientSecret,
+        SWITCHBOARD_SSO_ROLE_MAP: 'ops=editor',
+        SWITCHBOARD_ENDPOINT_HOSTS: `127.0.0.1:${upstream.port}`,
+        SWITCHBOARD_RATE_LIMIT_AUTHENTICATED: String(PER_USER),
+        SWITCHBOARD_RATE_LIMIT_UNAUTHENTICATED: '10000',
+        SWITCHBOARD_RATE_LIMITS: 'login.ip=off,login.username=off,streams.publish=off',
+        SWITCHBOARD_PRODUCER_LEASE: '2s',
+      },
+      { nginxPort: publicPort },
+    );
     p = await new ClusterPeople(cluster).start();
     admin = p.admin;
     const saved = await admin.client.call('/api/v1/config', {
@@ -51,6 +68,7 @@ describe('three instances behind nginx', () => {
     const statuses = cluster?.nginx.statuses() ?? [];
     await cluster?.close();
     await upstream?.close();
+    await provider?.close();
     // nginx answered no 5xx of its own or of an instance during the whole suite.
     expect(statuses.filter((status) => status >= 500)).toEqual([]);
   }, 60_000);
@@ -117,6 +135,55 @@ describe('three instances behind nginx', () => {
       'nginx to log streams on all three instances',
     );
   }, 120_000);
+
+  it('a single sign-on started on one instance finishes on another', async () => {
+    provider.accounts.set('sso-lin', {
+      sub: 'sso-lin',
+      preferred_username: 'lin',
+      name: 'Lin',
+      groups: ['ops'],
+    });
+    provider.signInAs = 'sso-lin';
+    for (let round = 0; round < 3; round++) {
+      provider.forgetBrowser();
+      const browser = new Client(cluster.url, cluster.url);
+      const start = await browser.call('/api/v1/auth/oidc/login?return_to=/config-ui/');
+      expect(start.status).toBe(302);
+      const back = new URL(await provider.authorize(String(start.headers.location)));
+      const done = await browser.call(`${back.pathname}${back.search}`);
+      expect(done.status, JSON.stringify(done.body)).toBe(302);
+      expect(done.headers.location).toBe('/config-ui/');
+      const me = await browser.call('/api/v1/auth/me');
+      expect(me.body.data).toMatchObject({ username: 'lin', role: 'editor', auth_method: 'oidc' });
+    }
+    // nginx sent starts and callbacks round robin: each callback reached another instance than its start.
+    await until(
+      () => cluster.nginx.accessLog().filter((line) => line.includes('/oidc/callback')).length === 3,
+      'the log',
+    );
+    const log = cluster.nginx.accessLog().filter((line) => line.includes('/oidc/'));
+    const upstreams = (path: string) =>
+      log.filter((line) => line.includes(path)).map((line) => line.split(' ')[3]);
+    const starts = upstreams('/oidc/login');
+    const callbacks = upstreams('/oidc/callback');
+    expect(starts.some((address, i) => address !== callbacks[i])).toBe(true);
+  });
+
+  it('counts failed sign-ins for the lockout across the instances', async () => {
+    const person = await viewer('forgetful');
+    const client = new Client(cluster.url, cluster.url);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const wrong = await client.call('/api/v1/auth/login', {
+        json: { username: person.username, password: `wrong-${attempt}` },
+      });
+      expect(wrong.status).toBe(401);
+    }
+    const right = await client.call('/api/v1/auth/login', {
+      json: { username: person.username, password: 'cluster-viewer-Password-42' },
+    });
+    expect(right.status).toBe(429);
+    expect(right.body.error_detail.error_code).toBe(1003);
+  });
 
   it('a sign-out through nginx ends the WebSocket and SSE streams of that session on every instance within a second', async () => {
     const person = await viewer('leaving');

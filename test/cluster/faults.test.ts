@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LiveSocket, until } from '../live-client.js';
-import { Cluster, freePort, PrivateRedis, Relay } from './cluster-harness.js';
+import { freePort } from '../ports.js';
+import { TcpProxy } from '../ratelimit/tcp-proxy.js';
+import { Cluster, PrivateRedis } from './cluster-harness.js';
 import { ClusterPeople, clusterConfig, type Person, STREAM } from './cluster-people.js';
 
 const eventsOf = (ws: LiveSocket) => ws.of(STREAM).filter((f) => f.type === 'event' || f.type === 'snapshot');
@@ -13,7 +15,7 @@ const eventsOf = (ws: LiveSocket) => ws.of(STREAM).filter((f) => f.type === 'eve
 describe('three instances behind nginx, under faults', () => {
   let cluster: Cluster;
   let redis: PrivateRedis;
-  let database: Relay;
+  let database: TcpProxy;
   let p: ClusterPeople;
   let watchers: Person[] = [];
 
@@ -21,7 +23,8 @@ describe('three instances behind nginx, under faults', () => {
     redis = new PrivateRedis(await freePort());
     await redis.start();
     const real = new URL(process.env.SWITCHBOARD_TEST_DATABASE_URL as string);
-    database = await new Relay({ host: real.hostname, port: Number(real.port || 5432) }).start();
+    database = new TcpProxy(real.hostname, Number(real.port || 5432));
+    await database.start();
     cluster = await Cluster.start(
       { SWITCHBOARD_RATE_LIMITS: 'login.ip=off,login.username=off,streams.publish=off' },
       {
@@ -86,7 +89,7 @@ describe('three instances behind nginx, under faults', () => {
   it('PostgreSQL out of reach: 503 with Retry-After meanwhile, answers again after it without a restart', async () => {
     const admin = p.admin;
     expect((await admin.client.call('/api/v1/config/versions')).status).toBe(200);
-    await database.cut();
+    await database.stop();
     try {
       const during: { status: number; retryAfter: unknown }[] = [];
       for (let i = 0; i < 6; i++) {
@@ -102,7 +105,7 @@ describe('three instances behind nginx, under faults', () => {
         expect((await fetch(`${instance.url}/healthz`)).status, instance.name).toBe(200);
       }
     } finally {
-      await database.restore();
+      await database.start();
     }
     const deadline = Date.now() + 10_000;
     let statuses: number[] = [];

@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { exampleFunctionsDir } from '../endpoints/config-fixture.js';
 import { startTestApp, type TestApp } from '../fixture.js';
+import { freePort } from '../ports.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -27,15 +27,6 @@ export function buildConfigUi(): string {
     { cwd: root, stdio: 'pipe' },
   );
   return outDir;
-}
-
-/** A loopback port free now, for a server whose public URL must be known before it starts. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 export interface PageIssues {

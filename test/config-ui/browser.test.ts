@@ -5,9 +5,9 @@ import { TestProvider } from '../auth/sso/oidc-fixture.js';
 import { minimalConfig } from '../endpoints/config-fixture.js';
 import { Upstream } from '../endpoints/upstream.js';
 import type { TestUser } from '../fixture.js';
+import { freePort } from '../ports.js';
 import {
   axeViolations,
-  freePort,
   launchBrowser,
   newPage,
   type PageIssues,

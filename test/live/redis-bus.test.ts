@@ -42,6 +42,21 @@ async function record(bus: RedisBus, channel: string) {
   return { seen, stop };
 }
 
+/**
+ * Two instances on one Redis: `direct`, and one whose connections go through a proxy the test can cut,
+ * recording what its subscribers hear on 'weather'.
+ */
+async function behindProxy() {
+  const prefix = run.prefix();
+  const proxy = new TcpProxy(new URL(redisUrl).hostname, Number(new URL(redisUrl).port || 6379));
+  await proxy.start();
+  cleanups.push(() => proxy.stop());
+  const direct = await busOn(prefix);
+  const { bus } = await busOn(prefix, undefined, proxy.url);
+  const { seen } = await record(bus, 'weather');
+  return { prefix, proxy, direct, bus, seen };
+}
+
 const seqs = (events: readonly LiveEvent[]) => events.map((event) => parseEventId(event.id)?.seq);
 const epochOf = (event: LiveEvent) => parseEventId(event.id)?.epoch;
 
@@ -221,14 +236,29 @@ describe('RedisBus', () => {
     expect(seen.at(-1)).toEqual(fresh);
   });
 
-  it('throws a 503 (code 8001) while Redis is away, then fills the gap it left for its subscribers', async () => {
-    const prefix = run.prefix();
-    const proxy = new TcpProxy(new URL(redisUrl).hostname, Number(new URL(redisUrl).port || 6379));
+  it('after a Redis restart, reads back the events of the new epoch its subscribers missed while away', async () => {
+    const { prefix, proxy, direct, seen } = await behindProxy();
+    const before = await direct.bus.publish('weather', 'before');
+    await eventually(
+      () => seen.length,
+      (n) => n >= 1,
+    );
+    await proxy.stop();
+    // Redis comes back empty (a restart without persistence): a new epoch, published while this bus was away.
+    await run.flush(prefix);
+    const missed = [await direct.bus.publish('weather', 'a'), await direct.bus.publish('weather', 'b')];
+    expect(epochOf(missed[0] as LiveEvent)).not.toBe(epochOf(before));
     await proxy.start();
-    cleanups.push(() => proxy.stop());
-    const direct = await busOn(prefix);
-    const { bus } = await busOn(prefix, undefined, proxy.url);
-    const { seen } = await record(bus, 'weather');
+    await eventually(
+      () => seen.length,
+      (n) => n >= 3,
+      5000,
+    );
+    expect(seen).toEqual([before, ...missed]);
+  });
+
+  it('throws a 503 (code 8001) while Redis is away, then fills the gap it left for its subscribers as it reconnects', async () => {
+    const { prefix, proxy, direct, bus, seen } = await behindProxy();
     const subscribers = () => subscribersOf(`${prefix}live:weather`);
 
     const e1 = await direct.bus.publish('weather', 1);
@@ -246,6 +276,12 @@ describe('RedisBus', () => {
 
     await proxy.start();
     expect(await eventually(subscribers, (n) => n === 1, 5000)).toBe(1);
+    // Read back on reconnecting, before any further event could show the gap.
+    await eventually(
+      () => seen.length,
+      (n) => n >= 3,
+    );
+    expect(seen).toEqual([e1, ...missed]);
     const next = await direct.bus.publish('weather', 4);
     await eventually(
       () => seen.length,
