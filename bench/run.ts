@@ -12,6 +12,7 @@ const benchmarks: Record<string, () => Promise<{ run(argv: string[]): Promise<nu
   hotpath: () => import('./hotpath.js'),
   workspaces: () => import('./workspaces.js'),
   widgets: () => import('./widgets.js'),
+  cluster: () => import('./cluster.js'),
 };
 
 const argv = process.argv.slice(2);

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { withoutPassword } from '../platform/secrets.js';
 import { CONFIG_FILE_VARIABLE, type SettingOrigin } from '../platform/settings-source.js';
 import { readSettings, SettingsError } from '../settings.js';
 import { type CliIo, table } from './output.js';
@@ -76,7 +77,15 @@ export async function runSettingsCommand(args: string[], io: CliIo): Promise<num
   return 0;
 }
 
-/** Every setting as loadSettings reads it (and refuses it), a secret's value left out. */
+/** A URL with credentials (`user:password@`, or a `password` parameter) with its password masked; other text as is. */
+function maskedConnection(text: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@|[?&]password=/i.test(text) ? withoutPassword(text) : text;
+}
+
+/**
+ * Every setting as loadSettings reads it (and refuses it), a secret's value left out, and the password of
+ * a connection URL (SWITCHBOARD_DATABASE_URL) masked as the server's log masks it.
+ */
 function showSettings(env: CliIo['env']): ShownSetting[] {
   const { readings, filePath } = readSettings(env);
   return [
@@ -90,7 +99,7 @@ function showSettings(env: CliIo['env']): ShownSetting[] {
     ...readings.map(({ spec, origin, text }) => ({
       variable: spec.env,
       file_key: spec.file,
-      value: text === undefined ? null : spec.secret ? '(hidden)' : text,
+      value: text === undefined ? null : spec.secret ? '(hidden)' : maskedConnection(text),
       source: origin,
       secret: spec.secret === true,
     })),

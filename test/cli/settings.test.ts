@@ -96,6 +96,19 @@ describe('switchboard settings', () => {
     expect(run.stdout).toMatch(/^SWITCHBOARD_JWT_SECRET +\(unset\) +default$/m);
   });
 
+  it('masks the password of the database URL, as the log does, and shows the rest', async () => {
+    const password = random();
+    const run = await settings([], {
+      SWITCHBOARD_DATABASE_URL: `postgres://switchboard:${password}@db.internal:5432/plant`,
+    });
+    expect(run.stdout).toContain('postgres://switchboard:****@db.internal:5432/plant');
+    expect(run.stdout).not.toContain(password);
+    const list = await shown({
+      SWITCHBOARD_DATABASE_URL: `postgres://db.internal/plant?password=${password}`,
+    });
+    expect(list.get('SWITCHBOARD_DATABASE_URL')?.value).toBe('postgres://db.internal/plant?password=****');
+  });
+
   it('never shows a secret, nor any part of one, from the environment or the file', async () => {
     const password = random();
     const host = random().slice(0, 12).toLowerCase();

@@ -117,6 +117,8 @@ ${upstreams.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=2s;`)
     listen 127.0.0.1:${port};
     location / {
       proxy_pass http://switchboard;
+      # Configuration documents and preference imports may be larger than nginx's 1 MiB default.
+      client_max_body_size 8m;
       proxy_http_version 1.1;
       proxy_set_header Upgrade $http_upgrade;
       proxy_set_header Connection $connection_upgrade;
