@@ -1,9 +1,12 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
+  chownSync,
   createWriteStream,
+  existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -12,18 +15,12 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { exampleFunctionsDir } from '../endpoints/config-fixture.js';
 import { freshDatabase } from '../fixture.js';
 import { freePort } from '../ports.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-
-/** The services the cluster suite needs; it runs only when all are named (.ci/run names them). */
-export const clusterServices = {
-  databaseUrl: process.env.SWITCHBOARD_TEST_DATABASE_URL,
-  redisUrl: process.env.SWITCHBOARD_TEST_REDIS_URL,
-  nginx: process.env.SWITCHBOARD_TEST_NGINX,
-};
 
 async function waitFor(probe: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -245,7 +242,9 @@ export class Cluster {
     through: (urls: { database: string; redis: string }) => { database: string; redis: string },
     nginxPort?: number,
   ): Promise<void> {
-    const { redisUrl, nginx } = clusterServices;
+    // Read when a cluster starts: a bench sets them to the machine's services first.
+    const redisUrl = process.env.SWITCHBOARD_TEST_REDIS_URL;
+    const nginx = process.env.SWITCHBOARD_TEST_NGINX;
     if (!redisUrl || !nginx) throw new Error('the cluster suite needs PostgreSQL, Redis and nginx');
     this.dir = mkdtempSync(join(tmpdir(), 'switchboard-cluster-'));
     const database = await freshDatabase();
@@ -336,5 +335,92 @@ export class PrivateRedis {
     this.process?.kill('SIGKILL');
     if (this.process) await exited;
     this.process = null;
+  }
+}
+
+/** The directory of PostgreSQL's server programs on this machine (Debian keeps them out of PATH). */
+function postgresBin(): string {
+  const base = '/usr/lib/postgresql';
+  const version = readdirSync(base).sort((a, b) => Number(b) - Number(a))[0];
+  if (!version) throw new Error(`no PostgreSQL server programs under ${base}`);
+  return join(base, version, 'bin');
+}
+
+/**
+ * A PostgreSQL server of the suite's own, in a temporary directory, which a test may stop and start again
+ * (a real restart: every connection closed, new ones refused until it is back). PostgreSQL refuses to run
+ * as root, so as root it runs as the `postgres` user.
+ */
+export class PrivatePostgres {
+  process: ChildProcess | null = null;
+  private readonly dir: string;
+
+  constructor(readonly port: number) {
+    this.dir = mkdtempSync(join(tmpdir(), 'switchboard-postgres-'));
+  }
+
+  get url(): string {
+    return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
+  }
+
+  private command(program: string, args: string[]): [string, string[]] {
+    const path = join(postgresBin(), program);
+    if (process.getuid?.() !== 0) return [path, args];
+    const owner = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim();
+    const group = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim();
+    chownSync(this.dir, Number(owner), Number(group));
+    return ['setpriv', [`--reuid=${owner}`, `--regid=${group}`, '--clear-groups', path, ...args]];
+  }
+
+  async start(): Promise<void> {
+    const data = join(this.dir, 'data');
+    if (!existsSync(data)) {
+      const [program, args] = this.command('initdb', [
+        '-D',
+        data,
+        '-A',
+        'trust',
+        '-U',
+        'postgres',
+        '--no-sync',
+      ]);
+      const made = spawnSync(program, args, { encoding: 'utf8' });
+      if (made.status !== 0) throw new Error(`initdb failed: ${made.stderr}`);
+    }
+    const [program, args] = this.command('postgres', [
+      '-D',
+      data,
+      '-p',
+      String(this.port),
+      '-k',
+      this.dir,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'fsync=off',
+    ]);
+    this.process = spawn(program, args, { stdio: 'ignore' });
+    await waitFor(async () => {
+      const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 1000 });
+      try {
+        await client.connect();
+        return true;
+      } finally {
+        await client.end().catch(() => {});
+      }
+    }, 'the private PostgreSQL');
+  }
+
+  /** A fast shutdown, as a restart begins: sessions are ended, new connections refused. */
+  async stop(): Promise<void> {
+    const exited = new Promise((resolve) => this.process?.once('exit', resolve));
+    this.process?.kill('SIGINT');
+    if (this.process) await exited;
+    this.process = null;
+  }
+
+  async remove(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }

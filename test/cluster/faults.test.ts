@@ -1,38 +1,32 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LiveSocket, until } from '../live-client.js';
 import { freePort } from '../ports.js';
-import { TcpProxy } from '../ratelimit/tcp-proxy.js';
-import { Cluster, PrivateRedis } from './cluster-harness.js';
+import { Cluster, PrivatePostgres, PrivateRedis } from './cluster-harness.js';
 import { ClusterPeople, clusterConfig, type Person, STREAM } from './cluster-people.js';
 
 const eventsOf = (ws: LiveSocket) => ws.of(STREAM).filter((f) => f.type === 'event' || f.type === 'snapshot');
 
 /**
- * Faults while three instances serve behind nginx: one instance stopped (SIGTERM), PostgreSQL out of reach
- * (every connection cut and new ones refused, as in a database restart), Redis restarted (its data gone).
- * The suite's own Redis and a relay in front of PostgreSQL let it break them without touching the machine's.
+ * Faults while three instances serve behind nginx: one instance stopped (SIGTERM), PostgreSQL restarted,
+ * Redis restarted (its data gone). The suite runs a PostgreSQL and a Redis of its own, so it can restart
+ * them without touching the machine's.
  */
 describe('three instances behind nginx, under faults', () => {
   let cluster: Cluster;
   let redis: PrivateRedis;
-  let database: TcpProxy;
+  let database: PrivatePostgres;
   let p: ClusterPeople;
   let watchers: Person[] = [];
 
   beforeAll(async () => {
     redis = new PrivateRedis(await freePort());
     await redis.start();
-    const real = new URL(process.env.SWITCHBOARD_TEST_DATABASE_URL as string);
-    database = new TcpProxy(real.hostname, Number(real.port || 5432));
+    database = new PrivatePostgres(await freePort());
     await database.start();
     cluster = await Cluster.start(
       { SWITCHBOARD_RATE_LIMITS: 'login.ip=off,login.username=off,streams.publish=off' },
       {
-        through: (urls) => {
-          const relayed = new URL(urls.database);
-          relayed.port = String(database.port);
-          return { database: relayed.toString(), redis: redis.url };
-        },
+        through: () => ({ database: database.url, redis: redis.url }),
       },
     );
     p = await new ClusterPeople(cluster).start();
@@ -44,6 +38,7 @@ describe('three instances behind nginx, under faults', () => {
     const statuses = cluster?.nginx.statuses() ?? [];
     await cluster?.close();
     await redis?.stop();
+    await database?.remove();
     // The only 5xx nginx passed on were the 503s of the database outage.
     expect(statuses.filter((status) => status >= 500 && status !== 503)).toEqual([]);
   }, 60_000);
@@ -86,7 +81,7 @@ describe('three instances behind nginx, under faults', () => {
     await stopped?.start();
   });
 
-  it('PostgreSQL out of reach: 503 with Retry-After meanwhile, answers again after it without a restart', async () => {
+  it('PostgreSQL restarted: 503 with Retry-After meanwhile, answers again after it without restarting Switchboard', async () => {
     const admin = p.admin;
     expect((await admin.client.call('/api/v1/config/versions')).status).toBe(200);
     await database.stop();
@@ -127,6 +122,10 @@ describe('three instances behind nginx, under faults', () => {
     for (const instance of cluster.instances) {
       const health = await fetch(`${instance.url}/healthz`);
       expect(health.status, instance.name).toBe(200);
+      // Ready still, and saying what it does without: Redis has a fallback.
+      const ready = await fetch(`${instance.url}/readyz`);
+      expect(ready.status, instance.name).toBe(200);
+      expect(JSON.stringify(((await ready.json()) as { degraded: unknown }).degraded)).toContain('redis');
     }
     // Rate limits count per instance meanwhile: requests are still answered, with their headers.
     const during = await who.client.call('/api/v1/auth/me');
