@@ -10,6 +10,7 @@
  * variables of the cluster suite, or the machine's defaults).
  */
 import { execFileSync, execSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ADMIN, Cluster } from '../test/cluster/cluster-harness.js';
 import { type Collected, preciseNow } from './fanout/protocol.js';
@@ -259,7 +260,7 @@ async function measure(options: Options, size: number): Promise<Measurement> {
       nginxCpuUs: perDelivery(nginxCpu),
       redisCpuUs: perDelivery(redisCpu),
       perInstanceCores: instanceCpu.map((seconds) => seconds / span),
-      idleCores: Math.max(0, (await import('node:os')).availableParallelism() - machine / span),
+      idleCores: Math.max(0, availableParallelism() - machine / span),
       publishFailed: publishing.samples.filter((s) => !s.ok).length + publishing.unfinished,
     };
   } finally {
@@ -359,7 +360,8 @@ export async function run(argv: string[]): Promise<number> {
       ]),
     ),
   );
-  const one = median((byCount.get(1) ?? []).map((m) => m.instanceCpuUs));
+  const one = median((byCount.get(Math.min(...options.instances)) ?? []).map((m) => m.instanceCpuUs));
+  const nginx = median([...byCount.values()].flat().map((m) => m.nginxCpuUs));
   const markdown = bench.report({
     title: 'Fan-out through nginx with one, two and three instances',
     question: [
@@ -392,7 +394,7 @@ export async function run(argv: string[]): Promise<number> {
         ],
         rows,
       ),
-      `**Reading it.** Every event is published once to Redis and sent by each instance to the subscribers it holds, so the instances' CPU per delivery is the cost of the fan-out itself; with more instances each carries a share of the subscribers, and the total grows only by what each instance spends per event whatever its share (reading the event from Redis, encoding it once). On this machine the instances, nginx, Redis, PostgreSQL and the subscriber process share ${(await import('node:os')).availableParallelism()} cores, so deliveries/s cannot grow with the count here. **For one core per instance:** an instance costs about ${us(one)} µs of CPU per delivery (one instance, median), so one core delivers about ${perSecond(1e6 / one)} events a second to its subscribers when the fan-out is all it does; nginx adds the figure in its column per delivery on its own core(s), Redis only per event (not per delivery).`,
+      `**Reading it.** Every event is published once to Redis and sent by each instance to the subscribers it holds: the instances' CPU per delivery is the fan-out itself, shared among them, and the total grows only by what each spends per event whatever its share (reading it from Redis, encoding it once): ${us(one)} µs with one instance, ${us(median((byCount.get(Math.max(...options.instances)) ?? []).map((m) => m.instanceCpuUs)))} with ${Math.max(...options.instances)}. nginx relays every frame of every WebSocket, so it costs about ${us(nginx)} µs per delivery, as much as Switchboard itself; Redis costs per event, not per delivery. Deliveries/s is the offered load (${count(options.subscribers)} subscribers × ${options.rate} events/s) whenever nothing is missing: on this machine the instances, nginx, Redis, PostgreSQL and the subscriber process share ${availableParallelism()} cores, so more instances cannot deliver more here, and latency is mostly the subscriber process's queue. **For one core per instance:** about ${perSecond(1e6 / one)} deliveries a second per core of Switchboard when the fan-out is all it does, and as many per core of nginx in front of it; add an instance when one's core is busy, and give nginx cores in proportion.`,
     ],
     perRun,
   });
