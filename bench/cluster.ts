@@ -13,7 +13,8 @@ import { execFileSync, execSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ADMIN, Cluster } from '../test/cluster/cluster-harness.js';
-import { type Collected, preciseNow } from './fanout/protocol.js';
+import { connectSubscribers, publishAndCollect, type Tally, tally } from './fanout/deliveries.js';
+import { preciseNow } from './fanout/protocol.js';
 import { SubscriberWorker } from './fanout/workers.js';
 import { accountsEnv, benchPassword } from './lib/accounts.js';
 import { expectJson, pool } from './lib/http.js';
@@ -22,11 +23,9 @@ import { listOption, parseBenchArgs, positiveOption, type TimedOptions, usageTex
 import { machineCpuSeconds, processCpuSeconds } from './lib/proc.js';
 import { benchRun, cores, count, markdownTable, ms } from './lib/report.js';
 import { ROOT } from './lib/server.js';
-import { type LatencySummary, median, minMax, summarize } from './lib/stats.js';
+import { median, minMax } from './lib/stats.js';
 
 const CHANNEL = 'bench.cluster';
-const CONNECT_CONCURRENCY = 100;
-const DRAIN_MS = 5000;
 
 const USAGE = usageText('cluster', {
   width: 22,
@@ -49,15 +48,10 @@ interface Options extends TimedOptions {
   workers: number;
 }
 
-interface Measurement {
+interface Measurement extends Tally {
   instances: number;
   ready: number;
   events: number;
-  delivered: number;
-  missing: number;
-  duplicates: number;
-  rate: number;
-  latency: LatencySummary;
   /** CPU µs per delivery: every instance together, nginx (master and workers), Redis. */
   instanceCpuUs: number;
   nginxCpuUs: number;
@@ -161,35 +155,15 @@ async function measure(options: Options, size: number): Promise<Measurement> {
     await publish(0);
     const events = Math.floor(options.durationS * options.rate);
     for (let i = 0; i < options.workers; i += 1) workers.push(SubscriberWorker.start());
-    const shares = workers.map(
-      (_, i) =>
-        Math.floor(options.subscribers / workers.length) + (i < options.subscribers % workers.length ? 1 : 0),
+    const connected = await connectSubscribers(
+      workers,
+      { kind: 'switchboard-ws', origin: cluster.url, channel: CHANNEL, token, events },
+      options.subscribers,
     );
-    const connected = await Promise.all(
-      workers.map((worker, i) =>
-        worker.ask(
-          {
-            type: 'connect',
-            kind: 'switchboard-ws',
-            origin: cluster.url,
-            channel: CHANNEL,
-            token,
-            count: shares[i] ?? 0,
-            concurrency: CONNECT_CONCURRENCY,
-            events,
-          },
-          'connected',
-          300_000,
-        ),
-      ),
-    );
-    const ready = connected.reduce((sum, c) => sum + c.ready, 0);
+    const { ready } = connected;
     if (ready < options.subscribers) {
       throw new Error(
-        `only ${ready} of ${options.subscribers} subscribers: ${connected
-          .flatMap((c) => c.failures)
-          .slice(0, 3)
-          .join('; ')}`,
+        `only ${ready} of ${options.subscribers} subscribers: ${connected.failures.slice(0, 3).join('; ')}`,
       );
     }
     if (options.warmupS > 0) {
@@ -207,43 +181,28 @@ async function measure(options: Options, size: number): Promise<Measurement> {
     const nginxBefore = cpuOf(nginxPids);
     const redisBefore = cpuOf(redis);
     const machineBefore = machineCpuSeconds();
-    const windowStart = performance.now();
-    const firstSentAt = preciseNow();
-    const publishing = await openLoop({
-      ratePerSecond: options.rate,
-      durationMs: options.durationS * 1000,
-      request: (index) => publish(index + 1),
-    });
-    const expected = ready * events;
-    const drainUntil = performance.now() + DRAIN_MS;
-    while (performance.now() < drainUntil) {
-      const progress = await Promise.all(workers.map((w) => w.ask({ type: 'progress' }, 'progress', 10_000)));
-      if (progress.reduce((sum, p) => sum + p.delivered, 0) >= expected) break;
-      await sleep(100);
-    }
-    const collected: Collected[] = [];
-    for (const worker of workers) collected.push(await worker.ask({ type: 'collect' }, 'collected', 60_000));
-    const span = (performance.now() - windowStart) / 1000;
+    const {
+      publishing,
+      collected,
+      firstSentAt,
+      spanS: span,
+    } = await publishAndCollect(
+      workers,
+      { rate: options.rate, durationS: options.durationS, expected: ready * events },
+      (seq) => publish(seq),
+    );
     const instanceCpu = instancePids.map((pid, i) => processCpuSeconds(pid) - (instanceBefore[i] ?? 0));
     const nginxCpu = cpuOf(nginxPids) - nginxBefore;
     const redisCpu = cpuOf(redis) - redisBefore;
     const machine = machineCpuSeconds() - machineBefore;
 
-    const latencies = collected.flatMap((c) => Array.from(c.latencies));
-    const delivered = latencies.length;
-    let duplicates = 0;
-    for (let seq = 1; seq <= events; seq += 1) {
-      const received = collected.reduce((sum, c) => sum + (c.perSeq[seq] ?? 0), 0);
-      duplicates += Math.max(0, received - ready);
-    }
-    const missing = ready * events - (delivered - duplicates);
-    const lastDeliveryAt = Math.max(
-      ...collected.map((c) => c.lastDeliveryAt).filter((t) => !Number.isNaN(t)),
-    );
-    const windowS = Math.max(
-      options.durationS,
-      Number.isFinite(lastDeliveryAt) ? (lastDeliveryAt - firstSentAt) / 1000 : 0,
-    );
+    const { delivered, duplicates, missing, rate, latency } = tally(collected, {
+      subscribers: options.subscribers,
+      ready,
+      events,
+      durationS: options.durationS,
+      firstSentAt,
+    });
     const perDelivery = (seconds: number) => (delivered ? (seconds * 1e6) / delivered : Number.NaN);
     return {
       instances: size,
@@ -252,10 +211,8 @@ async function measure(options: Options, size: number): Promise<Measurement> {
       delivered,
       missing,
       duplicates,
-      rate: delivered / windowS,
-      latency: summarize(
-        missing > 0 ? latencies.concat(new Array<number>(missing).fill(Number.POSITIVE_INFINITY)) : latencies,
-      ),
+      rate,
+      latency,
       instanceCpuUs: perDelivery(instanceCpu.reduce((a, b) => a + b, 0)),
       nginxCpuUs: perDelivery(nginxCpu),
       redisCpuUs: perDelivery(redisCpu),

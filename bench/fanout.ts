@@ -10,7 +10,15 @@
 import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeChartPng } from './fanout/chart.js';
-import { type Collected, preciseNow } from './fanout/protocol.js';
+import {
+  CONNECT_CONCURRENCY,
+  connectSubscribers,
+  DRAIN_MS,
+  publishAndCollect,
+  type Tally,
+  tally,
+} from './fanout/deliveries.js';
+import { preciseNow } from './fanout/protocol.js';
 import {
   CHANNEL,
   SERVER_IDS,
@@ -59,10 +67,6 @@ const USAGE = usageText('fanout', {
 
 const TARGETS = { deliveries: 0.9, p99: 1.3, memoryKB: 20 } as const;
 const CHART = 'docs/bench-fanout.png';
-/** Connections being opened at once, per worker. */
-const CONNECT_CONCURRENCY = 100;
-/** How long deliveries may trail the last publish before the missing ones count as missing. */
-const DRAIN_MS = 5000;
 /**
  * How long the subscribers stay connected and idle before the memory is read, the server's CPU measured
  * meanwhile: long enough for two rounds of whatever a server does periodically per connection (Switchboard
@@ -79,7 +83,7 @@ interface Options extends TimedOptions {
   workers: number;
 }
 
-interface Measurement {
+interface Measurement extends Tally {
   server: ServerId;
   subscribers: number;
   /** Subscribers that connected and confirmed their subscription. */
@@ -87,14 +91,6 @@ interface Measurement {
   connectFailures: string[];
   connectS: number;
   events: number;
-  delivered: number;
-  /** subscribers × events − delivered. */
-  missing: number;
-  /** Deliveries beyond one per subscriber and event. */
-  duplicates: number;
-  /** Deliveries per second over the window (the publishing time, or longer when deliveries trailed). */
-  rate: number;
-  latency: LatencySummary;
   /** Server memory per idle connection, KB (1,000 bytes): (RSS with N idle subscribers − RSS before) / N. */
   memoryKB: number;
   /** The same from the server's own account of its JavaScript heap plus external memory, KB. */
@@ -206,36 +202,13 @@ async function stableMemory(target: Target): Promise<Memory> {
   return last;
 }
 
-/** Opens `count` more subscribers, shared among the workers; resolves once each is confirmed or failed. */
-async function connectAll(workers: SubscriberWorker[], target: Target, count: number, events: number) {
-  const start = performance.now();
-  const shares = workers.map(
-    (_, i) => Math.floor(count / workers.length) + (i < count % workers.length ? 1 : 0),
+/** Opens `count` more subscribers of the bench's channel on `target`, shared among the workers. */
+const connectAll = (workers: SubscriberWorker[], target: Target, count: number, events: number) =>
+  connectSubscribers(
+    workers,
+    { kind: target.kind, origin: target.server.origin, channel: CHANNEL, token: target.token, events },
+    count,
   );
-  const connected = await Promise.all(
-    workers.map((worker, i) =>
-      worker.ask(
-        {
-          type: 'connect',
-          kind: target.kind,
-          origin: target.server.origin,
-          channel: CHANNEL,
-          token: target.token,
-          count: shares[i] ?? 0,
-          concurrency: CONNECT_CONCURRENCY,
-          events,
-        },
-        'connected',
-        300_000,
-      ),
-    ),
-  );
-  return {
-    seconds: (performance.now() - start) / 1000,
-    ready: connected.reduce((sum, c) => sum + c.ready, 0),
-    failures: connected.flatMap((c) => (c.failed ? [`${c.failed} failed: ${c.failures.join('; ')}`] : [])),
-  };
-}
 
 /** One server at one subscriber count, on a fresh server process. */
 async function measure(options: Options, id: ServerId, subscribers: number): Promise<Measurement> {
@@ -273,24 +246,16 @@ async function measure(options: Options, id: ServerId, subscribers: number): Pro
     const serverCpuBefore = processCpuSeconds(target.server.child.pid);
     const workerCpuBefore = workers.map((w) => processCpuSeconds(w.pid));
     const machineBefore = machineCpuSeconds();
-    const windowStart = performance.now();
-    const firstSentAt = preciseNow();
-    const publishing = await openLoop({
-      ratePerSecond: options.rate,
-      durationMs: options.durationS * 1000,
-      request: (index) => target.publish({ seq: index + 1, sent_at: preciseNow() }),
-    });
-    // Deliveries may trail the last publish; wait for them, but not for ever.
-    const expected = ready * events;
-    const drainUntil = performance.now() + DRAIN_MS;
-    while (performance.now() < drainUntil) {
-      const progress = await Promise.all(workers.map((w) => w.ask({ type: 'progress' }, 'progress', 10_000)));
-      if (progress.reduce((sum, p) => sum + p.delivered, 0) >= expected) break;
-      await sleep(100);
-    }
-    const collected: Collected[] = [];
-    for (const worker of workers) collected.push(await worker.ask({ type: 'collect' }, 'collected', 60_000));
-    const span = (performance.now() - windowStart) / 1000;
+    const {
+      publishing,
+      collected,
+      firstSentAt,
+      spanS: span,
+    } = await publishAndCollect(
+      workers,
+      { rate: options.rate, durationS: options.durationS, expected: ready * events },
+      (seq) => target.publish({ seq, sent_at: preciseNow() }),
+    );
     const serverCpu = processCpuSeconds(target.server.child.pid) - serverCpuBefore;
     const workerCpu = workers.reduce(
       (sum, w, i) => sum + processCpuSeconds(w.pid) - (workerCpuBefore[i] ?? 0),
@@ -298,21 +263,13 @@ async function measure(options: Options, id: ServerId, subscribers: number): Pro
     );
     const machine = machineCpuSeconds() - machineBefore;
 
-    const latencies = collected.flatMap((c) => Array.from(c.latencies));
-    const delivered = latencies.length;
-    let duplicates = 0;
-    for (let seq = 1; seq <= events; seq += 1) {
-      const received = collected.reduce((sum, c) => sum + (c.perSeq[seq] ?? 0), 0);
-      duplicates += Math.max(0, received - ready);
-    }
-    const missing = subscribers * events - (delivered - duplicates);
-    const lastDeliveryAt = Math.max(
-      ...collected.map((c) => c.lastDeliveryAt).filter((t) => !Number.isNaN(t)),
-    );
-    const windowS = Math.max(
-      options.durationS,
-      Number.isFinite(lastDeliveryAt) ? (lastDeliveryAt - firstSentAt) / 1000 : 0,
-    );
+    const { delivered, duplicates, missing, rate, latency } = tally(collected, {
+      subscribers,
+      ready,
+      events,
+      durationS: options.durationS,
+      firstSentAt,
+    });
     const dropped: Record<string, number> = {};
     for (const c of collected) {
       for (const [reason, n] of Object.entries(c.dropped)) dropped[reason] = (dropped[reason] ?? 0) + n;
@@ -330,11 +287,8 @@ async function measure(options: Options, id: ServerId, subscribers: number): Pro
       delivered,
       missing,
       duplicates,
-      rate: delivered / windowS,
-      // A delivery that never came is infinitely late: with more than 1% missing, p99 is ∞.
-      latency: summarize(
-        missing > 0 ? latencies.concat(new Array<number>(missing).fill(Number.POSITIVE_INFINITY)) : latencies,
-      ),
+      rate,
+      latency,
       memoryKB: ready ? ((after.rssKiB - before.rssKiB) * 1024) / 1000 / ready : Number.NaN,
       heldKB: ready ? (after.heldBytes - before.heldBytes) / 1000 / ready : Number.NaN,
       rssBeforeMiB: before.rssKiB / 1024,
