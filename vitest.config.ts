@@ -44,6 +44,8 @@ export default defineConfig({
       ...configDefaults.exclude,
       // Separate processes behind nginx: `npm run test:cluster` (vitest.cluster.config.ts).
       'test/cluster/**',
+      // Server processes killed mid-write: `npm run test:faults` (vitest.faults.config.ts).
+      'test/faults/**',
       ...(withRedis ? [] : REDIS_SUITES),
       ...(withBrowser ? [] : BROWSER_SUITES),
     ],

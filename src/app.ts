@@ -251,9 +251,18 @@ async function assemble(
   });
   const widgets = assembleWidgets({ storage, audit, settings, log: server.log, now: overrides.now });
   await registerOpenApi(server, VERSION, SECURITY_SCHEMES);
+  // Listening comes before the first admin and the active endpoint configuration are in place: until they
+  // are, a load balancer must not send traffic here (a sign-in would fail, streams would be missing).
+  let openedForBusiness = false;
   registerHealth(server, {
     version: VERSION,
-    checks: { database: () => storage.ping() },
+    checks: {
+      database: () => storage.ping(),
+      startup: async () => {
+        if (!openedForBusiness)
+          throw new Error('still starting: the active endpoint configuration is loading');
+      },
+    },
     // Redis away is a fallback (limits and fan-out per instance), not a reason to take the instance out.
     fallbacks: redis ? { redis: async () => !(await rateLimits.degraded()) } : {},
     timeoutMs: settings.readinessTimeoutMs,
@@ -316,6 +325,7 @@ async function assemble(
           .prewarm()
           .catch((error: Error) => server.log.warn({ reason: error.message }, 'widget pre-warm failed'));
       }
+      openedForBusiness = true;
     })());
   return {
     server,

@@ -253,7 +253,7 @@ describe('what the start says', () => {
     expect(ready.status).toBe(200);
     expect(ready.body).toMatchObject({
       status: 'ready',
-      checks: { database: { status: 'ok' }, redis: { status: 'degraded' } },
+      checks: { database: { status: 'ok' }, startup: { status: 'ok' }, redis: { status: 'degraded' } },
       degraded: ['redis'],
     });
     expect(listening(t)).toMatchObject({

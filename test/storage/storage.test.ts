@@ -57,14 +57,14 @@ describe(`storage on ${engine}`, () => {
       expect(ready.statusCode).toBe(200);
       expect(await ready.body.json()).toMatchObject({
         status: 'ready',
-        checks: { database: { status: 'ok' } },
+        checks: { database: { status: 'ok' }, startup: { status: 'ok' } },
       });
       await t.app.storage.close();
       const down = await request(`${t.url}/readyz`);
       expect(down.statusCode).toBe(503);
       const body = (await down.body.json()) as { error_detail: { error_code: number; checks: unknown } };
       expect(body.error_detail.error_code).toBe(8001);
-      expect(body.error_detail.checks).toEqual({ database: { status: 'error' } });
+      expect(body.error_detail.checks).toEqual({ database: { status: 'error' }, startup: { status: 'ok' } });
     } finally {
       await t.close();
     }
