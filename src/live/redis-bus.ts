@@ -143,6 +143,11 @@ export class RedisBus implements EventBus {
         );
       }
     });
+    // The catch-up reads through this connection, which may come back after the subscriber's: then it is
+    // this one's return that reads back what was missed (events read twice are skipped by `drain`).
+    redis.on('ready', () => {
+      for (const [name, state] of this.listening) void this.catchUp(name, state);
+    });
   }
 
   private keys(channel: string) {

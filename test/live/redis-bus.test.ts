@@ -280,6 +280,7 @@ describe('RedisBus', () => {
     await eventually(
       () => seen.length,
       (n) => n >= 3,
+      5000,
     );
     expect(seen).toEqual([e1, ...missed]);
     const next = await direct.bus.publish('weather', 4);
