@@ -24,6 +24,38 @@ function contentTypeIn(given: OutgoingHttpHeader[]): unknown {
   return undefined;
 }
 
+/** Writes headers decided during a request into the head of its answer, from the state it was given. */
+export type HeadWriter<State> = (state: State, headers: OutgoingHttpHeaders) => void;
+
+const WRITER = Symbol('head writer');
+const STATE = Symbol('head writer state');
+/** Set on the prototype of the server's response class: its answers call the head writer themselves. */
+const WRITES_AT_HEAD = Symbol('writes at head');
+
+type WithHeadWriter = ServerResponse & {
+  [WRITER]?: HeadWriter<unknown>;
+  [STATE]?: unknown;
+  [WRITES_AT_HEAD]?: true;
+};
+
+/**
+ * Has `write(state, headers)` add headers to the answer as its head is written, with the state of that
+ * moment, instead of on the reply as they are decided: a hook that may change its mind (a tighter verdict
+ * later in the request) sets them once, and they skip the reply's copy. One writer per answer; headers the
+ * handler sets itself win. A response of another class (an injected request's) gets them at once.
+ */
+export function writeAtHead<State>(response: ServerResponse, write: HeadWriter<State>, state: State): void {
+  const target = response as WithHeadWriter;
+  if (target[WRITES_AT_HEAD]) {
+    target[WRITER] = write as HeadWriter<unknown>;
+    target[STATE] = state;
+    return;
+  }
+  const headers: OutgoingHttpHeaders = {};
+  write(state, headers);
+  for (const name of Object.keys(headers)) response.setHeader(name, headers[name] as string);
+}
+
 /**
  * The response class of the server (Node's `ServerResponse` option): every answer, whichever path writes
  * it (a route, an error thrown by an early hook, a malformed URL, the 503 while closing, an event stream),
@@ -53,12 +85,20 @@ export function answersWith(options: {
     given: HeadHeaders | undefined,
   ): HeadHeaders {
     const close = closesConnection(response, statusCode);
+    const writer = (response as WithHeadWriter)[WRITER];
     if (Array.isArray(given)) {
       // Rare (raw header arrays): Node merges them over what was set, so the caller's entries still win.
       for (const name of names) {
         if (!response.hasHeader(name)) response.setHeader(name, fixed[name] as string);
       }
       if (!response.hasHeader('x-request-id')) response.setHeader('x-request-id', requestId(response.req));
+      if (writer) {
+        const late: OutgoingHttpHeaders = {};
+        writer((response as WithHeadWriter)[STATE], late);
+        for (const name of Object.keys(late)) {
+          if (!response.hasHeader(name)) response.setHeader(name, late[name] as string);
+        }
+      }
       if (isPage(contentTypeIn(given) ?? response.getHeader('content-type'))) {
         for (const name of pageNames) {
           if (!response.hasHeader(name)) response.setHeader(name, forPages[name] as string);
@@ -70,6 +110,7 @@ export function answersWith(options: {
     const all: OutgoingHttpHeaders = {};
     for (const name of names) if (!response.hasHeader(name)) all[name] = fixed[name];
     if (!response.hasHeader('x-request-id')) all['x-request-id'] = requestId(response.req);
+    if (writer) writer((response as WithHeadWriter)[STATE], all);
     // By lower-case name, so a caller's `Cache-Control` replaces ours rather than going out beside it.
     if (given) for (const name of Object.keys(given)) all[name.toLowerCase()] = given[name];
     if (pageNames.length > 0 && isPage(all['content-type'] ?? response.getHeader('content-type'))) {
@@ -81,9 +122,7 @@ export function answersWith(options: {
     return all;
   }
 
-  return class AnswerWithHeaders<
-    Request extends IncomingMessage = IncomingMessage,
-  > extends ServerResponse<Request> {
+  class AnswerWithHeaders<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
     override writeHead(statusCode: number, statusMessage?: string, headers?: HeadHeaders): this;
     override writeHead(statusCode: number, headers?: HeadHeaders): this;
     override writeHead(statusCode: number, reason?: string | HeadHeaders, headers?: HeadHeaders): this {
@@ -92,5 +131,7 @@ export function answersWith(options: {
       }
       return super.writeHead(statusCode, withOwn(this, statusCode, reason ?? headers));
     }
-  };
+  }
+  (AnswerWithHeaders.prototype as WithHeadWriter)[WRITES_AT_HEAD] = true;
+  return AnswerWithHeaders;
 }

@@ -1,15 +1,17 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { AUTHENTICATION, AUTHORIZATION } from '../auth/index.js';
+import { writeAtHead } from '../platform/answer-headers.js';
 import { addressKey } from '../platform/client-ip.js';
 import type { LimitSettings } from '../settings.js';
 import { FallbackStore } from './fallback-store.js';
 import { MemoryStore } from './memory-store.js';
 import { type ConcurrencyName, OPERATIONS, type OperationName } from './operations.js';
 import { RedisStore } from './redis-store.js';
-import { RateLimits, rateLimitHeaders, tighter } from './service.js';
+import { RateLimits, tighter, writeRateLimitHeaders } from './service.js';
 import type { LimitStore, Slot } from './store.js';
 import type { Verdict } from './window.js';
 
@@ -28,6 +30,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The limit closest to refusing this request, reported in the RateLimit-* headers. */
     rateLimitVerdict: Verdict | null;
+    /** The client address as limits count it (platform/client-ip.ts addressKey); '' until the floor sets it. */
+    rateLimitAddress: string;
     /** The concurrency slot this request holds, if its route is capped. */
     concurrencySlot: Slot | null;
   }
@@ -122,36 +126,17 @@ export function assembleRateLimits(options: {
   }
   const limits = new RateLimits(settings, store, { refused: (limit) => refusals.inc({ limit }) });
 
-  // The headers go on the reply as soon as a verdict is the tightest yet, rather than in an onSend hook every
-  // answer would take. A refusal's own headers (a 429) are set later and replace them.
+  // The verdict closest to refusing is kept, and its headers join the answer's head as it is written: once,
+  // however many limits a request passes, and without going through the reply's headers. A refusal's own
+  // headers (a 429) are the reply's and win.
   const note = (request: FastifyRequest, reply: FastifyReply, verdict: Verdict | null) => {
-    const tightest = tighter(request.rateLimitVerdict, verdict);
-    if (tightest === request.rateLimitVerdict || tightest === null) return;
+    const kept = request.rateLimitVerdict;
+    const tightest = tighter(kept, verdict);
+    if (tightest === kept || tightest === null) return;
     request.rateLimitVerdict = tightest;
-    reply.headers(rateLimitHeaders(tightest));
+    writeAtHead(reply.raw, writeVerdict, request);
   };
-  const addressOf = (request: FastifyRequest) => addressKey(request.ip);
-  /** Counts the request with the store's answer at once if it has one, else once it has it; 429s go to `done`. */
-  const counted = (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    done: (error?: Error) => void,
-    now: () => Verdict | undefined,
-    later: () => Promise<Verdict>,
-  ) => {
-    let verdict: Verdict | undefined;
-    try {
-      verdict = now();
-    } catch (error) {
-      return done(error as Error);
-    }
-    if (verdict === undefined) {
-      later().then((v) => {
-        note(request, reply, v);
-        done();
-      }, done);
-      return;
-    }
+  const noteLater = (request: FastifyRequest, reply: FastifyReply, done: HookDone) => (verdict: Verdict) => {
     note(request, reply, verdict);
     done();
   };
@@ -159,19 +144,27 @@ export function assembleRateLimits(options: {
   const plugin = fp(
     async (server) => {
       server.decorateRequest('rateLimitVerdict', null);
+      server.decorateRequest('rateLimitAddress', '');
       server.decorateRequest('concurrencySlot', null);
       if (!settings.enabled) return;
-      // Callback style: the memory store answers at once, and then no promise is made.
+      // Callback style, and the memory store answers at once: no promise, no closure per request.
       server.addHook('onRequest', (request, reply, done) => {
         if (UNCOUNTED.has(pathOf(request.url))) return done();
-        const address = addressOf(request);
-        counted(
-          request,
-          reply,
-          done,
-          () => limits.floorNow(address),
-          () => limits.floor(address),
-        );
+        // Computed once: behind trusted proxies it is a walk through X-Forwarded-For.
+        const address = addressKey(request.ip);
+        request.rateLimitAddress = address;
+        let verdict: Verdict | undefined;
+        try {
+          verdict = limits.floorNow(address);
+        } catch (error) {
+          return done(error as Error);
+        }
+        if (verdict === undefined) {
+          limits.floor(address).then(noteLater(request, reply, done), done);
+          return;
+        }
+        note(request, reply, verdict);
+        done();
       });
     },
     { name: RATE_LIMITS, fastify: '5.x' },
@@ -184,13 +177,18 @@ export function assembleRateLimits(options: {
       api.addHook('onRequest', (request, reply, done) => {
         const userId = request.principal?.userId ?? null;
         const address = addressOf(request);
-        counted(
-          request,
-          reply,
-          done,
-          () => limits.callerNow(userId, address),
-          () => limits.caller(userId, address),
-        );
+        let verdict: Verdict | undefined;
+        try {
+          verdict = limits.callerNow(userId, address);
+        } catch (error) {
+          return done(error as Error);
+        }
+        if (verdict === undefined) {
+          limits.caller(userId, address).then(noteLater(request, reply, done), done);
+          return;
+        }
+        note(request, reply, verdict);
+        done();
       });
     },
     {
@@ -277,6 +275,19 @@ export function assembleRateLimits(options: {
     acquireSlot: (key, cap) => store.acquire(key, cap),
     close: () => store.close(),
   };
+}
+
+type HookDone = (error?: Error) => void;
+
+/** The client address limits count by: the floor's, or (on a path the floor does not count) worked out now. */
+function addressOf(request: FastifyRequest): string {
+  return request.rateLimitAddress || addressKey(request.ip);
+}
+
+/** The RateLimit-* headers of the verdict a request holds when its answer's head is written. */
+function writeVerdict(request: FastifyRequest, headers: OutgoingHttpHeaders): void {
+  const verdict = request.rateLimitVerdict;
+  if (verdict !== null) writeRateLimitHeaders(verdict, headers);
 }
 
 function usernameIn(body: unknown): string | null {

@@ -10,10 +10,19 @@ interface Counter {
 
 const SWEEP_MS = 60_000;
 
-/** Counters in this process: the default, and the fallback while Redis is unreachable. */
+/** A log of request times, for limits counted exactly. */
+interface Log {
+  times: number[];
+  windowMs: number;
+}
+
+/**
+ * Counters in this process: the default, and the fallback while Redis is unreachable. Kept by scope, then by
+ * subject: a tier finds its client's counter without joining the two into a key to hash on every request.
+ */
 export class MemoryStore implements LimitStore {
-  private readonly counters = new Map<string, Counter>();
-  private readonly logs = new Map<string, { times: number[]; windowMs: number }>();
+  private readonly counters = new Map<string, Map<string, Counter>>();
+  private readonly logs = new Map<string, Map<string, Log>>();
   private readonly slots = new Map<string, number>();
   private readonly sweeper: NodeJS.Timeout;
 
@@ -23,21 +32,21 @@ export class MemoryStore implements LimitStore {
   }
 
   async hit(key: string, limit: number, windowMs: number): Promise<Verdict> {
-    return this.hitNow(key, limit, windowMs);
+    return this.hitNow('', key, limit, windowMs);
   }
 
-  hitNow(key: string, limit: number, windowMs: number): Verdict {
+  hitNow(scope: string, subject: string, limit: number, windowMs: number): Verdict {
     return limit <= EXACT_LIMIT_MAX
-      ? this.logHit(key, limit, windowMs)
-      : this.counterHit(key, limit, windowMs);
+      ? this.logHit(inScope(this.logs, scope), subject, limit, windowMs)
+      : this.counterHit(inScope(this.counters, scope), subject, limit, windowMs);
   }
 
-  private logHit(key: string, limit: number, windowMs: number): Verdict {
+  private logHit(logs: Map<string, Log>, subject: string, limit: number, windowMs: number): Verdict {
     const now = this.now();
-    let log = this.logs.get(key);
+    let log = logs.get(subject);
     if (!log || log.windowMs !== windowMs) {
       log = { times: [], windowMs };
-      this.logs.set(key, log);
+      logs.set(subject, log);
     }
     const { times } = log;
     while (times.length > 0 && (times[0] ?? 0) <= now - windowMs) times.shift();
@@ -46,14 +55,19 @@ export class MemoryStore implements LimitStore {
     return logVerdict(allowed, limit, times, windowMs, now);
   }
 
-  private counterHit(key: string, limit: number, windowMs: number): Verdict {
+  private counterHit(
+    counters: Map<string, Counter>,
+    subject: string,
+    limit: number,
+    windowMs: number,
+  ): Verdict {
     const now = this.now();
     const index = Math.floor(now / windowMs);
     const elapsed = now - index * windowMs;
-    let counter = this.counters.get(key);
+    let counter = counters.get(subject);
     if (!counter || counter.windowMs !== windowMs) {
       counter = { index, current: 0, previous: 0, windowMs };
-      this.counters.set(key, counter);
+      counters.set(subject, counter);
     } else if (counter.index !== index) {
       counter.previous = counter.index === index - 1 ? counter.current : 0;
       counter.current = 0;
@@ -83,20 +97,37 @@ export class MemoryStore implements LimitStore {
   /** Counters whose windows have both passed are empty anyway. */
   sweep(): void {
     const now = this.now();
-    for (const [key, counter] of this.counters) {
-      if ((counter.index + 2) * counter.windowMs <= now) this.counters.delete(key);
+    for (const counters of this.counters.values()) {
+      for (const [subject, counter] of counters) {
+        if ((counter.index + 2) * counter.windowMs <= now) counters.delete(subject);
+      }
     }
-    for (const [key, log] of this.logs) {
-      if ((log.times[log.times.length - 1] ?? 0) <= now - log.windowMs) this.logs.delete(key);
+    for (const logs of this.logs.values()) {
+      for (const [subject, log] of logs) {
+        if ((log.times[log.times.length - 1] ?? 0) <= now - log.windowMs) logs.delete(subject);
+      }
     }
   }
 
   /** Keys held, for tests of the sweep. */
   get size(): number {
-    return this.counters.size + this.logs.size;
+    let size = 0;
+    for (const counters of this.counters.values()) size += counters.size;
+    for (const logs of this.logs.values()) size += logs.size;
+    return size;
   }
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
   }
+}
+
+/** The map of one scope, made on first use (scopes are a handful of names: tiers, and '' for whole keys). */
+function inScope<T>(byScope: Map<string, Map<string, T>>, scope: string): Map<string, T> {
+  let entries = byScope.get(scope);
+  if (!entries) {
+    entries = new Map();
+    byScope.set(scope, entries);
+  }
+  return entries;
 }

@@ -76,6 +76,9 @@ export class RateLimits {
   }
 
   private async tier(tier: Tier, subject: string, limit: number): Promise<Verdict> {
+    // The same counter as tierNow's where the store has one (WebSocket upgrades share the HTTP floor).
+    const now = this.tierNow(tier, subject, limit);
+    if (now !== undefined) return now;
     return this.judged(
       tier,
       limit,
@@ -84,7 +87,7 @@ export class RateLimits {
   }
 
   private tierNow(tier: Tier, subject: string, limit: number): Verdict | undefined {
-    const result = this.store.hitNow?.(`${tier}:${subject}`, limit, this.settings.windowMs);
+    const result = this.store.hitNow?.(tier, subject, limit, this.settings.windowMs);
     return result && this.judged(tier, limit, result);
   }
 
@@ -112,11 +115,16 @@ function refusal(code: ErrorCodeValue, detail: string, result: Verdict): AppErro
 
 /** The IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers) for a verdict. */
 export function rateLimitHeaders(result: Verdict): Record<string, string> {
-  return {
-    'ratelimit-limit': String(result.limit),
-    'ratelimit-remaining': String(result.remaining),
-    'ratelimit-reset': String(toSeconds(result.resetMs)),
-  };
+  const headers: Record<string, string> = {};
+  writeRateLimitHeaders(result, headers);
+  return headers;
+}
+
+/** `rateLimitHeaders`, written into headers being assembled. */
+export function writeRateLimitHeaders(result: Verdict, headers: Record<string, unknown>): void {
+  headers['ratelimit-limit'] = String(result.limit);
+  headers['ratelimit-remaining'] = String(result.remaining);
+  headers['ratelimit-reset'] = String(toSeconds(result.resetMs));
 }
 
 /** The verdict a client should hear about: the one closest to refusing. */

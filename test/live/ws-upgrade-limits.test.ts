@@ -15,9 +15,9 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 /** The HTTP status an upgrade was answered with: 101 when it became a WebSocket. */
-function upgradeStatus(): Promise<{ status: number; retryAfter?: string }> {
+function upgradeStatus(app: TestApp = t): Promise<{ status: number; retryAfter?: string }> {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(`${t.url.replace('http', 'ws')}/api/v1/ws`);
+    const socket = new WebSocket(`${app.url.replace('http', 'ws')}/api/v1/ws`);
     socket.once('open', () => {
       socket.terminate();
       resolve({ status: 101 });
@@ -38,5 +38,28 @@ describe('WebSocket upgrades', () => {
     const refused = await upgradeStatus();
     expect(refused.status).toBe(429);
     expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('WebSocket upgrades and HTTP requests', () => {
+  it('spend one IP floor between them', async () => {
+    const other = await startTestApp({
+      env: {
+        SWITCHBOARD_RATE_LIMIT_IP_FLOOR: '4',
+        SWITCHBOARD_RATE_LIMIT_UNAUTHENTICATED: '4',
+        SWITCHBOARD_RATE_LIMIT_AUTHENTICATED: '4',
+      },
+    });
+    try {
+      const c = other.client();
+      expect((await c.call('/no-such-page')).status).toBe(404);
+      expect((await c.call('/no-such-page')).status).toBe(404);
+      expect((await upgradeStatus(other)).status).toBe(101);
+      expect((await c.call('/no-such-page')).status).toBe(404);
+      expect((await upgradeStatus(other)).status).toBe(429);
+      expect((await c.call('/no-such-page')).status).toBe(429);
+    } finally {
+      await other.close();
+    }
   });
 });

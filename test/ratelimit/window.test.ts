@@ -27,7 +27,7 @@ describe('the sliding window', () => {
           const allowedAt: number[] = [];
           for (const gap of gaps) {
             clock.now += gap;
-            if (store.hitNow('k', limit, windowMs).allowed) allowedAt.push(clock.now);
+            if (store.hitNow('t', 'k', limit, windowMs).allowed) allowedAt.push(clock.now);
           }
           for (const t of allowedAt) {
             expect(allowedAt.filter((u) => u >= t && u < t + windowMs).length).toBeLessThanOrEqual(limit);
@@ -48,7 +48,7 @@ describe('the sliding window', () => {
           const allowedAt: number[] = [];
           for (const gap of gaps) {
             clock.now += gap;
-            if (store.hitNow('k', limit, windowMs).allowed) allowedAt.push(clock.now);
+            if (store.hitNow('t', 'k', limit, windowMs).allowed) allowedAt.push(clock.now);
           }
           const perWindow = new Map<number, number>();
           for (const t of allowedAt) {
@@ -73,7 +73,7 @@ describe('the sliding window', () => {
           const { clock, store } = storeAt(1_700_000_000_000 + offset);
           const gap = (60_000 / n) * 1.1;
           for (let i = 0; i < n * 3; i += 1) {
-            expect(store.hitNow('k', n, 60_000).allowed).toBe(true);
+            expect(store.hitNow('t', 'k', n, 60_000).allowed).toBe(true);
             clock.now += gap;
           }
         }),
@@ -93,7 +93,7 @@ describe('the sliding window', () => {
           const { clock, store } = storeAt(1_700_000_000_000 + offset);
           let refused = null;
           for (let i = 0; i <= burst + limit; i += 1) {
-            const v = store.hitNow('k', limit, windowMs);
+            const v = store.hitNow('t', 'k', limit, windowMs);
             if (!v.allowed) {
               refused = v;
               break;
@@ -105,11 +105,11 @@ describe('the sliding window', () => {
           const before = clock.now;
           if (refused!.retryAfterMs > 2) {
             clock.now = before + refused!.retryAfterMs - 2;
-            expect(store.hitNow('probe-early', limit, windowMs).allowed).toBe(true); // a different key is unaffected
-            expect(store.hitNow('k', limit, windowMs).allowed).toBe(false);
+            expect(store.hitNow('t', 'probe-early', limit, windowMs).allowed).toBe(true); // a different key is unaffected
+            expect(store.hitNow('t', 'k', limit, windowMs).allowed).toBe(false);
           }
           clock.now = before + refused!.retryAfterMs;
-          expect(store.hitNow('k', limit, windowMs).allowed).toBe(true);
+          expect(store.hitNow('t', 'k', limit, windowMs).allowed).toBe(true);
         },
       ),
     );
@@ -117,7 +117,7 @@ describe('the sliding window', () => {
 
   it('reports remaining requests that count down to zero', () => {
     const { store } = storeAt(1_700_000_000_000);
-    const remaining = Array.from({ length: 4 }, () => store.hitNow('k', 3, 60_000).remaining);
+    const remaining = Array.from({ length: 4 }, () => store.hitNow('t', 'k', 3, 60_000).remaining);
     expect(remaining).toEqual([2, 1, 0, 0]);
   });
 
@@ -131,7 +131,7 @@ describe('the sliding window', () => {
 
   it('forgets keys whose windows have passed', () => {
     const { clock, store } = storeAt(1_700_000_000_000);
-    for (let i = 0; i < 100; i += 1) store.hitNow(`client-${i}`, 5, 1000);
+    for (let i = 0; i < 100; i += 1) store.hitNow('t', `client-${i}`, 5, 1000);
     expect(store.size).toBe(100);
     clock.now += 2000;
     store.sweep();
