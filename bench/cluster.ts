@@ -21,7 +21,7 @@ import { expectJson, pool } from './lib/http.js';
 import { openLoop } from './lib/load.js';
 import { listOption, parseBenchArgs, positiveOption, type TimedOptions, usageText } from './lib/options.js';
 import { machineCpuSeconds, processCpuSeconds } from './lib/proc.js';
-import { benchRun, cores, count, markdownTable, ms } from './lib/report.js';
+import { benchRun, cores, count, markdownTable, ms, type TargetResult } from './lib/report.js';
 import { ROOT } from './lib/server.js';
 import { median, minMax } from './lib/stats.js';
 
@@ -264,23 +264,33 @@ export async function run(argv: string[]): Promise<number> {
       await sleep(500);
     }
   }
+  // Issue 19 sets no target, only figures to report: the summary lists them as the table gives them.
+  const targets: TargetResult[] = [];
   const rows = options.instances.map((size) => {
     const runs = byCount.get(size) ?? [];
+    const rate = spread(
+      runs.map((m) => m.rate),
+      perSecond,
+    );
+    const p99 = spread(
+      runs.map((m) => m.latency.p99),
+      lat,
+    );
+    const missing = String(runs.reduce((sum, m) => sum + m.missing, 0));
+    targets.push({
+      target: `${size} instance${size === 1 ? '' : 's'} behind nginx, ${count(options.subscribers)} subscribers: deliveries/s and p99`,
+      measured: `${rate} deliveries/s, p99 ${p99} ms, ${missing} missing`,
+      met: null,
+    });
     return [
       String(size),
-      spread(
-        runs.map((m) => m.rate),
-        perSecond,
-      ),
+      rate,
       spread(
         runs.map((m) => m.latency.p50),
         lat,
       ),
-      spread(
-        runs.map((m) => m.latency.p99),
-        lat,
-      ),
-      String(runs.reduce((sum, m) => sum + m.missing, 0)),
+      p99,
+      missing,
       String(runs.reduce((sum, m) => sum + m.duplicates, 0)),
       spread(
         runs.map((m) => m.instanceCpuUs),
@@ -319,6 +329,13 @@ export async function run(argv: string[]): Promise<number> {
   );
   const one = median((byCount.get(Math.min(...options.instances)) ?? []).map((m) => m.instanceCpuUs));
   const nginx = median([...byCount.values()].flat().map((m) => m.nginxCpuUs));
+  const perCore = perSecond(1e6 / one);
+  targets.push({
+    target:
+      'deliveries a second per core of Switchboard, one core per instance (predicted from the CPU per delivery)',
+    measured: `about ${perCore}`,
+    met: null,
+  });
   const markdown = bench.report({
     title: 'Fan-out through nginx with one, two and three instances',
     question: [
@@ -351,9 +368,9 @@ export async function run(argv: string[]): Promise<number> {
         ],
         rows,
       ),
-      `**Reading it.** Every event is published once to Redis and sent by each instance to the subscribers it holds: the instances' CPU per delivery is the fan-out itself, shared among them, and the total grows only by what each spends per event whatever its share (reading it from Redis, encoding it once): ${us(one)} µs with one instance, ${us(median((byCount.get(Math.max(...options.instances)) ?? []).map((m) => m.instanceCpuUs)))} with ${Math.max(...options.instances)}. nginx relays every frame of every WebSocket, so it costs about ${us(nginx)} µs per delivery, as much as Switchboard itself; Redis costs per event, not per delivery. Deliveries/s is the offered load (${count(options.subscribers)} subscribers × ${options.rate} events/s) whenever nothing is missing: on this machine the instances, nginx, Redis, PostgreSQL and the subscriber process share ${availableParallelism()} cores, so more instances cannot deliver more here, and latency is mostly the subscriber process's queue. **For one core per instance:** about ${perSecond(1e6 / one)} deliveries a second per core of Switchboard when the fan-out is all it does, and as many per core of nginx in front of it; add an instance when one's core is busy, and give nginx cores in proportion.`,
+      `**Reading it.** Every event is published once to Redis and sent by each instance to the subscribers it holds: the instances' CPU per delivery is the fan-out itself, shared among them, and the total grows only by what each spends per event whatever its share (reading it from Redis, encoding it once): ${us(one)} µs with one instance, ${us(median((byCount.get(Math.max(...options.instances)) ?? []).map((m) => m.instanceCpuUs)))} with ${Math.max(...options.instances)}. nginx relays every frame of every WebSocket, so it costs about ${us(nginx)} µs per delivery, as much as Switchboard itself; Redis costs per event, not per delivery. Deliveries/s is the offered load (${count(options.subscribers)} subscribers × ${options.rate} events/s) whenever nothing is missing: on this machine the instances, nginx, Redis, PostgreSQL and the subscriber process share ${availableParallelism()} cores, so more instances cannot deliver more here, and latency is mostly the subscriber process's queue. **For one core per instance:** about ${perCore} deliveries a second per core of Switchboard when the fan-out is all it does, and as many per core of nginx in front of it; add an instance when one's core is busy, and give nginx cores in proportion.`,
     ],
     perRun,
   });
-  return bench.publish(markdown);
+  return bench.publish(markdown, { targets });
 }

@@ -40,6 +40,7 @@ import {
   type MachineConditions,
   markdownTable,
   ms,
+  type TargetResult,
 } from './lib/report.js';
 import { ROOT } from './lib/server.js';
 import { type LatencySummary, median, minMax, summarize } from './lib/stats.js';
@@ -390,7 +391,12 @@ function verdicts(cell: Cell): Verdict[] {
   ];
 }
 
-function report(options: Options, bench: BenchRun, rounds: Round[], chartWritten: boolean): string {
+function report(
+  options: Options,
+  bench: BenchRun,
+  rounds: Round[],
+  chartWritten: boolean,
+): { markdown: string; targets: TargetResult[] } {
   const all = cells(options, rounds);
   const table = markdownTable(
     [
@@ -433,21 +439,26 @@ function report(options: Options, bench: BenchRun, rounds: Round[], chartWritten
       ];
     }),
   );
-  const judged = all.filter((c) => isSwitchboard(c.server));
-  const verdictRows = judged.map((cell) => [
+  // Each Switchboard cell's verdicts, worked out once: the verdict table, the Result and the targets.
+  const judged = all.filter((c) => isSwitchboard(c.server)).map((cell) => ({ cell, checks: verdicts(cell) }));
+  const verdictRows = judged.map(({ cell, checks }) => [
     `${SERVER_LABELS[cell.server]}, ${count(cell.subscribers)}`,
-    ...verdicts(cell).map((v) => `${v.value}: **${v.met ? 'met' : 'not met'}**`),
+    ...checks.map((v) => `${v.value}: **${v.met ? 'met' : 'not met'}**`),
   ]);
   const verdictTable = verdictRows.length
-    ? markdownTable(
-        ['Switchboard', ...(judged[0] ? verdicts(judged[0]).map((v) => v.label) : [])],
-        verdictRows,
-      )
+    ? markdownTable(['Switchboard', ...(judged[0]?.checks.map((v) => v.label) ?? [])], verdictRows)
     : '';
-  const failedTargets = judged.flatMap((cell) =>
-    verdicts(cell)
+  const failedTargets = judged.flatMap(({ cell, checks }) =>
+    checks
       .filter((v) => !v.met)
       .map((v) => `${SERVER_LABELS[cell.server]} at ${count(cell.subscribers)}: ${v.label} (${v.value})`),
+  );
+  const targets: TargetResult[] = judged.flatMap(({ cell, checks }) =>
+    checks.map((v) => ({
+      target: `${SERVER_LABELS[cell.server]}, ${count(cell.subscribers)} subscribers: ${v.label}`,
+      measured: v.value,
+      met: v.met,
+    })),
   );
   const perRun = markdownTable(
     [
@@ -502,7 +513,7 @@ function report(options: Options, bench: BenchRun, rounds: Round[], chartWritten
   const result = failedTargets.length
     ? `**Result${isTrial(options) ? ' (trial)' : ''}:** targets not met: ${failedTargets.join('; ')}.`
     : `**Result${isTrial(options) ? ' (trial)' : ''}:** every target met by both transports at every count.`;
-  return bench.report({
+  const markdown = bench.report({
     title: 'Live fan-out',
     question: [
       `How fast do Switchboard's WebSocket and SSE deliver one channel to many subscribers, against a bare`,
@@ -570,6 +581,7 @@ function report(options: Options, bench: BenchRun, rounds: Round[], chartWritten
     ],
     perRun,
   });
+  return { markdown, targets };
 }
 
 const COLORS: Record<ServerId, string> = {
@@ -661,7 +673,9 @@ export async function run(argv: string[]): Promise<number> {
   const complete = options.servers.length === SERVER_IDS.length;
   const writeDocs = options.docs && complete && trouble.length === 0;
   if (writeDocs) drawChart(options, bench.conditions, rounds);
-  return bench.publish(report(options, bench, rounds, writeDocs), {
+  const { markdown, targets } = report(options, bench, rounds, writeDocs);
+  return bench.publish(markdown, {
+    targets,
     failed: trouble.length ? `${trouble.length} problem(s): ${trouble.slice(0, 3).join(' | ')}` : undefined,
     skipped: complete ? undefined : 'not every server was measured',
     alsoWrote: CHART,

@@ -31,6 +31,7 @@ import {
   count,
   type MachineConditions,
   markdownTable,
+  type TargetResult,
   writeDocSection,
 } from './lib/report.js';
 import { type BenchServer, ROOT } from './lib/server.js';
@@ -262,9 +263,13 @@ function cell(rounds: readonly Round[], scenario: Scenario, connections: number)
   };
 }
 
-/** The verdicts on issue 14's targets, for the connection counts that were measured. */
-function verdicts(options: Options, rounds: readonly Round[]): string[] {
+/**
+ * The verdicts on issue 14's targets, for the connection counts that were measured: the Result's lines, and
+ * the same verdicts as targets.
+ */
+function verdicts(options: Options, rounds: readonly Round[]): { lines: string[]; targets: TargetResult[] } {
   const lines: string[] = [];
+  const targets: TargetResult[] = [];
   const byId = (id: string) => SCENARIOS.find((s) => s.id === id) as Scenario;
   const check = (
     label: string,
@@ -279,10 +284,13 @@ function verdicts(options: Options, rounds: readonly Round[]): string[] {
     const wanted = atLeast ? `≥ ${target}` : `< ${lossText(target)}`;
     // A verdict that single rounds would have given both ways is within the noise.
     const noisy = meets(range.min) !== meets(range.max) ? ', within the noise of the rounds' : '';
+    const met = meets(value);
+    const spread = `rounds ${text(range.min)}–${text(range.max)}`;
     lines.push(
-      `- ${label}: ${text(value)} (rounds ${text(range.min)}–${text(range.max)}; target ${wanted}): ` +
-        `**${meets(value) ? 'met' : 'not met'}**${noisy}; by CPU cost ${text(byCpu)}`,
+      `- ${label}: ${text(value)} (${spread}; target ${wanted}): ` +
+        `**${met ? 'met' : 'not met'}**${noisy}; by CPU cost ${text(byCpu)}`,
     );
+    targets.push({ target: `${label}: ${wanted}`, measured: `${text(value)} (${spread})${noisy}`, met });
   };
   for (const c of options.connections.filter((n) => n === 50 || n === 200)) {
     const healthz = cell(rounds, byId('healthz'), c);
@@ -310,7 +318,7 @@ function verdicts(options: Options, rounds: readonly Round[]): string[] {
       check(label, limited.loss, limited.lossRange, cpuLoss, TARGETS.limiterLoss, false);
     }
   }
-  return lines;
+  return { lines, targets };
 }
 
 function profileMarkdown(
@@ -436,7 +444,8 @@ function report(
   rounds: readonly Round[],
   loadAtEnd: string,
   chartWritten: boolean,
-): string {
+): { markdown: string; targets: TargetResult[] } {
+  const verdict = verdicts(options, rounds);
   const table = markdownTable(
     [
       'scenario',
@@ -521,7 +530,7 @@ function report(
     ],
   ]);
   const busy = median(rounds.flatMap((r) => [...r.points.values()].map((p) => p.idleCpu)));
-  return bench.report({
+  const markdown = bench.report({
     title: 'Hot path against bare Fastify',
     question: [
       'How close to a bare Fastify 5 hello-world does Switchboard answer its hot path? `GET /healthz`, and',
@@ -561,12 +570,13 @@ function report(
       table,
       limiterTable &&
         `Rate limiting on (memory store) against off, measured one after the other (same round, same connections):\n\n${limiterTable}`,
-      `**Result** (targets of issue 14${isTrial(options) ? '; trial figures' : ''}):\n\n${verdicts(options, rounds).join('\n')}`,
+      `**Result** (targets of issue 14${isTrial(options) ? '; trial figures' : ''}):\n\n${verdict.lines.join('\n')}`,
       chartWritten &&
         `![hot path: requests per second and ratio to bare Fastify against connections](${CHART.replace('docs/', '')})`,
     ],
     perRun,
   });
+  return { markdown, targets: verdict.targets };
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -647,7 +657,9 @@ export async function run(argv: string[]): Promise<number> {
 
   const writeDocs = options.docs && trouble.length === 0;
   if (writeDocs) drawChart(options, bench.conditions, rounds);
-  const code = bench.publish(report(options, bench, rounds, loadAtEnd, writeDocs), {
+  const { markdown: reportMarkdown, targets } = report(options, bench, rounds, loadAtEnd, writeDocs);
+  const code = bench.publish(reportMarkdown, {
+    targets,
     failed: trouble.length
       ? `${trouble.length} point(s) with failures: ${trouble.slice(0, 3).join(' | ')}`
       : undefined,

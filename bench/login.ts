@@ -9,7 +9,7 @@ import { accountsEnv, setUpAccounts } from './lib/accounts.js';
 import { expectJson, METRICS_ENV, pool, scrapeEventLoopDelay } from './lib/http.js';
 import { type LoopResult, loopDelayMonitor, openLoop } from './lib/load.js';
 import { parseBenchArgs, positiveOption, type TimedOptions, usageText } from './lib/options.js';
-import { type BenchRun, benchRun, markdownTable, ms } from './lib/report.js';
+import { type BenchRun, benchRun, markdownTable, ms, type TargetResult, verdictText } from './lib/report.js';
 import { startSession } from './lib/server.js';
 import { type LatencySummary, median, minMax, summarize } from './lib/stats.js';
 
@@ -234,7 +234,11 @@ function aggregate(options: Options, phases: PhaseResult[]): Aggregate {
 
 const isTrial = (options: Options) => options.runs < 3 || options.durationS < 15;
 
-function report(options: Options, bench: BenchRun, runs: RunResult[]): string {
+function report(
+  options: Options,
+  bench: BenchRun,
+  runs: RunResult[],
+): { markdown: string; targets: TargetResult[] } {
   const idle = aggregate(
     options,
     runs.map((r) => r.idle),
@@ -245,6 +249,11 @@ function report(options: Options, bench: BenchRun, runs: RunResult[]): string {
   );
   const ratio = load.p99 / idle.p99;
   const met = ratio <= TARGET_RATIO;
+  const target: TargetResult = {
+    target: `p99 of GET /auth/me under ${options.loginRate} sign-ins/s ≤ ${TARGET_RATIO}× the idle p99`,
+    measured: `${ratio.toFixed(2)}× (${ms(load.p99)} vs ${ms(idle.p99)} ms)`,
+    met,
+  };
   const rate = (n: number) => (Number.isNaN(n) ? 'n/a' : n.toFixed(1));
   const row = (label: string, a: Aggregate, withLogins: boolean) => [
     label,
@@ -290,7 +299,7 @@ function report(options: Options, bench: BenchRun, runs: RunResult[]): string {
     ['rate', options.rate],
     ['login-rate', options.loginRate],
   ]);
-  return bench.report({
+  const markdown = bench.report({
     title: 'Login load',
     question: [
       'Does Argon2id hashing stall the event loop? `GET /api/v1/auth/me` (bearer JWT, session and user read',
@@ -312,10 +321,11 @@ function report(options: Options, bench: BenchRun, runs: RunResult[]): string {
         'own, to show it was not the bottleneck.',
       table,
       `**Result:** p99 under load ${ms(load.p99)} ms vs idle ${ms(idle.p99)} ms = ${ratio.toFixed(2)}× ` +
-        `(target ≤ ${TARGET_RATIO}×): **${met ? 'met' : 'not met'}**${isTrial(options) ? ' (trial)' : ''}.`,
+        `(target ≤ ${TARGET_RATIO}×): **${verdictText(met)}**${isTrial(options) ? ' (trial)' : ''}.`,
     ],
     perRun,
   });
+  return { markdown, targets: [target] };
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -340,7 +350,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   const failures = runs.flatMap((r) => [...r.idle.failures, ...r.load.failures]);
   const failed = runs.reduce((sum, r) => sum + r.idle.failed + r.load.failed, 0);
-  return bench.publish(report(options, bench, runs), {
+  const { markdown, targets } = report(options, bench, runs);
+  return bench.publish(markdown, {
+    targets,
     failed: failed > 0 ? `${failed} request(s) failed (${failures.slice(0, 3).join('; ')})` : undefined,
   });
 }

@@ -3,6 +3,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import type { CommonOptions, TimedOptions } from './options.js';
 import { ROOT } from './server.js';
+import { SUMMARY_SECTION, type TargetResult, targetsComment, withSummary } from './summary.js';
+
+export { type TargetResult, verdictText } from './summary.js';
 
 /** A Markdown table; cells are written as given (escape `|` yourself if a cell may hold one). */
 export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -76,7 +79,8 @@ export const BENCHMARKS_DOC = 'docs/BENCHMARKS.md';
 
 /**
  * Puts `body` between the markers `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` of the document,
- * replacing what a previous run wrote there, or appends a new marked section at the end.
+ * replacing what a previous run wrote there, or appends a new marked section at the end; then rebuilds the
+ * summary of targets (bench/lib/summary.ts) from every section's target comment.
  */
 export function writeDocSection(file: string, name: string, body: string): void {
   const open = `<!-- bench:${name} -->`;
@@ -89,7 +93,20 @@ export function writeDocSection(file: string, name: string, body: string): void 
     start !== -1 && end > start
       ? current.slice(0, start) + block + current.slice(end + close.length)
       : `${current.trimEnd()}\n\n${block}\n`;
-  writeFileSync(file, next);
+  writeFileSync(file, name === SUMMARY_SECTION ? next : withSummary(next));
+}
+
+/**
+ * Writes a bench's report into its section of `file`, its targets (when given) as the comment the summary is
+ * rebuilt from, and rebuilds the summary.
+ */
+export function writeBenchSection(
+  file: string,
+  name: string,
+  markdown: string,
+  targets: readonly TargetResult[] | undefined,
+): void {
+  writeDocSection(file, name, targets ? `${targetsComment(targets)}\n${markdown.trim()}` : markdown);
 }
 
 /**
@@ -140,6 +157,11 @@ export interface Outcome {
   skipped?: string | undefined;
   /** A file the bench wrote beside the report, for the message. */
   alsoWrote?: string;
+  /**
+   * The targets the report's Result states, made from the same values as its Markdown: written into the
+   * section as a target comment, from which the summary at the top of BENCHMARKS_DOC is rebuilt.
+   */
+  targets?: readonly TargetResult[];
 }
 
 /** One run of a bench, from its start: what its report and the recording of it need. */
@@ -157,7 +179,8 @@ export interface BenchRun {
   report(section: ReportSection): string;
   /**
    * Prints the Markdown, then, unless the outcome says otherwise or --no-docs was given, writes it into the
-   * bench's section of BENCHMARKS_DOC. Returns the exit code.
+   * bench's section of BENCHMARKS_DOC with the outcome's targets as a comment, and rebuilds the summary of
+   * targets. Returns the exit code.
    */
   publish(markdown: string, outcome?: Outcome): number;
 }
@@ -206,7 +229,7 @@ export function benchRun(bench: string, options: CommonOptions | TimedOptions): 
         say(`${outcome.skipped}; ${BENCHMARKS_DOC} not updated`);
         return 0;
       }
-      writeDocSection(`${ROOT}/${BENCHMARKS_DOC}`, bench, markdown);
+      writeBenchSection(`${ROOT}/${BENCHMARKS_DOC}`, bench, markdown, outcome.targets);
       say(`wrote the result into ${BENCHMARKS_DOC}${outcome.alsoWrote ? ` and ${outcome.alsoWrote}` : ''}`);
       return 0;
     },
