@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AuditContext } from '../audit/service.js';
+import { unlessDiskFull } from '../platform/disk-full.js';
 import { AppError, ErrorCode, invalidField, notFound } from '../platform/problem.js';
 import { invalidToken } from './access-tokens.js';
 import { type ApiKeyRecord, ApiKeysStore } from './api-keys-store.js';
@@ -117,7 +118,7 @@ export class ApiKeysService {
     const now = this.deps.now();
     if (record && this.useDue(record, now)) {
       this.deps.cache.apiKeys.update(keyHash, (seen) => ({ ...seen, lastUsedAt: iso(now) }));
-      await store.touch(record.id, iso(now));
+      await store.touch(record.id, iso(now)).catch(unlessDiskFull);
     }
     return principal;
   }

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { AuditContext } from '../audit/service.js';
+import { unlessDiskFull } from '../platform/disk-full.js';
 import { AppError, ErrorCode, notFound } from '../platform/problem.js';
 import { sameDigest, sameSecret } from '../platform/secrets.js';
 import { type AccessClaims, AccessTokens, invalidToken } from './access-tokens.js';
@@ -135,7 +136,7 @@ export class SessionsService {
     // write it again.
     if (this.activityDue(session, now)) {
       this.deps.cache.sessions.update(session.id, (seen) => ({ ...seen, lastSeenAt: iso(now) }));
-      await store.touch(session.id, iso(now));
+      await store.touch(session.id, iso(now)).catch(unlessDiskFull);
     }
     return this.principalOf(session, user, credential, claims);
   }

@@ -1,3 +1,4 @@
+import { logDestination } from '../platform/disk-full.js';
 import { loadSettings, SettingsError } from '../settings.js';
 import { openFoundation } from '../start-up.js';
 import { VERSION } from '../version.js';
@@ -41,7 +42,7 @@ async function serve(io: CliIo): Promise<number> {
   const settings = loadSettings(io.env);
   // Loaded here so that the other commands do not pay for the whole server.
   const { startServer } = await import('../server.js');
-  const { app, url } = await startServer(settings, { env: io.env, logStream: io.stdout });
+  const { app, url } = await startServer(settings, { env: io.env, logStream: logDestination(io.stdout) });
   // With the default public URL and PORT=0, only the listening socket knows the port.
   const shown =
     settings.publicUrl === `http://localhost:${settings.port}`

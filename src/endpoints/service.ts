@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { AuditContext, AuditOutcome, AuditService } from '../audit/service.js';
+import { isDiskFull } from '../platform/disk-full.js';
 import { AppError, ErrorCode, invalidField } from '../platform/problem.js';
 import type { EndpointSettings } from '../settings.js';
 import type { Database } from '../storage/schema.js';
@@ -312,6 +313,17 @@ export class EndpointConfigService {
     } catch (error) {
       if (error instanceof AppError && error.status === 422) {
         return { version, diff, active: false, activationError: error.message };
+      }
+      // The version is saved: a failure of the whole request would tell the client it was not (and its
+      // retry would find the version taken).
+      if (isDiskFull(error)) {
+        return {
+          version,
+          diff,
+          active: false,
+          activationError:
+            "saved, but not activated: the server's disk is full; activate it once space is freed",
+        };
       }
       throw error;
     }

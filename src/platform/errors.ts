@@ -2,6 +2,7 @@ import type { ErrorObject } from 'ajv';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import FindMyWay from 'find-my-way';
 import Negotiator from 'negotiator';
+import { DISK_FULL_DETAIL, isDiskFull } from './disk-full.js';
 import { failure } from './envelope.js';
 import { AppError, buildProblem, ErrorCode, type FieldError } from './problem.js';
 import { isUnreachableService } from './unreachable.js';
@@ -51,6 +52,9 @@ export function toAppError(error: FastifyError): AppError {
   }
   if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
     return new AppError(ErrorCode.malformedRequest, 'body is not valid JSON');
+  }
+  if (isDiskFull(error)) {
+    return new AppError(ErrorCode.diskFull, DISK_FULL_DETAIL, { retryAfter: 30 });
   }
   if (isUnreachableService(error)) {
     return new AppError(ErrorCode.unavailable, 'the database is not answering; try again in a moment', {

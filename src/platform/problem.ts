@@ -164,6 +164,11 @@ export const ERRORS = {
     status: 503,
     doc: 'not ready (`/readyz`: the database does not answer in time), or the database could not be reached for this request: try again after `Retry-After`',
   },
+  diskFull: {
+    code: 8002,
+    status: 503,
+    doc: "the server's disk is full: the database (or the data directory) could not take this change, and nothing of it was kept; reads still answer; an operator frees space, then the same request passes (`Retry-After`)",
+  },
 } as const satisfies Record<string, { code: number; status: number; doc: string }>;
 
 type Catalogue = typeof ERRORS;

@@ -55,6 +55,26 @@ export class FifoLock {
  */
 class FifoSqliteDriver extends SqliteDriver {
   private readonly lock = new FifoLock();
+  private readonly database: SqliteDialectConfig['database'];
+
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.database = config.database;
+  }
+
+  /**
+   * SQLite rolls a transaction back by itself when a statement fails for want of room (SQLITE_FULL) and on
+   * some I/O errors: the ROLLBACK that follows then finds no transaction, and its own error would go out in
+   * place of the one that ended the transaction (a 500 where a full disk is a 503, src/platform/disk-full.ts).
+   */
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await super.rollbackTransaction(connection);
+    } catch (error) {
+      if ((this.database as { inTransaction?: boolean }).inTransaction === false) return;
+      throw error;
+    }
+  }
 
   override async acquireConnection(): Promise<DatabaseConnection> {
     await this.lock.acquire();

@@ -49,6 +49,11 @@ export class StatementCache implements SqliteDatabase {
     return statement;
   }
 
+  /** Whether a transaction is open: SQLite may have ended one by itself (sqlite-fifo.ts). */
+  get inTransaction(): boolean {
+    return this.database.inTransaction;
+  }
+
   /** Statements held now. */
   get size(): number {
     return this.statements.size;

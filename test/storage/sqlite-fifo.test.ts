@@ -1,7 +1,8 @@
 import SQLite from 'better-sqlite3';
-import { CompiledQuery } from 'kysely';
+import { CompiledQuery, Kysely, sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { FifoLock, FifoSqliteDialect } from '../../src/storage/sqlite-fifo.js';
+import { StatementCache } from '../../src/storage/statement-cache.js';
 
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -58,5 +59,35 @@ describe('the SQLite connection lock', () => {
     });
     await Promise.resolve();
     expect(free).toBe(true);
+  });
+
+  it('reports the failure that made SQLite end a transaction itself, not the ROLLBACK that found none', async () => {
+    const database = new SQLite(':memory:');
+    database.exec('create table t (v text)');
+    // A database that may not grow: SQLITE_FULL, as from a full disk, which rolls the transaction back.
+    database.pragma(`max_page_count = ${Number(database.pragma('page_count', { simple: true })) + 2}`);
+    const db = new Kysely<{ t: { v: string } }>({
+      dialect: new FifoSqliteDialect({ database: new StatementCache(database) }),
+    });
+    try {
+      const failure = await db
+        .transaction()
+        .execute(async (trx) => {
+          for (let i = 0; i < 20; i++)
+            await trx
+              .insertInto('t')
+              .values({ v: 'x'.repeat(4000) })
+              .execute();
+        })
+        .catch((error: unknown) => error);
+      expect((failure as { code?: string }).code).toBe('SQLITE_FULL');
+      expect(database.inTransaction).toBe(false);
+      // Nothing of it was kept, and the connection takes the next transaction.
+      await db.transaction().execute((trx) => trx.insertInto('t').values({ v: 'small' }).execute());
+      const { rows } = await sql<{ n: number }>`select count(*) as n from t`.execute(db);
+      expect(rows[0]?.n).toBe(1);
+    } finally {
+      await db.destroy();
+    }
   });
 });
