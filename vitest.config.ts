@@ -10,6 +10,7 @@ const REDIS_SUITES = [
   'test/ratelimit/redis.test.ts',
   'test/endpoints/cluster.test.ts',
   'test/auth/auth-cache-cluster.test.ts',
+  'test/live/ws-redis-away.test.ts',
 ];
 const withRedis = Boolean(process.env.SWITCHBOARD_TEST_REDIS_URL);
 /**

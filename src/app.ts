@@ -12,6 +12,7 @@ import type { Auth } from './auth/service.js';
 import type { TicketStore } from './auth/tickets.js';
 import { assembleConfigUi, registerConfigUi } from './config-ui/index.js';
 import { assembleEndpoints, type Endpoints, registerConfigRoutes } from './endpoints/index.js';
+import { registerAsyncApi } from './live/asyncapi.js';
 import { assembleLive, registerLiveRoutes } from './live/index.js';
 import { RedisBus } from './live/redis-bus.js';
 import type { LiveService } from './live/service.js';
@@ -251,6 +252,7 @@ async function assemble(
   });
   const widgets = assembleWidgets({ storage, audit, settings, log: server.log, now: overrides.now });
   await registerOpenApi(server, VERSION, SECURITY_SCHEMES);
+  registerAsyncApi(server, { version: VERSION, publicUrl: settings.publicUrl });
   // Listening comes before the first admin and the active endpoint configuration are in place: until they
   // are, a load balancer must not send traffic here (a sign-in would fail, streams would be missing).
   let openedForBusiness = false;

@@ -8,7 +8,9 @@ export interface EventId {
   readonly seq: number;
 }
 
-const EVENT_ID = /^([A-Za-z0-9_-]{1,32}):(0|[1-9]\d{0,15})$/;
+/** An event id's form, also the `pattern` of every event id in the AsyncAPI document (frame-schemas.ts). */
+export const EVENT_ID_PATTERN = '^([A-Za-z0-9_-]{1,32}):(0|[1-9][0-9]{0,15})$';
+const EVENT_ID = new RegExp(EVENT_ID_PATTERN);
 
 export function formatEventId(epoch: string, seq: number): string {
   return `${epoch}:${seq}`;

@@ -6,6 +6,7 @@ import type { EventBus, LiveEvent } from './bus.js';
 import { InvalidSince } from './bus.js';
 import { type ChannelRegistry, statusChannelOf } from './channels.js';
 import { parseEventId } from './event-id.js';
+import type { StreamStatus } from './frame-schemas.js';
 
 /** A held connection slot; released when the connection ends. */
 export interface ConnectionSlot {
@@ -48,7 +49,7 @@ export interface Subscription {
   /** The id of the last event the subscriber will have been sent before live events. */
   readonly lastId: string | null;
   /** The producer's latest state, for a declared stream that has one; sent after the snapshot. */
-  readonly status: unknown;
+  readonly status: StreamStatus | null;
   /** Starts live delivery: events that arrived meanwhile first, none twice. */
   start(): void;
   stop(): void;
@@ -57,10 +58,13 @@ export interface Subscription {
 export interface SubscriptionHandlers {
   event(event: LiveEvent): void;
   /** The state of the stream's producer changed (`status` frames). */
-  status?(status: unknown): void;
+  status?(status: StreamStatus): void;
   /** The subscriber lost the right to the channel, or it was removed. */
   ended(reason: 'forbidden' | 'unavailable'): void;
 }
+
+/** A status channel is written by `publishStatus` alone (clients cannot name it), so its data is a StreamStatus. */
+const statusOf = (event: LiveEvent): StreamStatus => event.data as StreamStatus;
 
 /** One entry per credential, so connections sharing a session or a key are re-read once. */
 const credentialKey = (principal: Principal): string =>
@@ -168,7 +172,7 @@ export class LiveService {
       ? this.bus.subscribe(statusChannel, (event) => {
           if (stopped) return;
           if (!live) heldStatus = event;
-          else if (this.channels.admits(connection.principal, name)) handlers.status?.(event.data);
+          else if (this.channels.admits(connection.principal, name)) handlers.status?.(statusOf(event));
         })
       : () => {};
     const unsubscribe = () => {
@@ -191,7 +195,8 @@ export class LiveService {
       const replayed = replay?.recovered ? replay.events : [];
       const snapshot = replay?.recovered ? null : await this.bus.latest(name);
       const lastId = replayed.at(-1)?.id ?? snapshot?.id ?? (replay?.recovered ? (since ?? null) : null);
-      const status = statusChannel ? ((await this.bus.latest(statusChannel))?.data ?? null) : null;
+      const latestStatus = statusChannel ? await this.bus.latest(statusChannel) : null;
+      const status = latestStatus ? (statusOf(latestStatus) ?? null) : null;
       lastSent = seqOf(lastId);
       lastEpoch = epochOf(lastId);
       const subscription = {
@@ -207,7 +212,7 @@ export class LiveService {
           subscription.status = null;
           live = true;
           for (const event of held.splice(0)) deliver(event);
-          if (heldStatus) handlers.status?.(heldStatus.data);
+          if (heldStatus) handlers.status?.(statusOf(heldStatus));
           heldStatus = undefined;
         },
         stop,
@@ -254,7 +259,7 @@ export class LiveService {
   }
 
   /** A producer's state, for every subscriber of the stream on every instance. */
-  async publishStatus(channel: string, status: unknown): Promise<void> {
+  async publishStatus(channel: string, status: StreamStatus): Promise<void> {
     await this.bus.publish(statusChannelOf(channel), status);
   }
 

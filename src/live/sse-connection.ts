@@ -44,7 +44,7 @@ export class SseConnection implements LiveConnection {
       try {
         const subscription = await this.live.subscribe(this, name, resume.get(name), {
           event: (event) => this.send(event),
-          status: (status) => this.writer?.frame('status', { ...(status as object), channel: name }),
+          status: (status) => this.writer?.frame('status', { ...status, channel: name }),
           ended: (reason) => this.drop(name, reason),
         });
         // The client may have gone while this was awaited: nothing would stop the subscription later.
@@ -91,8 +91,7 @@ export class SseConnection implements LiveConnection {
       this.snapshot(name, subscription.snapshot, since !== undefined);
     }
     for (const [name, subscription] of this.subscriptions) {
-      if (subscription.status !== null)
-        writer.frame('status', { ...(subscription.status as object), channel: name });
+      if (subscription.status !== null) writer.frame('status', { ...subscription.status, channel: name });
     }
     for (const subscription of this.subscriptions.values()) subscription.start();
     for (const [name, reason] of this.early.splice(0)) this.drop(name, reason);

@@ -2,6 +2,7 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { LiveEvent } from './bus.js';
 import { parseEventId } from './event-id.js';
+import type { SseFrameData } from './frame-schemas.js';
 
 /** Channels one /events response may carry: all their ids travel back in one Last-Event-ID header. */
 export const MAX_SSE_CHANNELS = 32;
@@ -120,8 +121,8 @@ export class EventStreamWriter {
     this.write(KEEPALIVE);
   }
 
-  /** `id` undefined leaves the client's last event id as it is; '' clears it. */
-  frame(type: string, data: unknown, id?: string): void {
+  /** `id` undefined leaves the client's last event id as it is; '' clears it. Data is typed by its schema. */
+  frame<K extends keyof SseFrameData>(type: K, data: SseFrameData[K], id?: string): void {
     const idLine = id === undefined ? '' : `id: ${id}\n`;
     this.write(Buffer.from(`event: ${type}\n${idLine}data: ${JSON.stringify(data) ?? 'null'}\n\n`));
   }

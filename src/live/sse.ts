@@ -61,6 +61,28 @@ const invalidPosition = (pointer: string, message: string) => invalidField(point
 
 const Ticket = Type.String({ minLength: 1, maxLength: 256, description: 'A connect ticket, single use' });
 
+/** What GET /streams/{channel}/events takes; the AsyncAPI document (asyncapi.ts) shows the same schemas. */
+export const StreamEventsQuery = Type.Object({
+  ticket: Type.Optional(Ticket),
+  last_event_id: Type.Optional(Type.String({ maxLength: 64, description: 'Resume after this id' })),
+});
+export const StreamEventsHeaders = Type.Object({
+  'last-event-id': Type.Optional(Type.String({ maxLength: 64 })),
+});
+
+/** What GET /events takes. */
+export const EventsQuery = Type.Object({
+  channel: Type.Array(ChannelName, {
+    minItems: 1,
+    maxItems: MAX_SSE_CHANNELS,
+  }),
+  ticket: Type.Optional(Ticket),
+  last_event_id: Type.Optional(Type.String({ maxLength: MAX_CURSOR_CHARS })),
+});
+export const EventsHeaders = Type.Object({
+  'last-event-id': Type.Optional(Type.String({ maxLength: MAX_CURSOR_CHARS })),
+});
+
 /** GET /streams/{channel}/events and GET /events: live data as Server-Sent Events. */
 export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, options) => {
   const { live } = options;
@@ -151,11 +173,8 @@ export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, opti
         description,
         security,
         params: Type.Object({ channel: ChannelName }),
-        querystring: Type.Object({
-          ticket: Type.Optional(Ticket),
-          last_event_id: Type.Optional(Type.String({ maxLength: 64, description: 'Resume after this id' })),
-        }),
-        headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ maxLength: 64 })) }),
+        querystring: StreamEventsQuery,
+        headers: StreamEventsHeaders,
       },
     },
     async (request, reply) => {
@@ -178,17 +197,8 @@ export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, opti
         summary: 'Server-Sent Events of several channels on one response',
         description: `${description} The \`id:\` encodes every channel's last event id.`,
         security,
-        querystring: Type.Object({
-          channel: Type.Array(ChannelName, {
-            minItems: 1,
-            maxItems: MAX_SSE_CHANNELS,
-          }),
-          ticket: Type.Optional(Ticket),
-          last_event_id: Type.Optional(Type.String({ maxLength: MAX_CURSOR_CHARS })),
-        }),
-        headers: Type.Object({
-          'last-event-id': Type.Optional(Type.String({ maxLength: MAX_CURSOR_CHARS })),
-        }),
+        querystring: EventsQuery,
+        headers: EventsHeaders,
       },
     },
     async (request, reply) => {

@@ -308,7 +308,8 @@ export class WsConnection implements LiveConnection {
       });
     } catch (error) {
       this.subscriptions.delete(channel);
-      if (!(error instanceof AppError) || error.status >= 500) throw error;
+      // A 503 (Redis away) refuses this subscription only: the socket and its other subscriptions go on.
+      if (!(error instanceof AppError) || (error.status >= 500 && error.status !== 503)) throw error;
       const code = error.status === 422 ? FrameError.invalidMessage : error.code;
       return this.refuse({ id, code, message: error.message });
     }

@@ -15,6 +15,11 @@ import { CloseCode } from './ws-protocol.js';
 /** Largest message a client may send; ws closes a connection that sends more with 1009. */
 export const MAX_INBOUND_BYTES = 64 * 1024;
 
+/** The upgrade's query; the AsyncAPI document (asyncapi.ts) shows the same schema. */
+export const WsQuery = Type.Object({
+  ticket: Type.Optional(Type.String({ maxLength: 512, description: 'A connect ticket, single use' })),
+});
+
 /**
  * Timings of the gateway (docs/live.md states the first two). Mutable so tests can shorten them before the app
  * starts; the gateway reads them when it is registered.
@@ -174,8 +179,8 @@ export const wsGateway: FastifyPluginAsyncTypebox<WsGatewayOptions> = async (app
         summary: 'WebSocket: subscribe to channels (upgrade only; a plain request is a 426)',
         description:
           'Authenticate with `?ticket=`, the session cookie from an allowed Origin, `Authorization: Bearer`, ' +
-          'or a first `{"type":"auth","ticket"}` message within 10 s. Messages and close codes: docs/live.md.',
-        querystring: Type.Object({ ticket: Type.Optional(Type.String({ maxLength: 512 })) }),
+          'or a first `{"type":"auth","ticket"}` message within 10 s. Messages and close codes: docs/live.md and /asyncapi.json.',
+        querystring: WsQuery,
         // Public only so that a plain request gets its 426; the upgrade itself needs credentials.
         security: [{ session: [] }, { bearer: [] }],
       },
