@@ -11,13 +11,14 @@ const REDIS_SUITES = [
   'test/endpoints/cluster.test.ts',
   'test/auth/auth-cache-cluster.test.ts',
   'test/live/ws-redis-away.test.ts',
+  'test/client/restart-redis.test.ts',
 ];
 const withRedis = Boolean(process.env.SWITCHBOARD_TEST_REDIS_URL);
 /**
  * Suites that drive a real browser (SWITCHBOARD_TEST_BROWSER names its executable; .ci/run installs
  * Debian's chromium and sets it).
  */
-const BROWSER_SUITES = ['test/config-ui/browser.test.ts'];
+const BROWSER_SUITES = ['test/config-ui/browser.test.ts', 'test/client/browser.test.ts'];
 const withBrowser = Boolean(process.env.SWITCHBOARD_TEST_BROWSER);
 if (!process.env.VITEST_WORKER_ID) {
   if (!withRedis) {
@@ -47,6 +48,10 @@ export default defineConfig({
       'test/cluster/**',
       // Server processes killed mid-write: `npm run test:faults` (vitest.faults.config.ts).
       'test/faults/**',
+      // Generated requests by the ten thousand: `npm run test:fuzz` (vitest.fuzz.config.ts).
+      'test/fuzz/**',
+      // Minutes of mixed load against the built server: `npm run test:soak` (vitest.soak.config.ts).
+      'test/soak/**',
       ...(withRedis ? [] : REDIS_SUITES),
       ...(withBrowser ? [] : BROWSER_SUITES),
     ],

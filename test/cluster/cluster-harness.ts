@@ -33,7 +33,10 @@ async function waitFor(probe: () => Promise<boolean>, what: string, timeoutMs = 
 
 const answers = async (url: string) => (await fetch(url, { signal: AbortSignal.timeout(1000) })).ok;
 
-/** One Switchboard process: `node dist/main.js serve`, as an operator runs it. */
+/**
+ * One Switchboard process: `node dist/main.js serve`, as an operator runs it; or, from `source`, the same
+ * through tsx (for suites of `npm test`, which must pass without a build).
+ */
 export class Instance {
   process: ChildProcess | null = null;
   exited: Promise<number | null> = Promise.resolve(null);
@@ -43,6 +46,7 @@ export class Instance {
     readonly port: number,
     private readonly env: Record<string, string>,
     private readonly logFile: string,
+    private readonly from: 'dist' | 'source' = 'dist',
   ) {}
 
   get url(): string {
@@ -51,7 +55,10 @@ export class Instance {
 
   async start(): Promise<void> {
     const log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, [join(root, 'dist/main.js'), 'serve'], {
+    const entry =
+      this.from === 'dist' ? [join(root, 'dist/main.js')] : ['--import', 'tsx', join(root, 'src/main.ts')];
+    const child = spawn(process.execPath, [...entry, 'serve'], {
+      cwd: root,
       env: { PATH: process.env.PATH ?? '', ...this.env, PORT: String(this.port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
