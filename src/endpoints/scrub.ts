@@ -10,6 +10,22 @@ export const MIN_MASKED_LENGTH = 6;
 
 const HOST_LIKE = /^[^/?#@\s]+$/;
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/**
+ * V8 compiles no run of literal text longer than 32,767 characters ("Regular expression too large", thrown
+ * when the pattern is first used), and a secret may be 64 KiB, or 1 MiB once built from others: a longer
+ * value is matched as a sequence of groups of at most this many characters.
+ */
+const LITERAL_RUN = 16_384;
+
+/** `text` as a pattern that matches it literally, whatever its length. */
+function literalPattern(text: string): string {
+  if (text.length <= LITERAL_RUN) return escapeRegExp(text);
+  const runs: string[] = [];
+  for (let at = 0; at < text.length; at += LITERAL_RUN) {
+    runs.push(`(?:${escapeRegExp(text.slice(at, at + LITERAL_RUN))})`);
+  }
+  return runs.join('');
+}
 
 /** The value, and the forms a URL gives it: its host as the parser writes it, and percent-encoded. */
 function formsOf(value: string): string[] {
@@ -28,6 +44,6 @@ function formsOf(value: string): string[] {
 export function secretMasker(values: Iterable<string>): (text: string) => string {
   const forms = [...new Set([...values].flatMap(formsOf))].sort((a, b) => b.length - a.length);
   if (forms.length === 0) return (text) => text;
-  const pattern = new RegExp(forms.map(escapeRegExp).join('|'), 'gi');
+  const pattern = new RegExp(forms.map(literalPattern).join('|'), 'gi');
   return (text) => text.replace(pattern, MASK);
 }

@@ -258,11 +258,13 @@ export function restoreMaskedSecrets(
   config: EndpointConfig;
   unrestored: string[];
 } {
-  if (!config.vars) return { config, unrestored: [] };
+  // Not an object: left as it is, for validation to refuse (read as one, `-1.5` would become `{}` and pass).
+  const given: unknown = config.vars;
+  if (given === null || typeof given !== 'object' || Array.isArray(given)) return { config, unrestored: [] };
   const vars: NonNullable<EndpointConfig['vars']> = {};
   const unrestored: string[] = [];
-  for (const [name, variable] of Object.entries(config.vars)) {
-    if (typeof variable === 'object' && variable.value === MASK) {
+  for (const [name, variable] of Object.entries(given as NonNullable<EndpointConfig['vars']>)) {
+    if (variable !== null && typeof variable === 'object' && variable.value === MASK) {
       const before = previous?.vars && Object.hasOwn(previous.vars, name) ? previous.vars[name] : undefined;
       if (isSecret(variable) && typeof before === 'object' && isSecret(before)) {
         vars[name] = { ...variable, value: before.value };

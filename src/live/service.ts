@@ -8,6 +8,21 @@ import { type ChannelRegistry, statusChannelOf } from './channels.js';
 import { parseEventId } from './event-id.js';
 import type { StreamStatus } from './frame-schemas.js';
 
+/** Levels objects and arrays may nest in a published event's data. */
+export const MAX_EVENT_DEPTH = 32;
+
+/** Whether objects and arrays in `value` nest more than `max` levels; walks with a stack of its own. */
+function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    const [item, depth] = next;
+    if (item === null || typeof item !== 'object') continue;
+    if (depth >= max) return true;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /** A held connection slot; released when the connection ends. */
 export interface ConnectionSlot {
   release(): void;
@@ -284,6 +299,11 @@ export class LiveService {
     }
     if (!channel?.admits(principal)) {
       throw new AppError(ErrorCode.notFound, `no stream "${name}" that you may publish to`);
+    }
+    // 64 KiB of `[` nests 32,000 deep: JSON.parse takes it, but serializing it for each subscriber's frame
+    // overflows the stack. Configurations and workspaces stop at the same depth.
+    if (nestsDeeperThan(data, MAX_EVENT_DEPTH)) {
+      throw invalidField('', `nests objects and arrays more than ${MAX_EVENT_DEPTH} levels deep`);
     }
     return this.bus.publish(name, data);
   }

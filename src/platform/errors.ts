@@ -50,8 +50,18 @@ export function toAppError(error: FastifyError): AppError {
     case 'FST_ERR_ASYNC_CONSTRAINT':
       return new AppError(ErrorCode.malformedRequest, 'the request URL is malformed');
   }
-  if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+  // Only the body parser's: a SyntaxError thrown while handling a request (a regular expression, JSON the
+  // server stored) is the server's fault, and answering it as the client's bad body would hide it.
+  if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
     return new AppError(ErrorCode.malformedRequest, 'body is not valid JSON');
+  }
+  // PostgreSQL keeps no U+0000 in text (SQLite does): a client's text holding one cannot be stored or looked
+  // up there, which is the request's fault (SQLSTATE 22021, "invalid byte sequence for encoding UTF8: 0x00").
+  if ((error as { code?: unknown }).code === '22021') {
+    return new AppError(
+      ErrorCode.malformedRequest,
+      'a text value holds the character U+0000 (NUL), which the database cannot store or look up',
+    );
   }
   if (isDiskFull(error)) {
     return new AppError(ErrorCode.diskFull, DISK_FULL_DETAIL, { retryAfter: 30 });

@@ -4,9 +4,19 @@ import { MAX_CURSOR_LENGTH } from './cursor.js';
 import { type Pagination, page } from './envelope.js';
 import { AppError, ErrorCode, invalidField } from './problem.js';
 
+const DEFAULT_LIMIT = 50;
+
 /** `limit` and `cursor` as every list takes them (docs/api.md, Pagination). */
 export const PageQuery = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50, description: 'Items per page (1..200).' }),
+  // Optional in the document (a client may leave it out); the validator fills in the default.
+  limit: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 200,
+      default: DEFAULT_LIMIT,
+      description: `Items per page (1..200, default ${DEFAULT_LIMIT}).`,
+    }),
+  ),
   cursor: Type.Optional(
     Type.String({
       minLength: 1,
@@ -68,14 +78,15 @@ export async function keysetPage<Row, Item>(options: {
     }
     after = position.after;
   }
-  const rows = await options.fetch(after, query.limit + 1);
-  const hasMore = rows.length > query.limit;
-  const shown = rows.slice(0, query.limit);
+  const limit = query.limit ?? DEFAULT_LIMIT;
+  const rows = await options.fetch(after, limit + 1);
+  const hasMore = rows.length > limit;
+  const shown = rows.slice(0, limit);
   const last = shown.at(-1);
   const position: CursorPosition | undefined =
     hasMore && last !== undefined ? { after: options.keyOf(last) } : undefined;
   return page(shown.map(options.present), {
-    limit: query.limit,
+    limit,
     next_cursor: position ? codec.encode(scope, position) : null,
     has_more: hasMore,
   });

@@ -62,7 +62,7 @@ export const ERRORS = {
   malformedRequest: {
     code: 2001,
     status: 400,
-    doc: 'malformed request: bad JSON, a bad URL, malformed HTTP',
+    doc: 'malformed request: bad JSON, a bad URL, malformed HTTP; a JSON body with a `__proto__` key (or `constructor` holding `prototype`); on PostgreSQL, text holding the NUL character (U+0000), which it cannot store',
   },
   payloadTooLarge: {
     code: 2002,

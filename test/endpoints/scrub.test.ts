@@ -17,6 +17,14 @@ describe('secretMasker', () => {
     expect(secretMasker(['p@ss word!'])('path /p%40ss%20word! refused')).toBe('path /******** refused');
   });
 
+  it('masks values longer than the 32,767 characters V8 compiles as one literal of a regular expression', () => {
+    // Found by the fuzz suite: the pattern threw "Regular expression too large" when first used.
+    const long = `Tok-${'q'.repeat(70_000)}`;
+    const mask = secretMasker([long, 'z'.repeat(40_000)]);
+    expect(mask(`a ${long.toUpperCase()} b ${'Z'.repeat(40_000)} c`)).toBe('a ******** b ******** c');
+    expect(mask('nothing secret here')).toBe('nothing secret here');
+  });
+
   it('masks a longer value before one it contains', () => {
     expect(secretMasker(['secret', 'secret-and-more'])('a secret-and-more b')).toBe('a ******** b');
   });

@@ -24,7 +24,7 @@ export const ErrorCode = {
   setupToken: 1010,
   /** 422: invalid body or parameters; `errors` lists each field as `{pointer, message}` */
   invalidBody: 2000,
-  /** 400: malformed request: bad JSON, a bad URL, malformed HTTP */
+  /** 400: malformed request: bad JSON, a bad URL, malformed HTTP; a JSON body with a `__proto__` key (or `constructor` holding `prototype`); on PostgreSQL, text holding the NUL character (U+0000), which it cannot store */
   malformedRequest: 2001,
   /** 413: body larger than `SWITCHBOARD_BODY_LIMIT_BYTES` (`SWITCHBOARD_CONFIG_BODY_LIMIT_BYTES` on the configuration routes); answered while the body is still arriving, then the connection closes */
   payloadTooLarge: 2002,
