@@ -13,6 +13,7 @@ const benchmarks: Record<string, () => Promise<{ run(argv: string[]): Promise<nu
   workspaces: () => import('./workspaces.js'),
   widgets: () => import('./widgets.js'),
   cluster: () => import('./cluster.js'),
+  soak: () => import('./soak.js'),
 };
 
 const argv = process.argv.slice(2);
