@@ -76,7 +76,7 @@ export class EndpointRuntime {
       plan,
       sandbox: undefined,
       producer: new Producer(plan, {
-        publish: (channel, data) => this.live.bus.publish(channel, data),
+        publish: (channel, data) => this.live.publishProduced(channel, data),
         status: (channel, status: ProducerStatus) => {
           this.live.publishStatus(channel, status).catch(() => {});
         },

@@ -289,6 +289,19 @@ export class LiveService {
    * it admits subscribers: a key's role and its owner's current role and groups. A stream the caller may
    * not follow answers as one that does not exist.
    */
+  /**
+   * A producer's output onto its stream: refused like a published event that nests too deep (delivering it
+   * would overflow the stack), as an error the producer reports in its status.
+   */
+  async publishProduced(name: string, data: unknown): Promise<LiveEvent> {
+    if (nestsDeeperThan(data, MAX_EVENT_DEPTH)) {
+      throw new Error(
+        `the output nests objects and arrays more than ${MAX_EVENT_DEPTH} levels deep; it was not published`,
+      );
+    }
+    return this.bus.publish(name, data);
+  }
+
   async publish(principal: Principal, name: string, data: unknown): Promise<LiveEvent> {
     if (!publishAllowedBy(principal, name)) {
       throw new AppError(ErrorCode.forbidden, `you may not publish to "${name}"`);

@@ -259,6 +259,23 @@ describe('status frames', () => {
   });
 });
 
+describe('a source whose output nests too deep', () => {
+  it('is reported as an error and not published, since delivering it would overflow the stack', async () => {
+    const nested = (depth: number): unknown => (depth === 0 ? 1 : { a: nested(depth - 1) });
+    upstream.answer('/deep', 200, nested(40));
+    await activateConfig({
+      vars: upstreamVars(),
+      endpoints: { deep: { url: '${upstream}/deep', timeout: '2s', retries: 0 } },
+      streams: { 'deep.feed': { endpoint: 'deep', interval: '1s' } },
+    });
+    const socket = await socketFor(viewer);
+    await socket.subscribe('deep.feed');
+    const failed = await socket.next(isStatus('deep.feed', 'error'), 'the error status');
+    expect(failed.message).toContain('more than 32 levels deep');
+    expect(socket.of('deep.feed').filter(isData('deep.feed'))).toEqual([]);
+  });
+});
+
 describe('status frames over polls that fail alike', () => {
   it('sends one error while the source fails the same way, another when the message changes, one ok on recovery', async () => {
     upstream.answer('/same', 500, { error: 'database down' });
