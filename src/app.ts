@@ -27,7 +27,7 @@ import { connectRedis, redisReady } from './platform/redis.js';
 import { loggerOptions, registerRequestContext, requestIdOf } from './platform/request-context.js';
 import {
   acceptJsonBodies,
-  refusesArrivingBody,
+  closesConnection,
   registerHeaderCountLimit,
   requestLimitOptions,
 } from './platform/request-limits.js';
@@ -137,7 +137,7 @@ async function assemble(
         requestId: requestIdOf,
         // While shutting down, so that close() need not wait on keep-alive connections.
         closesConnection: (response, statusCode) =>
-          shuttingDown !== undefined || refusesArrivingBody(response, statusCode),
+          closesConnection(response, statusCode, shuttingDown !== undefined),
       }),
     },
     trustProxy: settings.trustedProxies.length > 0 ? [...settings.trustedProxies] : false,

@@ -67,14 +67,17 @@ export const LINGER = { totalMs: 5000, idleMs: 1000, bytes: 64 * 1024 * 1024 } a
 const BODY_REFUSALS = new Set([413, 415]);
 
 /**
- * Whether an answer refuses a body that is still arriving: then its connection closes (nothing after the
- * body can be trusted to start where the body ends), after lingering (LINGER), which this arms. For the
- * response class's `closesConnection` (answer-headers.ts).
+ * Whether an answer closes its connection: while `closing` (the server shutting down), or when it refuses
+ * a body still arriving (nothing after that body can be trusted to start where it ends). Any answer that
+ * closes a connection with its request's body still arriving (those, or one the client asked to close,
+ * given by a route that never reads a body, as a GET's) lingers before the close (LINGER), which this
+ * arms. For the response class's `closesConnection` (answer-headers.ts).
  */
-export function refusesArrivingBody(response: ServerResponse, statusCode: number): boolean {
-  if (!BODY_REFUSALS.has(statusCode) || response.req.complete) return false;
-  lingerOnClose(response.req);
-  return true;
+export function closesConnection(response: ServerResponse, statusCode: number, closing: boolean): boolean {
+  if (response.req.complete) return closing;
+  const closes = closing || BODY_REFUSALS.has(statusCode);
+  if (closes || !response.shouldKeepAlive) lingerOnClose(response.req);
+  return closes;
 }
 
 /**
