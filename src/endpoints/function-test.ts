@@ -1,4 +1,6 @@
-import { AppError, ErrorCode } from '../platform/problem.js';
+import { nestsDeeperThan } from '../platform/json-depth.js';
+import { AppError, ErrorCode, invalidField } from '../platform/problem.js';
+import { MAX_DEPTH } from './document-limits.js';
 import { FunctionSandbox } from './functions/sandbox.js';
 import type { EndpointRuntime } from './runtime.js';
 import { functionEnv } from './runtime.js';
@@ -12,6 +14,10 @@ export class FunctionTester {
   ) {}
 
   async test(name: string, args: unknown): Promise<{ output: unknown; durationMs: number }> {
+    // Serializing them for the sandbox would overflow the stack; declared arguments stop at this depth too.
+    if (args !== undefined && nestsDeeperThan(args, MAX_DEPTH)) {
+      throw invalidField('/args', `nests objects and arrays more than ${MAX_DEPTH} levels deep`);
+    }
     const fn = this.runtime.plan?.functions.get(name);
     if (!fn) {
       throw new AppError(ErrorCode.notFound, `the running configuration declares no function "${name}"`);

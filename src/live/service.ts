@@ -1,6 +1,7 @@
 import type { Principal } from '../auth/principal.js';
 import { publishAllowedBy } from '../auth/scopes.js';
 import type { Auth } from '../auth/service.js';
+import { nestsDeeperThan } from '../platform/json-depth.js';
 import { AppError, ErrorCode, invalidField } from '../platform/problem.js';
 import type { EventBus, LiveEvent } from './bus.js';
 import { InvalidSince } from './bus.js';
@@ -10,18 +11,6 @@ import type { StreamStatus } from './frame-schemas.js';
 
 /** Levels objects and arrays may nest in a published event's data. */
 export const MAX_EVENT_DEPTH = 32;
-
-/** Whether objects and arrays in `value` nest more than `max` levels; walks with a stack of its own. */
-function nestsDeeperThan(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  for (let next = stack.pop(); next; next = stack.pop()) {
-    const [item, depth] = next;
-    if (item === null || typeof item !== 'object') continue;
-    if (depth >= max) return true;
-    for (const child of Object.values(item)) stack.push([child, depth + 1]);
-  }
-  return false;
-}
 
 /** A held connection slot; released when the connection ends. */
 export interface ConnectionSlot {

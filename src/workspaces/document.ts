@@ -1,3 +1,4 @@
+import { nestsDeeperThan } from '../platform/json-depth.js';
 import { AppError, ErrorCode, invalidField } from '../platform/problem.js';
 import { isJsonObject, type JsonObject } from './merge-patch.js';
 import type { WorkspaceSettings } from './settings.js';
@@ -67,14 +68,8 @@ export function checkWorkspaceName(name: string, pointer: string): void {
 
 /** Throws a 422 when objects and arrays in `value` nest deeper than MAX_DEPTH; walks with a stack of its own. */
 export function checkDepth(value: unknown, pointer = ''): void {
-  const stack: [unknown, number][] = [[value, 0]];
-  for (let next = stack.pop(); next; next = stack.pop()) {
-    const [item, depth] = next;
-    if (item === null || typeof item !== 'object') continue;
-    if (depth >= MAX_DEPTH) {
-      throw invalidField(pointer, `nests objects and arrays more than ${MAX_DEPTH} levels deep`);
-    }
-    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  if (nestsDeeperThan(value, MAX_DEPTH)) {
+    throw invalidField(pointer, `nests objects and arrays more than ${MAX_DEPTH} levels deep`);
   }
 }
 

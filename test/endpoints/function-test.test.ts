@@ -97,6 +97,25 @@ describe('POST /config/functions/{name}/test', () => {
     expect(nothing.body.data.output).toEqual({ got: null });
   });
 
+  it('refuses arguments nested deeper than a configuration may nest with 422 at /args, not a 502', async () => {
+    // Fuzzing found it: 100,000 levels parse, but serializing them for the sandbox overflowed the stack.
+    const deep = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`;
+    const res = await admin.client.call('/api/v1/config/functions/echo/test', {
+      method: 'POST',
+      body: `{"args":${deep}}`,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(res.status).toBe(422);
+    expect(errorCode(res)).toBe(ErrorCode.invalidBody);
+    expect(res.body.error_detail.errors).toEqual([
+      { pointer: '/args', message: 'nests objects and arrays more than 32 levels deep' },
+    ]);
+    const atTheLimit = JSON.parse(`${'{"a":'.repeat(32)}1${'}'.repeat(32)}`);
+    const fits = await runTest('echo', { args: atTheLimit });
+    expect(fits.status).toBe(200);
+    expect(fits.body.data.output).toEqual({ got: atTheLimit });
+  });
+
   it('502 (code 7000) with the message of a function that throws', async () => {
     const res = await runTest('throws');
     expect(res.status).toBe(502);
