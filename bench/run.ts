@@ -14,6 +14,7 @@ const benchmarks: Record<string, () => Promise<{ run(argv: string[]): Promise<nu
   widgets: () => import('./widgets.js'),
   cluster: () => import('./cluster.js'),
   soak: () => import('./soak.js'),
+  client: () => import('./client.js'),
 };
 
 const argv = process.argv.slice(2);
