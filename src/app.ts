@@ -251,7 +251,7 @@ async function assemble(
     now: overrides.now,
   });
   const widgets = assembleWidgets({ storage, audit, settings, log: server.log, now: overrides.now });
-  await registerOpenApi(server, VERSION, SECURITY_SCHEMES);
+  await registerOpenApi(server, VERSION, SECURITY_SCHEMES, { maxHeaderBytes: settings.maxHeaderBytes });
   registerAsyncApi(server, { version: VERSION, publicUrl: settings.publicUrl });
   // Listening comes before the first admin and the active endpoint configuration are in place: until they
   // are, a load balancer must not send traffic here (a sign-in would fail, streams would be missing).

@@ -25,14 +25,16 @@ const AuditItem = Type.Object({
 
 const AuditQuery = Type.Object({
   type: Type.Optional(
-    Type.Array(Type.String({ pattern: '^[a-z][a-z0-9_.]{0,63}$' }), {
+    Type.Array(Type.String({ maxLength: 64, pattern: '^[a-z][a-z0-9_.]{0,63}$' }), {
       maxItems: 20,
       description: 'Event types (repeat for several), e.g. auth.login',
     }),
   ),
   actor: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'User id or username' })),
-  since: Type.Optional(Type.String({ format: 'date-time', description: 'From this time (inclusive)' })),
-  until: Type.Optional(Type.String({ format: 'date-time', description: 'Before this time' })),
+  since: Type.Optional(
+    Type.String({ format: 'date-time', maxLength: 64, description: 'From this time (inclusive)' }),
+  ),
+  until: Type.Optional(Type.String({ format: 'date-time', maxLength: 64, description: 'Before this time' })),
 });
 
 function present(row: AuditRow) {

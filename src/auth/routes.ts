@@ -71,6 +71,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         tags,
         summary: 'Create the first admin (needs the setup token)',
         body: SetupBody,
+        errors: [401, 409],
         headers: Type.Object({ 'x-setup-token': Type.Optional(Type.String({ maxLength: 256 })) }),
         response: { 201: Envelope(TokenResponse) },
       },
@@ -99,6 +100,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         tags,
         summary: 'Sign in with a username and password (JSON or form)',
         body: LoginBody,
+        errors: [401],
         response: { 200: Envelope(TokenResponse) },
       },
     },
@@ -123,6 +125,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         tags,
         summary: 'Rotate the refresh token (cookie or body) for a new access token',
         body: RefreshBody,
+        errors: [401],
         response: { 200: Envelope(TokenResponse) },
       },
     },
@@ -142,7 +145,17 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
     '/logout',
     {
       config: { access: PUBLIC_WRITE },
-      schema: { tags, summary: 'End the session and clear its cookies (always 204)' },
+      schema: {
+        tags,
+        summary: 'End the session and clear its cookies (always 204)',
+        answers: {
+          204: {
+            type: 'null',
+            description: 'Signed out; End-Session-URL names where to sign out at the provider too',
+            headers: { 'end-session-url': { type: 'string', maxLength: 4096 } },
+          },
+        },
+      },
     },
     async (request, reply) => {
       const token = request.cookies[SESSION_COOKIE] ?? bearerToken(request.headers.authorization);
@@ -181,6 +194,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         description: 'Never in the URL: URLs end up in logs, proxies and browser history.',
         // No parameters at all: `?token=` is refused (422), not quietly ignored.
         querystring: Type.Object({}, { additionalProperties: false }),
+        errors: [401],
         response: { 200: Envelope(Validation) },
       },
     },
@@ -273,7 +287,14 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
 
   app.delete(
     '/sessions/:id',
-    { schema: { tags, summary: "End one session (yours; admins: anyone's)", params: IdParams } },
+    {
+      schema: {
+        tags,
+        summary: "End one session (yours; admins: anyone's)",
+        params: IdParams,
+        answers: { 204: { type: 'null', description: 'Done; no body' } },
+      },
+    },
     async (request, reply) => {
       await auth.sessions.revokeAs(request.principal!, request.params.id, auditContext(request));
       return reply.code(204).send();
@@ -334,7 +355,12 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
     '/api-keys/:id',
     {
       config: { access: { sessionOnly: true }, rateLimit: { operations: ['api_keys.revoke'] } },
-      schema: { tags, summary: "Revoke an API key (yours; admins: anyone's)", params: IdParams },
+      schema: {
+        tags,
+        summary: "Revoke an API key (yours; admins: anyone's)",
+        params: IdParams,
+        answers: { 204: { type: 'null', description: 'Done; no body' } },
+      },
     },
     async (request, reply) => {
       await auth.apiKeys.revoke(request.principal!, request.params.id, auditContext(request));

@@ -9,6 +9,8 @@ const RoleName = Type.Union(
   { description: 'viewer (1) < editor (2) < admin (3)' },
 );
 const Username = Type.String({
+  // The pattern's own bound, said where a reader (and the API linter) looks for it.
+  maxLength: 64,
   pattern: USERNAME.source,
   description: 'Letters, digits, . _ @ -; stored lower-case.',
 });
@@ -19,11 +21,12 @@ const NewPassword = Type.String({
 });
 export const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._:/-]{0,63}$/;
 export const FULL_NAME_MAX_LENGTH = 200;
-const GroupName = Type.String({ pattern: GROUP_NAME.source });
+const GroupName = Type.String({ maxLength: 64, pattern: GROUP_NAME.source });
 const Groups = Type.Array(GroupName, { maxItems: 50, uniqueItems: true });
 // Null first: with type coercion on, a string branch tried first would turn null into "".
 const FullName = Type.Union([Type.Null(), Type.String({ maxLength: FULL_NAME_MAX_LENGTH })]);
-const Timestamp = Type.String({ format: 'date-time' });
+// RFC 3339 with milliseconds is 24 characters and an offset adds 5: 64 leaves room without allowing a page of digits.
+const Timestamp = Type.String({ format: 'date-time', maxLength: 64 });
 const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
 
 export const SetupBody = Type.Object(
@@ -105,7 +108,10 @@ export const ScopeQuery = Type.Object({
 });
 
 /** `publish:*`, or `publish:` and a name a stream may be declared under. */
-export const PublishScope = Type.String({ pattern: `^publish:(\\*|${STREAM_NAME.source.slice(1, -1)})$` });
+export const PublishScope = Type.String({
+  maxLength: 72,
+  pattern: `^publish:(\\*|${STREAM_NAME.source.slice(1, -1)})$`,
+});
 
 export const ApiKeyBody = Type.Object(
   {

@@ -115,7 +115,12 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ auth: Auth; cursors: () =>
     '/:id',
     {
       config: adminWrites,
-      schema: { tags, summary: 'Delete a user (never the last admin)', params: IdParams },
+      schema: {
+        tags,
+        summary: 'Delete a user (never the last admin)',
+        params: IdParams,
+        answers: { 204: { type: 'null', description: 'Done; no body' } },
+      },
     },
     async (request, reply) => {
       await auth.users.delete(request.params.id, auditContext(request));

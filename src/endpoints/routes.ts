@@ -73,6 +73,31 @@ export const configRoutes: FastifyPluginAsyncTypebox<ConfigRouteOptions> = async
         summary:
           'A saved version (the active one by default), with its variables resolved and secrets masked',
         querystring: Type.Object({ version: Type.Optional(Version) }),
+        etag: true,
+        answers: {
+          200: {
+            description: 'The version; its ETag is the version, quoted',
+            type: 'object',
+            properties: {
+              data: {
+                type: 'object',
+                properties: {
+                  version: { type: 'string' },
+                  config: {},
+                  vars_resolved: {
+                    type: 'object',
+                    description: 'Each variable as resolved, secrets masked',
+                  },
+                  active: { type: 'boolean' },
+                  created_at: { type: 'string' },
+                  created_by: { type: ['string', 'null'] },
+                  message: { type: ['string', 'null'] },
+                },
+              },
+              success: { const: true },
+            },
+          },
+        },
       },
     },
     async (request, reply) => {
@@ -92,7 +117,19 @@ export const configRoutes: FastifyPluginAsyncTypebox<ConfigRouteOptions> = async
 
   app.get(
     '/schema',
-    { schema: { tags, summary: 'The JSON Schema every saved configuration must pass' } },
+    {
+      schema: {
+        tags,
+        summary: 'The JSON Schema every saved configuration must pass',
+        answers: {
+          200: {
+            description: 'The JSON Schema (draft 2020-12) as `data`',
+            type: 'object',
+            properties: { data: { type: 'object' }, success: { const: true } },
+          },
+        },
+      },
+    },
     async () => ok(EndpointConfig),
   );
 
@@ -136,6 +173,27 @@ export const configRoutes: FastifyPluginAsyncTypebox<ConfigRouteOptions> = async
           'at once in `error_detail.errors` with its JSON pointer (422). A saved version that fails to load ' +
           'is kept, reported in `activation_error`, and the running version stays (recovery).',
         body: Type.Unknown({ description: 'The configuration, or the save wrapper' }),
+        etag: true,
+        errors: [409, 412],
+        answers: {
+          201: {
+            description: 'Saved; its ETag is the new version, quoted',
+            type: 'object',
+            properties: {
+              data: {
+                type: 'object',
+                required: ['version', 'diff', 'active'],
+                properties: {
+                  version: { type: 'string' },
+                  diff: { type: 'string' },
+                  active: { type: 'boolean' },
+                  activation_error: { type: 'string' },
+                },
+              },
+              success: { const: true },
+            },
+          },
+        },
       },
     },
     async (request, reply) => {
@@ -162,6 +220,20 @@ export const configRoutes: FastifyPluginAsyncTypebox<ConfigRouteOptions> = async
         summary:
           'Activate a saved version: built completely first, then swapped without dropping subscribers',
         params: VersionParams,
+        errors: [409],
+        answers: {
+          200: {
+            description: 'Active',
+            type: 'object',
+            properties: {
+              data: {
+                type: 'object',
+                properties: { version: { type: 'string' }, active: { const: true } },
+              },
+              success: { const: true },
+            },
+          },
+        },
       },
     },
     async (request) => {
@@ -174,7 +246,13 @@ export const configRoutes: FastifyPluginAsyncTypebox<ConfigRouteOptions> = async
     '/versions/:version',
     {
       config: { ...admins, rateLimit: { operations: ['config.delete'] } },
-      schema: { tags, summary: 'Delete a saved version that is not active', params: VersionParams },
+      schema: {
+        tags,
+        summary: 'Delete a saved version that is not active',
+        params: VersionParams,
+        errors: [409],
+        answers: { 204: { type: 'null', description: 'Done; no body' } },
+      },
     },
     async (request, reply) => {
       await service.delete(request.params.version, auditContext(request));
@@ -241,6 +319,20 @@ export const configRoutes: FastifyPluginAsyncTypebox<ConfigRouteOptions> = async
         body: Type.Optional(
           Type.Object({ args: Type.Optional(Type.Unknown()) }, { additionalProperties: false }),
         ),
+        errors: [502, 504],
+        answers: {
+          200: {
+            description: "The function's raw output and how long it ran",
+            type: 'object',
+            properties: {
+              data: {
+                type: 'object',
+                properties: { output: {}, duration_ms: { type: 'number', minimum: 0 } },
+              },
+              success: { const: true },
+            },
+          },
+        },
       },
       // Fastify validates a missing body against the object schema; no body means the declared arguments.
       preValidation: async (request) => {

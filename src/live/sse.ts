@@ -157,6 +157,10 @@ export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, opti
     config: { access: { public: true } },
   };
   const security: Record<string, string[]>[] = [{ session: [] }, { bearer: [] }];
+  const EVENT_STREAM = {
+    description: 'The stream, open until the client leaves, access ends or the server stops',
+    content: { 'text/event-stream': { schema: { type: 'string', maxLength: 0, description: 'Frames' } } },
+  };
   const description =
     'text/event-stream. Authenticate with the session cookie, a bearer token, or `?ticket=` (single use; ' +
     'a reconnecting EventSource must use the cookie). Frames: `snapshot` first, then `event` with `id:`; ' +
@@ -175,6 +179,8 @@ export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, opti
         params: Type.Object({ channel: ChannelName }),
         querystring: StreamEventsQuery,
         headers: StreamEventsHeaders,
+        errors: [401, 403],
+        answers: { 200: EVENT_STREAM },
       },
     },
     async (request, reply) => {
@@ -199,6 +205,8 @@ export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, opti
         security,
         querystring: EventsQuery,
         headers: EventsHeaders,
+        errors: [401, 403],
+        answers: { 200: EVENT_STREAM },
       },
     },
     async (request, reply) => {

@@ -183,6 +183,8 @@ export const wsGateway: FastifyPluginAsyncTypebox<WsGatewayOptions> = async (app
         querystring: WsQuery,
         // Public only so that a plain request gets its 426; the upgrade itself needs credentials.
         security: [{ session: [] }, { bearer: [] }],
+        errors: [401, 403, 426],
+        answers: { 101: { description: 'Switched to the WebSocket protocol (docs/live.md)' } },
       },
     },
     async () => {

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+import { completeDocument, type TransportLimits, transformRoute } from './openapi-answers.js';
+import { type OpenApiObject, sharedParts } from './openapi-components.js';
 
 /** Swagger UI loads only its own same-origin files: no inline script, no third-party host. */
 export const DOCS_CSP = [
@@ -28,12 +30,25 @@ export async function registerOpenApi(
   app: FastifyInstance,
   version: string,
   securitySchemes: Record<string, SecurityScheme> = {},
+  limits: Pick<TransportLimits, 'maxHeaderBytes'> = { maxHeaderBytes: 16_384 },
 ): Promise<void> {
+  const transport: TransportLimits = {
+    maxParamLength: app.initialConfig.routerOptions?.maxParamLength ?? 100,
+    maxHeaderBytes: limits.maxHeaderBytes,
+  };
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Switchboard API', version, description: 'Backend for live operations dashboards.' },
       components: { securitySchemes },
+    },
+    // What every route's options already say (access, limits, input) becomes its operationId, security and
+    // failures here, once, rather than repeated in each route's schema.
+    transform: transformRoute,
+    transformObject: (documentObject) => {
+      const document = (documentObject as { openapiObject: unknown }).openapiObject as OpenApiObject;
+      sharedParts(document);
+      return completeDocument(document, transport);
     },
   });
   await app.register(swaggerUi, {

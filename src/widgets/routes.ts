@@ -80,6 +80,8 @@ export const widgetRoutes: FastifyPluginAsyncTypebox<{ service: WidgetsService }
         tags,
         summary: 'Remove a widget bundle, its files and its registration: /widgets/{package}/{version}',
         description: 'The package as written, @scope/name, its slash also percent-encoded (@scope%2Fname).',
+        errors: [404],
+        answers: { 204: { type: 'null', description: 'Done; no body' } },
       },
     },
     async (request, reply) => {
@@ -128,6 +130,14 @@ export const widgetAssetRoutes: FastifyPluginAsyncTypebox<{ service: WidgetsServ
       schema: {
         tags,
         summary: 'A file of a registered widget bundle: /widget-assets/{package}/{version}/{path}',
+        etag: true,
+        errors: [404],
+        answers: {
+          200: {
+            description: 'The file, with the type its name implies; 304 for a matching If-None-Match',
+            content: { '*/*': { schema: { type: 'string', format: 'binary' } } },
+          },
+        },
       },
     },
     async (request, reply) => {

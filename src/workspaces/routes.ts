@@ -370,7 +370,13 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<WorkspaceRouteOptions> =
       method,
       url,
       config: writes,
-      schema: { tags, summary: `Refused: only the owner may ${what} a workspace`, params: SharedParams },
+      schema: {
+        tags,
+        summary: `Refused: only the owner may ${what} a workspace`,
+        params: SharedParams,
+        // Never succeeds: a grantee is refused (403), anyone else told nothing is there (404).
+        errors: [403, 404],
+      },
       handler: async (request) => {
         const { owner, name } = request.params as { owner: string; name: string };
         return service.refuseOwnerOnly(actorOf(request), owner, name, what);

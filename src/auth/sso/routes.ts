@@ -55,6 +55,7 @@ export const ssoRoutes: FastifyPluginAsyncTypebox<SsoRoutesOptions> = async (app
       schema: {
         tags,
         summary: 'Start an OpenID Connect sign-in (302 to the provider)',
+        answers: { 302: { description: 'To the provider; Location says where', type: 'null' } },
         querystring: Type.Object(
           { return_to: Type.Optional(Type.String({ maxLength: 2048 })) },
           { additionalProperties: false },
@@ -83,6 +84,8 @@ export const ssoRoutes: FastifyPluginAsyncTypebox<SsoRoutesOptions> = async (app
         tags,
         summary:
           "The provider's redirect back: finishes the sign-in (302 to return_to with the session cookies)",
+        errors: [401],
+        answers: { 302: { description: 'Signed in; Location is return_to', type: 'null' } },
       },
     },
     async (request, reply) => {
@@ -116,6 +119,7 @@ export const ssoRoutes: FastifyPluginAsyncTypebox<SsoRoutesOptions> = async (app
           { additionalProperties: false },
         ),
         response: { 200: Envelope(TokenResponse) },
+        errors: [401],
       },
     },
     async (request, reply) => {

@@ -8,69 +8,7 @@ export interface paths {
             cookie?: never;
         };
         /** Security and configuration events, newest first */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description User id or username */
-                    actor?: string;
-                    /** @description next_cursor of the previous page. */
-                    cursor?: string;
-                    /** @description Items per page (1..200, default 50). */
-                    limit?: number;
-                    /** @description From this time (inclusive) */
-                    since?: string;
-                    /** @description Event types (repeat for several), e.g. auth.login */
-                    type?: string[];
-                    /** @description Before this time */
-                    until?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                actor: {
-                                    id: string | null;
-                                    username: string | null;
-                                } | null;
-                                /** Format: date-time */
-                                at: string;
-                                detail: {
-                                    [key: string]: unknown;
-                                } | null;
-                                id: number;
-                                ip: string | null;
-                                outcome: string;
-                                target: {
-                                    id: string;
-                                    type: string;
-                                } | null;
-                                type: string;
-                                user_agent: string | null;
-                            }[];
-                            error: null;
-                            error_detail: null;
-                            pagination: {
-                                has_more: boolean;
-                                limit: number;
-                                next_cursor: string | null;
-                            };
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getAudit"];
         put?: never;
         post?: never;
         delete?: never;
@@ -87,111 +25,10 @@ export interface paths {
             cookie?: never;
         };
         /** Your API keys (admins: ?scope=all for everyone's); the keys themselves are never shown again */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description next_cursor of the previous page. */
-                    cursor?: string;
-                    /** @description Items per page (1..200, default 50). */
-                    limit?: number;
-                    /** @description all: every user (admins) */
-                    scope?: "own" | "all";
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                /** Format: date-time */
-                                created_at: string;
-                                expires_at: string | null;
-                                id: string;
-                                last_used_at: string | null;
-                                name: string;
-                                /** @description The first characters of the key, to recognise it. */
-                                prefix: string;
-                                /** @description viewer (1) < editor (2) < admin (3) */
-                                role: "viewer" | "editor" | "admin";
-                                scopes: string[];
-                                user_id: string;
-                            }[];
-                            error: null;
-                            error_detail: null;
-                            pagination: {
-                                has_more: boolean;
-                                limit: number;
-                                next_cursor: string | null;
-                            };
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getAuthApiKeys"];
         put?: never;
         /** Create an API key (role at most your own); the key is in this response only */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        expires_at?: string | null;
-                        name: string;
-                        /** @description viewer (1) < editor (2) < admin (3) */
-                        role: "viewer" | "editor" | "admin";
-                        scopes?: string[];
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                /** Format: date-time */
-                                created_at: string;
-                                expires_at: string | null;
-                                id: string;
-                                last_used_at: string | null;
-                                name: string;
-                                /** @description The first characters of the key, to recognise it. */
-                                prefix: string;
-                                /** @description viewer (1) < editor (2) < admin (3) */
-                                role: "viewer" | "editor" | "admin";
-                                scopes: string[];
-                                user_id: string;
-                            } & {
-                                /** @description Shown once: store it now. */
-                                key: string;
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["postAuthApiKeys"];
         delete?: never;
         options?: never;
         head?: never;
@@ -209,26 +46,7 @@ export interface paths {
         put?: never;
         post?: never;
         /** Revoke an API key (yours; admins: anyone's) */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        delete: operations["deleteAuthApiKeysById"];
         options?: never;
         head?: never;
         patch?: never;
@@ -244,59 +62,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Sign in with a username and password (JSON or form) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        password: string;
-                        username: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                access_token: string;
-                                /** @description Seconds the access token stays valid. */
-                                expires_in: number;
-                                refresh_expires_in: number;
-                                refresh_token: string;
-                                /** @enum {string} */
-                                token_type: "bearer";
-                                user: {
-                                    /** @description password, api_key, oidc or msal */
-                                    auth_method: string;
-                                    full_name: string | null;
-                                    groups: string[];
-                                    id: string;
-                                    must_change_password: boolean;
-                                    /** @description viewer (1) < editor (2) < admin (3) */
-                                    role: "viewer" | "editor" | "admin";
-                                    role_level: number;
-                                    username: string;
-                                };
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["postAuthLogin"];
         delete?: never;
         options?: never;
         head?: never;
@@ -313,24 +79,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** End the session and clear its cookies (always 204) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["postAuthLogout"];
         delete?: never;
         options?: never;
         head?: never;
@@ -345,43 +94,7 @@ export interface paths {
             cookie?: never;
         };
         /** Who is signed in */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                /** @description password, api_key, oidc or msal */
-                                auth_method: string;
-                                full_name: string | null;
-                                groups: string[];
-                                id: string;
-                                must_change_password: boolean;
-                                /** @description viewer (1) < editor (2) < admin (3) */
-                                role: "viewer" | "editor" | "admin";
-                                role_level: number;
-                                username: string;
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getAuthMe"];
         put?: never;
         post?: never;
         delete?: never;
@@ -400,58 +113,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Sign in with a Microsoft Entra ID (MSAL) id token */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        id_token: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                access_token: string;
-                                /** @description Seconds the access token stays valid. */
-                                expires_in: number;
-                                refresh_expires_in: number;
-                                refresh_token: string;
-                                /** @enum {string} */
-                                token_type: "bearer";
-                                user: {
-                                    /** @description password, api_key, oidc or msal */
-                                    auth_method: string;
-                                    full_name: string | null;
-                                    groups: string[];
-                                    id: string;
-                                    must_change_password: boolean;
-                                    /** @description viewer (1) < editor (2) < admin (3) */
-                                    role: "viewer" | "editor" | "admin";
-                                    role_level: number;
-                                    username: string;
-                                };
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["postAuthMsal"];
         delete?: never;
         options?: never;
         head?: never;
@@ -466,24 +128,7 @@ export interface paths {
             cookie?: never;
         };
         /** The provider's redirect back: finishes the sign-in (302 to return_to with the session cookies) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["getAuthOidcCallback"];
         put?: never;
         post?: never;
         delete?: never;
@@ -500,26 +145,7 @@ export interface paths {
             cookie?: never;
         };
         /** Start an OpenID Connect sign-in (302 to the provider) */
-        get: {
-            parameters: {
-                query?: {
-                    return_to?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["getAuthOidcLogin"];
         put?: never;
         post?: never;
         delete?: never;
@@ -538,60 +164,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Change your password; ends every other session */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        current_password: string;
-                        /** @description 12 to 128 characters, not a common password. */
-                        new_password: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                access_token: string;
-                                /** @description Seconds the access token stays valid. */
-                                expires_in: number;
-                                refresh_expires_in: number;
-                                refresh_token: string;
-                                /** @enum {string} */
-                                token_type: "bearer";
-                                user: {
-                                    /** @description password, api_key, oidc or msal */
-                                    auth_method: string;
-                                    full_name: string | null;
-                                    groups: string[];
-                                    id: string;
-                                    must_change_password: boolean;
-                                    /** @description viewer (1) < editor (2) < admin (3) */
-                                    role: "viewer" | "editor" | "admin";
-                                    role_level: number;
-                                    username: string;
-                                };
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["postAuthPassword"];
         delete?: never;
         options?: never;
         head?: never;
@@ -606,44 +179,7 @@ export interface paths {
             cookie?: never;
         };
         /** Which sign-in methods are on */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                /** @enum {boolean} */
-                                local: true;
-                                msal: {
-                                    authority: string;
-                                    client_id: string;
-                                    tenants: string[];
-                                } | null;
-                                oidc: {
-                                    display_name: string;
-                                    login_url: string;
-                                } | null;
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getAuthProviders"];
         put?: never;
         post?: never;
         delete?: never;
@@ -662,58 +198,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Rotate the refresh token (cookie or body) for a new access token */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        refresh_token?: string;
-                    } | null;
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                access_token: string;
-                                /** @description Seconds the access token stays valid. */
-                                expires_in: number;
-                                refresh_expires_in: number;
-                                refresh_token: string;
-                                /** @enum {string} */
-                                token_type: "bearer";
-                                user: {
-                                    /** @description password, api_key, oidc or msal */
-                                    auth_method: string;
-                                    full_name: string | null;
-                                    groups: string[];
-                                    id: string;
-                                    must_change_password: boolean;
-                                    /** @description viewer (1) < editor (2) < admin (3) */
-                                    role: "viewer" | "editor" | "admin";
-                                    role_level: number;
-                                    username: string;
-                                };
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["postAuthRefresh"];
         delete?: never;
         options?: never;
         head?: never;
@@ -728,39 +213,7 @@ export interface paths {
             cookie?: never;
         };
         /** Roles and known groups, for share dialogs */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                groups: string[];
-                                roles: {
-                                    level: number;
-                                    /** @description viewer (1) < editor (2) < admin (3) */
-                                    name: "viewer" | "editor" | "admin";
-                                }[];
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getAuthRoles"];
         put?: never;
         post?: never;
         delete?: never;
@@ -777,88 +230,11 @@ export interface paths {
             cookie?: never;
         };
         /** Your live sessions (admins: ?scope=all for everyone's) */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description next_cursor of the previous page. */
-                    cursor?: string;
-                    /** @description Items per page (1..200, default 50). */
-                    limit?: number;
-                    /** @description all: every user (admins) */
-                    scope?: "own" | "all";
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                auth_method: string;
-                                /** Format: date-time */
-                                created_at: string;
-                                /** Format: date-time */
-                                expires_at: string;
-                                id: string;
-                                ip: string | null;
-                                is_current: boolean;
-                                /** Format: date-time */
-                                last_seen_at: string;
-                                user_agent: string | null;
-                                user_id: string;
-                            }[];
-                            error: null;
-                            error_detail: null;
-                            pagination: {
-                                has_more: boolean;
-                                limit: number;
-                                next_cursor: string | null;
-                            };
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getAuthSessions"];
         put?: never;
         post?: never;
         /** End every session of yours but this one */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                revoked: number;
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        delete: operations["deleteAuthSessions"];
         options?: never;
         head?: never;
         patch?: never;
@@ -875,26 +251,7 @@ export interface paths {
         put?: never;
         post?: never;
         /** End one session (yours; admins: anyone's) */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        delete: operations["deleteAuthSessionsById"];
         options?: never;
         head?: never;
         patch?: never;
@@ -910,65 +267,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Create the first admin (needs the setup token) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    "x-setup-token"?: string;
-                };
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        full_name?: null | string;
-                        /** @description 12 to 128 characters, not a common password. */
-                        password: string;
-                        setup_token?: string;
-                        /** @description Letters, digits, . _ @ -; stored lower-case. */
-                        username: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                access_token: string;
-                                /** @description Seconds the access token stays valid. */
-                                expires_in: number;
-                                refresh_expires_in: number;
-                                refresh_token: string;
-                                /** @enum {string} */
-                                token_type: "bearer";
-                                user: {
-                                    /** @description password, api_key, oidc or msal */
-                                    auth_method: string;
-                                    full_name: string | null;
-                                    groups: string[];
-                                    id: string;
-                                    must_change_password: boolean;
-                                    /** @description viewer (1) < editor (2) < admin (3) */
-                                    role: "viewer" | "editor" | "admin";
-                                    role_level: number;
-                                    username: string;
-                                };
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["postAuthSetup"];
         delete?: never;
         options?: never;
         head?: never;
@@ -986,48 +285,7 @@ export interface paths {
          * Check a token, sent in the Authorization header or the session cookie
          * @description Never in the URL: URLs end up in logs, proxies and browser history.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                expires_at: string | null;
-                                user: {
-                                    /** @description password, api_key, oidc or msal */
-                                    auth_method: string;
-                                    full_name: string | null;
-                                    groups: string[];
-                                    id: string;
-                                    must_change_password: boolean;
-                                    /** @description viewer (1) < editor (2) < admin (3) */
-                                    role: "viewer" | "editor" | "admin";
-                                    role_level: number;
-                                    username: string;
-                                };
-                                /** @enum {boolean} */
-                                valid: true;
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getAuthValidate"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1046,35 +304,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** A single-use ticket to open a live stream */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                expires_in: number;
-                                ticket: string;
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["postAuthWsTicket"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1089,55 +319,13 @@ export interface paths {
             cookie?: never;
         };
         /** A saved version (the active one by default), with its variables resolved and secrets masked */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description A semantic version, e.g. 1.4.0 */
-                    version?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["getConfig"];
         put?: never;
         /**
          * Save a version: the raw document (patch bumped, activated) or {config, version?, activate?, message?}
          * @description A body is the wrapper exactly when it has a top-level `config` key. Every schema problem is listed at once in `error_detail.errors` with its JSON pointer (422). A saved version that fails to load is kept, reported in `activation_error`, and the running version stays (recovery).
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            /** @description The configuration, or the save wrapper */
-            requestBody: {
-                content: {
-                    "application/json": unknown;
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["postConfig"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1152,87 +340,13 @@ export interface paths {
             cookie?: never;
         };
         /** Unified diff between two saved versions; either left out means the active one */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description A semantic version, e.g. 1.4.0 */
-                    from?: string;
-                    /** @description A semantic version, e.g. 1.4.0 */
-                    to?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                /** @description Unified diff; empty when equal */
-                                diff: string;
-                                /** @enum {boolean} */
-                                ok: true;
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getConfigDiff"];
         put?: never;
         /**
          * Unified diff of a draft against a saved version (the active one by default)
          * @description The draft is checked against the JSON Schema only (not the rules a save applies: it may still name undeclared variables or sources); every problem is listed at its JSON pointer (422). At most 32 levels of nesting and 500,000 values.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description A semantic version, e.g. 1.4.0 */
-                        base_version?: string;
-                        /** @description The draft document */
-                        config: unknown;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                /** @description Unified diff; empty when equal */
-                                diff: string;
-                                /** @enum {boolean} */
-                                ok: true;
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["postConfigDiff"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1252,32 +366,7 @@ export interface paths {
          * Run a function of the active version once, under its limits; its raw output, or its error
          * @description `args` replaces the declared arguments for this run. A function that throws, crashes, exceeds its memory or returns what JSON cannot hold is a 502 (code 7000); one that runs out of time a 504.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        args?: unknown;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["postConfigFunctionsByNameTest"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1292,24 +381,7 @@ export interface paths {
             cookie?: never;
         };
         /** The JSON Schema every saved configuration must pass */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["getConfigSchema"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1326,46 +398,7 @@ export interface paths {
             cookie?: never;
         };
         /** Saved versions, newest first, with what is active, what this instance runs and whether it is in recovery */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                active: string | null;
-                                last_good: string | null;
-                                loaded: string | null;
-                                recovery: boolean;
-                                recovery_reason: string | null;
-                                recovery_version: string | null;
-                                versions: {
-                                    active: boolean;
-                                    created_at: string;
-                                    created_by: string | null;
-                                    message: string | null;
-                                    version: string;
-                                }[];
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getConfigVersions"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1385,27 +418,7 @@ export interface paths {
         put?: never;
         post?: never;
         /** Delete a saved version that is not active */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description A semantic version, e.g. 1.4.0 */
-                    version: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        delete: operations["deleteConfigVersionsByVersion"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1421,27 +434,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Activate a saved version: built completely first, then swapped without dropping subscribers */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description A semantic version, e.g. 1.4.0 */
-                    version: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["postConfigVersionsByVersionActivate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1459,31 +452,7 @@ export interface paths {
          * Server-Sent Events of several channels on one response
          * @description text/event-stream. Authenticate with the session cookie, a bearer token, or `?ticket=` (single use; a reconnecting EventSource must use the cookie). Frames: `snapshot` first, then `event` with `id:`; `reset`, `unavailable`, `error`; `: keepalive` every 15 s. Resume with `Last-Event-ID` or `?last_event_id=`. Over the per-user cap: 429 (code 5003) before any byte of stream. The `id:` encodes every channel's last event id.
          */
-        get: {
-            parameters: {
-                query: {
-                    channel: string[];
-                    last_event_id?: string;
-                    /** @description A connect ticket, single use */
-                    ticket?: string;
-                };
-                header?: {
-                    "last-event-id"?: string;
-                };
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["getEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1503,72 +472,7 @@ export interface paths {
          * Your preferences, your grants, and the workspaces shared with you (rebuilt on every read)
          * @description ETag: `"<version>.<library tag>"`; send it as If-None-Match for a 304 when nothing changed.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description Your document as the front end wrote it, plus the two keys the server adds. */
-                            data: {
-                                /** @description One of your workspaces, or <owner>/<name> for one shared with you */
-                                currentWorkspace?: string;
-                                /** @description Who each of your workspaces is shared with */
-                                shared_workspace_grants: {
-                                    [key: string]: {
-                                        access: "view" | "edit";
-                                        /** @description A role, a group or a username */
-                                        principal: string;
-                                        principal_type: "role" | "group" | "user";
-                                    }[];
-                                };
-                                /** @description What others share with you, rebuilt on every read */
-                                shared_workspace_library: {
-                                    access: "view" | "edit";
-                                    etag: string;
-                                    name: string;
-                                    owner: string;
-                                    owner_id: string;
-                                    variables: {
-                                        [key: string]: unknown;
-                                    } | null;
-                                    /** @description A JSON object: the workspace, as the front end shapes it (panels, widgets, layout…). */
-                                    workspace: unknown;
-                                }[];
-                                theme?: unknown;
-                                timeRange?: unknown;
-                                /** @description Shared along with your workspaces */
-                                variables?: {
-                                    [key: string]: unknown;
-                                };
-                                /** @description Your workspaces by name */
-                                workspaces?: {
-                                    [key: string]: {
-                                        [key: string]: unknown;
-                                    };
-                                };
-                            } & {
-                                [key: string]: unknown;
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getPreferences"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1578,80 +482,7 @@ export interface paths {
          * Merge-patch your preferences (viewers: only currentWorkspace, theme and timeRange)
          * @description If-Match compares your own document's version (the part of the ETag before the dot): changes to what others share with you never make your write a conflict.
          */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description The ETag read; a write against a changed one is a 412 */
-                    "if-match"?: string;
-                };
-                path?: never;
-                cookie?: never;
-            };
-            /** @description A JSON object: an RFC 7396 merge patch (application/merge-patch+json, or application/json). Keys set replace, null removes, objects merge. */
-            requestBody: {
-                content: {
-                    "application/json": unknown;
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description Your document as the front end wrote it, plus the two keys the server adds. */
-                            data: {
-                                /** @description One of your workspaces, or <owner>/<name> for one shared with you */
-                                currentWorkspace?: string;
-                                /** @description Who each of your workspaces is shared with */
-                                shared_workspace_grants: {
-                                    [key: string]: {
-                                        access: "view" | "edit";
-                                        /** @description A role, a group or a username */
-                                        principal: string;
-                                        principal_type: "role" | "group" | "user";
-                                    }[];
-                                };
-                                /** @description What others share with you, rebuilt on every read */
-                                shared_workspace_library: {
-                                    access: "view" | "edit";
-                                    etag: string;
-                                    name: string;
-                                    owner: string;
-                                    owner_id: string;
-                                    variables: {
-                                        [key: string]: unknown;
-                                    } | null;
-                                    /** @description A JSON object: the workspace, as the front end shapes it (panels, widgets, layout…). */
-                                    workspace: unknown;
-                                }[];
-                                theme?: unknown;
-                                timeRange?: unknown;
-                                /** @description Shared along with your workspaces */
-                                variables?: {
-                                    [key: string]: unknown;
-                                };
-                                /** @description Your workspaces by name */
-                                workspaces?: {
-                                    [key: string]: {
-                                        [key: string]: unknown;
-                                    };
-                                };
-                            } & {
-                                [key: string]: unknown;
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        patch: operations["patchPreferences"];
         trace?: never;
     };
     "/api/v1/preferences/summary": {
@@ -1662,41 +493,7 @@ export interface paths {
             cookie?: never;
         };
         /** Your workspace names, the current one, and counts */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                counts: {
-                                    grants: number;
-                                    shared_by_me: number;
-                                    shared_with_me: number;
-                                    workspaces: number;
-                                };
-                                current_workspace: string | null;
-                                workspaces: string[];
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getPreferencesSummary"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1713,127 +510,15 @@ export interface paths {
             cookie?: never;
         };
         /** A workspace shared with you (404 alike when it does not exist or is not shared with you) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description Workspace name */
-                    name: string;
-                    /** @description Username of the owner */
-                    owner: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                access: "view" | "edit";
-                                etag: string;
-                                name: string;
-                                owner: string;
-                                owner_id: string;
-                                variables: {
-                                    [key: string]: unknown;
-                                } | null;
-                                /** @description A JSON object: the workspace, as the front end shapes it (panels, widgets, layout…). */
-                                workspace: unknown;
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getSharedByOwnerByName"];
         put?: never;
         post?: never;
         /** Refused: only the owner may delete a workspace */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description Workspace name */
-                    name: string;
-                    /** @description Username of the owner */
-                    owner: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        delete: operations["deleteSharedByOwnerByName"];
         options?: never;
         head?: never;
         /** Merge-patch the content of a workspace shared with you for editing (If-Match honoured) */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description The ETag read; a write against a changed one is a 412 */
-                    "if-match"?: string;
-                };
-                path: {
-                    /** @description Workspace name */
-                    name: string;
-                    /** @description Username of the owner */
-                    owner: string;
-                };
-                cookie?: never;
-            };
-            /** @description A JSON object: an RFC 7396 merge patch (application/merge-patch+json, or application/json). Keys set replace, null removes, objects merge. */
-            requestBody: {
-                content: {
-                    "application/json": unknown;
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                access: "view" | "edit";
-                                etag: string;
-                                name: string;
-                                owner: string;
-                                owner_id: string;
-                                variables: {
-                                    [key: string]: unknown;
-                                } | null;
-                                /** @description A JSON object: the workspace, as the front end shapes it (panels, widgets, layout…). */
-                                workspace: unknown;
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        patch: operations["patchSharedByOwnerByName"];
         trace?: never;
     };
     "/api/v1/shared/{owner}/{name}/grants": {
@@ -1845,29 +530,7 @@ export interface paths {
         };
         get?: never;
         /** Refused: only the owner may share a workspace */
-        put: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description Workspace name */
-                    name: string;
-                    /** @description Username of the owner */
-                    owner: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        put: operations["putSharedByOwnerByNameGrants"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1885,29 +548,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Refused: only the owner may rename a workspace */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description Workspace name */
-                    name: string;
-                    /** @description Username of the owner */
-                    owner: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["postSharedByOwnerByNameRename"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1922,42 +563,7 @@ export interface paths {
             cookie?: never;
         };
         /** The channels you may subscribe to, with their metadata */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                history: {
-                                    max_age_seconds: number;
-                                    size: number;
-                                };
-                                kind: "user" | "config" | "stream";
-                                meta: {
-                                    [key: string]: unknown;
-                                };
-                                name: string;
-                            }[];
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getStreams"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1977,33 +583,7 @@ export interface paths {
          * Server-Sent Events of one channel: its snapshot, then its events
          * @description text/event-stream. Authenticate with the session cookie, a bearer token, or `?ticket=` (single use; a reconnecting EventSource must use the cookie). Frames: `snapshot` first, then `event` with `id:`; `reset`, `unavailable`, `error`; `: keepalive` every 15 s. Resume with `Last-Event-ID` or `?last_event_id=`. Over the per-user cap: 429 (code 5003) before any byte of stream.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description Resume after this id */
-                    last_event_id?: string;
-                    /** @description A connect ticket, single use */
-                    ticket?: string;
-                };
-                header?: {
-                    "last-event-id"?: string;
-                };
-                path: {
-                    channel: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["getStreamsByChannelEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2022,41 +602,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Append an event to a declared stream (admins, or API keys with publish:<channel> or publish:*) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    channel: string;
-                };
-                cookie?: never;
-            };
-            /** @description Any JSON value, at most 64 KiB */
-            requestBody: {
-                content: {
-                    "application/json": unknown;
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: string;
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["postStreamsByChannelPublish"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2071,125 +617,10 @@ export interface paths {
             cookie?: never;
         };
         /** List users by username, filtered by role, group, disabled or part of the username */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description next_cursor of the previous page. */
-                    cursor?: string;
-                    disabled?: boolean;
-                    group?: string;
-                    /** @description Items per page (1..200, default 50). */
-                    limit?: number;
-                    /** @description Part of the username. */
-                    q?: string;
-                    /** @description viewer (1) < editor (2) < admin (3) */
-                    role?: "viewer" | "editor" | "admin";
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                auth_source: string;
-                                /** Format: date-time */
-                                created_at: string;
-                                disabled: boolean;
-                                full_name: string | null;
-                                groups: string[];
-                                id: string;
-                                last_login_at: string | null;
-                                must_change_password: boolean;
-                                /** @description viewer (1) < editor (2) < admin (3) */
-                                role: "viewer" | "editor" | "admin";
-                                role_level: number;
-                                /** Format: date-time */
-                                updated_at: string;
-                                username: string;
-                            }[];
-                            error: null;
-                            error_detail: null;
-                            pagination: {
-                                has_more: boolean;
-                                limit: number;
-                                next_cursor: string | null;
-                            };
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getUsers"];
         put?: never;
         /** Create a user: local, or an account for single sign-on */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description Default local (needs a password). oidc or msal: an account for single sign-on, without a password, that the first sign-in of that username links to its identity. */
-                        auth_source?: "local" | "oidc" | "msal";
-                        full_name?: null | string;
-                        groups?: string[];
-                        /** @description Default true: the user picks their own. */
-                        must_change_password?: boolean;
-                        /** @description 12 to 128 characters, not a common password. */
-                        password?: string;
-                        /** @description viewer (1) < editor (2) < admin (3) */
-                        role: "viewer" | "editor" | "admin";
-                        /** @description Letters, digits, . _ @ -; stored lower-case. */
-                        username: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                auth_source: string;
-                                /** Format: date-time */
-                                created_at: string;
-                                disabled: boolean;
-                                full_name: string | null;
-                                groups: string[];
-                                id: string;
-                                last_login_at: string | null;
-                                must_change_password: boolean;
-                                /** @description viewer (1) < editor (2) < admin (3) */
-                                role: "viewer" | "editor" | "admin";
-                                role_level: number;
-                                /** Format: date-time */
-                                updated_at: string;
-                                username: string;
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["postUsers"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2204,133 +635,15 @@ export interface paths {
             cookie?: never;
         };
         /** One user */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                auth_source: string;
-                                /** Format: date-time */
-                                created_at: string;
-                                disabled: boolean;
-                                full_name: string | null;
-                                groups: string[];
-                                id: string;
-                                last_login_at: string | null;
-                                must_change_password: boolean;
-                                /** @description viewer (1) < editor (2) < admin (3) */
-                                role: "viewer" | "editor" | "admin";
-                                role_level: number;
-                                /** Format: date-time */
-                                updated_at: string;
-                                username: string;
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getUsersById"];
         put?: never;
         post?: never;
         /** Delete a user (never the last admin) */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        delete: operations["deleteUsersById"];
         options?: never;
         head?: never;
         /** Change name, role, groups, disabled, or reset the password (ends the user's sessions) */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        disabled?: boolean;
-                        full_name?: null | string;
-                        groups?: string[];
-                        must_change_password?: boolean;
-                        /** @description 12 to 128 characters, not a common password. */
-                        password?: string;
-                        /** @description viewer (1) < editor (2) < admin (3) */
-                        role?: "viewer" | "editor" | "admin";
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                auth_source: string;
-                                /** Format: date-time */
-                                created_at: string;
-                                disabled: boolean;
-                                full_name: string | null;
-                                groups: string[];
-                                id: string;
-                                last_login_at: string | null;
-                                must_change_password: boolean;
-                                /** @description viewer (1) < editor (2) < admin (3) */
-                                role: "viewer" | "editor" | "admin";
-                                role_level: number;
-                                /** Format: date-time */
-                                updated_at: string;
-                                username: string;
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        patch: operations["patchUsersById"];
         trace?: never;
     };
     "/api/v1/widgets": {
@@ -2341,116 +654,10 @@ export interface paths {
             cookie?: never;
         };
         /** Registered widget bundles */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                cached: boolean;
-                                files: number;
-                                /** @description The registry's dist.integrity (sha512 Subresource Integrity) */
-                                integrity: string;
-                                package: string;
-                                /** Format: date-time */
-                                registered_at: string;
-                                registered_by: string | null;
-                                /** @description Unpacked bytes */
-                                size: number;
-                                version: string;
-                            }[];
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getWidgets"];
         put?: never;
         /** Register a widget bundle: fetched, verified and unpacked (201; 200 when registered already) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        package: string;
-                        version: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                files: number;
-                                /** @description The registry's dist.integrity (sha512 Subresource Integrity) */
-                                integrity: string;
-                                package: string;
-                                /** Format: date-time */
-                                registered_at: string;
-                                registered_by: string | null;
-                                /** @description Unpacked bytes */
-                                size: number;
-                                version: string;
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                files: number;
-                                /** @description The registry's dist.integrity (sha512 Subresource Integrity) */
-                                integrity: string;
-                                package: string;
-                                /** Format: date-time */
-                                registered_at: string;
-                                registered_by: string | null;
-                                /** @description Unpacked bytes */
-                                size: number;
-                                version: string;
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["postWidgets"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2471,26 +678,7 @@ export interface paths {
          * Remove a widget bundle, its files and its registration: /widgets/{package}/{version}
          * @description The package as written, @scope/name, its slash also percent-encoded (@scope%2Fname).
          */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    "*": string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        delete: operations["deleteWidgetsByPath"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2504,53 +692,7 @@ export interface paths {
             cookie?: never;
         };
         /** Your workspaces by name */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description next_cursor of the previous page. */
-                    cursor?: string;
-                    /** @description Items per page (1..200, default 50). */
-                    limit?: number;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                current: boolean;
-                                /** @description ETag of the content: If-Match of PUT and DELETE */
-                                etag: string;
-                                grants: {
-                                    access: "view" | "edit";
-                                    /** @description A role, a group or a username */
-                                    principal: string;
-                                    principal_type: "role" | "group" | "user";
-                                }[];
-                                name: string;
-                            }[];
-                            error: null;
-                            error_detail: null;
-                            pagination: {
-                                has_more: boolean;
-                                limit: number;
-                                next_cursor: string | null;
-                            };
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getWorkspaces"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2567,165 +709,12 @@ export interface paths {
             cookie?: never;
         };
         /** One of your workspaces, with its grants */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description Workspace name */
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                current: boolean;
-                                /** @description ETag of the content: If-Match of PUT and DELETE */
-                                etag: string;
-                                grants: {
-                                    access: "view" | "edit";
-                                    /** @description A role, a group or a username */
-                                    principal: string;
-                                    principal_type: "role" | "group" | "user";
-                                }[];
-                                name: string;
-                                /** @description A JSON object: the workspace, as the front end shapes it (panels, widgets, layout…). */
-                                workspace: unknown;
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getWorkspacesByName"];
         /** Create or replace one of your workspaces (If-Match honoured) */
-        put: {
-            parameters: {
-                query?: {
-                    /** @description Also make it the current workspace */
-                    make_current?: boolean;
-                };
-                header?: {
-                    /** @description The ETag read; a write against a changed one is a 412 */
-                    "if-match"?: string;
-                };
-                path: {
-                    /** @description Workspace name */
-                    name: string;
-                };
-                cookie?: never;
-            };
-            /** @description A JSON object: the workspace, as the front end shapes it (panels, widgets, layout…). */
-            requestBody: {
-                content: {
-                    "application/json": unknown;
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                current: boolean;
-                                /** @description ETag of the content: If-Match of PUT and DELETE */
-                                etag: string;
-                                grants: {
-                                    access: "view" | "edit";
-                                    /** @description A role, a group or a username */
-                                    principal: string;
-                                    principal_type: "role" | "group" | "user";
-                                }[];
-                                name: string;
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                current: boolean;
-                                /** @description ETag of the content: If-Match of PUT and DELETE */
-                                etag: string;
-                                grants: {
-                                    access: "view" | "edit";
-                                    /** @description A role, a group or a username */
-                                    principal: string;
-                                    principal_type: "role" | "group" | "user";
-                                }[];
-                                name: string;
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        put: operations["putWorkspacesByName"];
         post?: never;
         /** Delete one of your workspaces and its grants; `next` (or the first left) becomes current */
-        delete: {
-            parameters: {
-                query?: {
-                    /** @description The workspace to make current (default: the first left) */
-                    next?: string;
-                };
-                header?: {
-                    /** @description The ETag read; a write against a changed one is a 412 */
-                    "if-match"?: string;
-                };
-                path: {
-                    /** @description Workspace name */
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                current_workspace: string | null;
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        delete: operations["deleteWorkspacesByName"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2739,84 +728,9 @@ export interface paths {
             cookie?: never;
         };
         /** Who one of your workspaces is shared with */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description Workspace name */
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                access: "view" | "edit";
-                                /** @description A role, a group or a username */
-                                principal: string;
-                                principal_type: "role" | "group" | "user";
-                            }[];
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getWorkspacesByNameGrants"];
         /** Share one of your workspaces: the full list of grants (roles reach that role and above) */
-        put: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description Workspace name */
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        access: "view" | "edit";
-                        /** @description A role, a group or a username */
-                        principal: string;
-                        principal_type: "role" | "group" | "user";
-                    }[];
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                access: "view" | "edit";
-                                /** @description A role, a group or a username */
-                                principal: string;
-                                principal_type: "role" | "group" | "user";
-                            }[];
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        put: operations["putWorkspacesByNameGrants"];
         post?: never;
         delete?: never;
         options?: never;
@@ -2834,53 +748,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Rename one of your workspaces; its grants and current status follow */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description Workspace name */
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description The new name */
-                        name: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                current: boolean;
-                                /** @description ETag of the content: If-Match of PUT and DELETE */
-                                etag: string;
-                                grants: {
-                                    access: "view" | "edit";
-                                    /** @description A role, a group or a username */
-                                    principal: string;
-                                    principal_type: "role" | "group" | "user";
-                                }[];
-                                name: string;
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["postWorkspacesByNameRename"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2896,41 +764,7 @@ export interface paths {
         };
         get?: never;
         /** Set the current workspace (viewers too) */
-        put: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description One of your workspaces, <owner>/<name> for one shared with you, or null */
-                        name: null | string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                current_workspace: string | null;
-                            };
-                            error: null;
-                            error_detail: null;
-                            /** @enum {boolean} */
-                            success: true;
-                        };
-                    };
-                };
-            };
-        };
+        put: operations["putWorkspacesCurrent"];
         post?: never;
         delete?: never;
         options?: never;
@@ -2949,27 +783,7 @@ export interface paths {
          * WebSocket: subscribe to channels (upgrade only; a plain request is a 426)
          * @description Authenticate with `?ticket=`, the session cookie from an allowed Origin, `Authorization: Bearer`, or a first `{"type":"auth","ticket"}` message within 10 s. Messages and close codes: docs/live.md and /asyncapi.json.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description A connect ticket, single use */
-                    ticket?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["getWs"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2985,24 +799,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        /** Liveness */
+        get: operations["getHealthz"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3018,24 +816,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        /** Readiness */
+        get: operations["getReadyz"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3052,26 +834,7 @@ export interface paths {
             cookie?: never;
         };
         /** A file of a registered widget bundle: /widget-assets/{package}/{version}/{path} */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    "*": string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["getWidgetAssetsByPath"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3083,12 +846,3167 @@ export interface paths {
 }
 export type webhooks = Record<string, never>;
 export interface components {
-    schemas: never;
-    responses: never;
+    schemas: {
+        Problem: {
+            detail: string;
+            /** @enum {string} */
+            error_category: "auth" | "validation" | "not_found" | "conflict" | "rate_limit" | "upstream" | "internal";
+            /**
+             * Format: int32
+             * @enum {integer}
+             */
+            error_code: 1000 | 1001 | 1002 | 1003 | 1004 | 1005 | 1007 | 1008 | 1009 | 1010 | 2000 | 2001 | 2002 | 2003 | 2004 | 2005 | 2006 | 2007 | 3000 | 3002 | 4000 | 4001 | 4002 | 5000 | 5001 | 5002 | 5003 | 5004 | 7000 | 7001 | 8000 | 8001 | 8002;
+            errors?: {
+                message: string;
+                /** @description JSON pointer to the failing field */
+                pointer: string;
+            }[];
+            /** @description The request id (X-Request-Id) */
+            instance: string;
+            retry_after: null | number;
+            retryable: boolean;
+            /** Format: int32 */
+            status: number;
+            title: string;
+            type: string;
+        };
+        ProblemEnvelope: {
+            data: null;
+            /** @description The problem’s detail */
+            error: string;
+            error_detail: components["schemas"]["Problem"];
+            /** @constant */
+            success: false;
+        };
+    };
+    responses: {
+        /** @description An upstream (a function, a registry, a provider) failed (codes 7xxx). */
+        BadGateway: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ProblemEnvelope"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Malformed request: bad JSON, a bad URL, malformed HTTP (code 2001). */
+        BadRequest: {
+            headers: {
+                "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ProblemEnvelope"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The request conflicts with the current state. */
+        Conflict: {
+            headers: {
+                "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ProblemEnvelope"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Role, groups, CSRF or Origin do not allow this (codes 1001, 1004, 1007). */
+        Forbidden: {
+            headers: {
+                "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ProblemEnvelope"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description An upstream did not answer in time (codes 7xxx). */
+        GatewayTimeout: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ProblemEnvelope"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Internal error; quote the instance id when reporting it. */
+        InternalError: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ProblemEnvelope"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description What the path names does not exist, or is not yours to see. */
+        NotFound: {
+            headers: {
+                "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ProblemEnvelope"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description If-Match names another version than the current one. */
+        PreconditionFailed: {
+            headers: {
+                "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ProblemEnvelope"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description A rate limit or concurrency cap refused it (codes 5000-5002, 1003). */
+        TooManyRequests: {
+            headers: {
+                "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                "Retry-After": components["headers"]["Retry-After"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ProblemEnvelope"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description No credentials, or ones that do not authenticate (codes 1xxx). */
+        Unauthorized: {
+            headers: {
+                "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ProblemEnvelope"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Not ready, shutting down or the database is not answering. */
+        Unavailable: {
+            headers: {
+                "Retry-After": components["headers"]["Retry-After"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ProblemEnvelope"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description A plain request where only a WebSocket upgrade is answered (code 2006). */
+        UpgradeRequired: {
+            headers: {
+                "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ProblemEnvelope"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Invalid body or parameters; `errors` lists each field (code 2000). */
+        ValidationFailed: {
+            headers: {
+                "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ProblemEnvelope"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+    };
     parameters: never;
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description The version of what was answered, for If-None-Match and If-Match. */
+        ETag: string;
+        /** @description Requests the limit closest to refusing this one allows per window. */
+        "RateLimit-Limit": number;
+        /** @description Requests left in that window. */
+        "RateLimit-Remaining": number;
+        /** @description Seconds until that window has room again. */
+        "RateLimit-Reset": number;
+        /** @description Whole seconds to wait before trying again (also `error_detail.retry_after`). */
+        "Retry-After": number;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
-export type operations = Record<string, never>;
+export interface operations {
+    getAudit: {
+        parameters: {
+            query?: {
+                /** @description User id or username */
+                actor?: string;
+                /** @description next_cursor of the previous page. */
+                cursor?: string;
+                /** @description Items per page (1..200, default 50). */
+                limit?: number;
+                /** @description From this time (inclusive) */
+                since?: string;
+                /** @description Event types (repeat for several), e.g. auth.login */
+                type?: string[];
+                /** @description Before this time */
+                until?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            actor: {
+                                id: string | null;
+                                username: string | null;
+                            } | null;
+                            /** Format: date-time */
+                            at: string;
+                            detail: {
+                                [key: string]: unknown;
+                            } | null;
+                            id: number;
+                            ip: string | null;
+                            outcome: string;
+                            target: {
+                                id: string;
+                                type: string;
+                            } | null;
+                            type: string;
+                            user_agent: string | null;
+                        }[];
+                        error: null;
+                        error_detail: null;
+                        pagination: {
+                            has_more: boolean;
+                            limit: number;
+                            next_cursor: string | null;
+                        };
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getAuthApiKeys: {
+        parameters: {
+            query?: {
+                /** @description next_cursor of the previous page. */
+                cursor?: string;
+                /** @description Items per page (1..200, default 50). */
+                limit?: number;
+                /** @description all: every user (admins) */
+                scope?: "own" | "all";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** Format: date-time */
+                            created_at: string;
+                            expires_at: string | null;
+                            id: string;
+                            last_used_at: string | null;
+                            name: string;
+                            /** @description The first characters of the key, to recognise it. */
+                            prefix: string;
+                            /** @description viewer (1) < editor (2) < admin (3) */
+                            role: "viewer" | "editor" | "admin";
+                            scopes: string[];
+                            user_id: string;
+                        }[];
+                        error: null;
+                        error_detail: null;
+                        pagination: {
+                            has_more: boolean;
+                            limit: number;
+                            next_cursor: string | null;
+                        };
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    postAuthApiKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    expires_at?: string | null;
+                    name: string;
+                    /** @description viewer (1) < editor (2) < admin (3) */
+                    role: "viewer" | "editor" | "admin";
+                    scopes?: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** Format: date-time */
+                            created_at: string;
+                            expires_at: string | null;
+                            id: string;
+                            last_used_at: string | null;
+                            name: string;
+                            /** @description The first characters of the key, to recognise it. */
+                            prefix: string;
+                            /** @description viewer (1) < editor (2) < admin (3) */
+                            role: "viewer" | "editor" | "admin";
+                            scopes: string[];
+                            user_id: string;
+                        } & {
+                            /** @description Shown once: store it now. */
+                            key: string;
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteAuthApiKeysById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body */
+            204: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    postAuthLogin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    password: string;
+                    username: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            access_token: string;
+                            /** @description Seconds the access token stays valid. */
+                            expires_in: number;
+                            refresh_expires_in: number;
+                            refresh_token: string;
+                            /** @enum {string} */
+                            token_type: "bearer";
+                            user: {
+                                /** @description password, api_key, oidc or msal */
+                                auth_method: string;
+                                full_name: string | null;
+                                groups: string[];
+                                id: string;
+                                must_change_password: boolean;
+                                /** @description viewer (1) < editor (2) < admin (3) */
+                                role: "viewer" | "editor" | "admin";
+                                role_level: number;
+                                username: string;
+                            };
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    postAuthLogout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed out; End-Session-URL names where to sign out at the provider too */
+            204: {
+                headers: {
+                    "end-session-url"?: string;
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getAuthMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** @description password, api_key, oidc or msal */
+                            auth_method: string;
+                            full_name: string | null;
+                            groups: string[];
+                            id: string;
+                            must_change_password: boolean;
+                            /** @description viewer (1) < editor (2) < admin (3) */
+                            role: "viewer" | "editor" | "admin";
+                            role_level: number;
+                            username: string;
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    postAuthMsal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    id_token: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            access_token: string;
+                            /** @description Seconds the access token stays valid. */
+                            expires_in: number;
+                            refresh_expires_in: number;
+                            refresh_token: string;
+                            /** @enum {string} */
+                            token_type: "bearer";
+                            user: {
+                                /** @description password, api_key, oidc or msal */
+                                auth_method: string;
+                                full_name: string | null;
+                                groups: string[];
+                                id: string;
+                                must_change_password: boolean;
+                                /** @description viewer (1) < editor (2) < admin (3) */
+                                role: "viewer" | "editor" | "admin";
+                                role_level: number;
+                                username: string;
+                            };
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getAuthOidcCallback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed in; Location is return_to */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getAuthOidcLogin: {
+        parameters: {
+            query?: {
+                return_to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the provider; Location says where */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    postAuthPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    current_password: string;
+                    /** @description 12 to 128 characters, not a common password. */
+                    new_password: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            access_token: string;
+                            /** @description Seconds the access token stays valid. */
+                            expires_in: number;
+                            refresh_expires_in: number;
+                            refresh_token: string;
+                            /** @enum {string} */
+                            token_type: "bearer";
+                            user: {
+                                /** @description password, api_key, oidc or msal */
+                                auth_method: string;
+                                full_name: string | null;
+                                groups: string[];
+                                id: string;
+                                must_change_password: boolean;
+                                /** @description viewer (1) < editor (2) < admin (3) */
+                                role: "viewer" | "editor" | "admin";
+                                role_level: number;
+                                username: string;
+                            };
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getAuthProviders: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** @enum {boolean} */
+                            local: true;
+                            msal: {
+                                authority: string;
+                                client_id: string;
+                                tenants: string[];
+                            } | null;
+                            oidc: {
+                                display_name: string;
+                                login_url: string;
+                            } | null;
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    postAuthRefresh: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    refresh_token?: string;
+                } | null;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            access_token: string;
+                            /** @description Seconds the access token stays valid. */
+                            expires_in: number;
+                            refresh_expires_in: number;
+                            refresh_token: string;
+                            /** @enum {string} */
+                            token_type: "bearer";
+                            user: {
+                                /** @description password, api_key, oidc or msal */
+                                auth_method: string;
+                                full_name: string | null;
+                                groups: string[];
+                                id: string;
+                                must_change_password: boolean;
+                                /** @description viewer (1) < editor (2) < admin (3) */
+                                role: "viewer" | "editor" | "admin";
+                                role_level: number;
+                                username: string;
+                            };
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getAuthRoles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            groups: string[];
+                            roles: {
+                                level: number;
+                                /** @description viewer (1) < editor (2) < admin (3) */
+                                name: "viewer" | "editor" | "admin";
+                            }[];
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getAuthSessions: {
+        parameters: {
+            query?: {
+                /** @description next_cursor of the previous page. */
+                cursor?: string;
+                /** @description Items per page (1..200, default 50). */
+                limit?: number;
+                /** @description all: every user (admins) */
+                scope?: "own" | "all";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            auth_method: string;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            expires_at: string;
+                            id: string;
+                            ip: string | null;
+                            is_current: boolean;
+                            /** Format: date-time */
+                            last_seen_at: string;
+                            user_agent: string | null;
+                            user_id: string;
+                        }[];
+                        error: null;
+                        error_detail: null;
+                        pagination: {
+                            has_more: boolean;
+                            limit: number;
+                            next_cursor: string | null;
+                        };
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteAuthSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            revoked: number;
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteAuthSessionsById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body */
+            204: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    postAuthSetup: {
+        parameters: {
+            query?: never;
+            header?: {
+                "x-setup-token"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    full_name?: null | string;
+                    /** @description 12 to 128 characters, not a common password. */
+                    password: string;
+                    setup_token?: string;
+                    /** @description Letters, digits, . _ @ -; stored lower-case. */
+                    username: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            access_token: string;
+                            /** @description Seconds the access token stays valid. */
+                            expires_in: number;
+                            refresh_expires_in: number;
+                            refresh_token: string;
+                            /** @enum {string} */
+                            token_type: "bearer";
+                            user: {
+                                /** @description password, api_key, oidc or msal */
+                                auth_method: string;
+                                full_name: string | null;
+                                groups: string[];
+                                id: string;
+                                must_change_password: boolean;
+                                /** @description viewer (1) < editor (2) < admin (3) */
+                                role: "viewer" | "editor" | "admin";
+                                role_level: number;
+                                username: string;
+                            };
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getAuthValidate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            expires_at: string | null;
+                            user: {
+                                /** @description password, api_key, oidc or msal */
+                                auth_method: string;
+                                full_name: string | null;
+                                groups: string[];
+                                id: string;
+                                must_change_password: boolean;
+                                /** @description viewer (1) < editor (2) < admin (3) */
+                                role: "viewer" | "editor" | "admin";
+                                role_level: number;
+                                username: string;
+                            };
+                            /** @enum {boolean} */
+                            valid: true;
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    postAuthWsTicket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            expires_in: number;
+                            ticket: string;
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getConfig: {
+        parameters: {
+            query?: {
+                /** @description A semantic version, e.g. 1.4.0 */
+                version?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The version; its ETag is the version, quoted */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data?: {
+                            active?: boolean;
+                            config?: unknown;
+                            created_at?: string;
+                            created_by?: string | null;
+                            message?: string | null;
+                            /** @description Each variable as resolved, secrets masked */
+                            vars_resolved?: Record<string, never>;
+                            version?: string;
+                        };
+                        /** @enum {unknown} */
+                        success?: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    postConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The configuration, or the save wrapper */
+        requestBody: {
+            content: {
+                "application/json": unknown;
+            };
+        };
+        responses: {
+            /** @description Saved; its ETag is the new version, quoted */
+            201: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data?: {
+                            activation_error?: string;
+                            active: boolean;
+                            diff: string;
+                            version: string;
+                        };
+                        /** @enum {unknown} */
+                        success?: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getConfigDiff: {
+        parameters: {
+            query?: {
+                /** @description A semantic version, e.g. 1.4.0 */
+                from?: string;
+                /** @description A semantic version, e.g. 1.4.0 */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** @description Unified diff; empty when equal */
+                            diff: string;
+                            /** @enum {boolean} */
+                            ok: true;
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    postConfigDiff: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A semantic version, e.g. 1.4.0 */
+                    base_version?: string;
+                    /** @description The draft document */
+                    config: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** @description Unified diff; empty when equal */
+                            diff: string;
+                            /** @enum {boolean} */
+                            ok: true;
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    postConfigFunctionsByNameTest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    args?: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description The function's raw output and how long it ran */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data?: {
+                            duration_ms?: number;
+                            output?: unknown;
+                        };
+                        /** @enum {unknown} */
+                        success?: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    getConfigSchema: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The JSON Schema (draft 2020-12) as `data` */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data?: Record<string, never>;
+                        /** @enum {unknown} */
+                        success?: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getConfigVersions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            active: string | null;
+                            last_good: string | null;
+                            loaded: string | null;
+                            recovery: boolean;
+                            recovery_reason: string | null;
+                            recovery_version: string | null;
+                            versions: {
+                                active: boolean;
+                                created_at: string;
+                                created_by: string | null;
+                                message: string | null;
+                                version: string;
+                            }[];
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteConfigVersionsByVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A semantic version, e.g. 1.4.0 */
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body */
+            204: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    postConfigVersionsByVersionActivate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A semantic version, e.g. 1.4.0 */
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Active */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data?: {
+                            /** @enum {unknown} */
+                            active?: true;
+                            version?: string;
+                        };
+                        /** @enum {unknown} */
+                        success?: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getEvents: {
+        parameters: {
+            query: {
+                channel: string[];
+                last_event_id?: string;
+                /** @description A connect ticket, single use */
+                ticket?: string;
+            };
+            header?: {
+                "last-event-id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stream, open until the client leaves, access ends or the server stops */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getPreferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Your document as the front end wrote it, plus the two keys the server adds. */
+                        data: {
+                            /** @description One of your workspaces, or <owner>/<name> for one shared with you */
+                            currentWorkspace?: string;
+                            /** @description Who each of your workspaces is shared with */
+                            shared_workspace_grants: {
+                                [key: string]: {
+                                    access: "view" | "edit";
+                                    /** @description A role, a group or a username */
+                                    principal: string;
+                                    principal_type: "role" | "group" | "user";
+                                }[];
+                            };
+                            /** @description What others share with you, rebuilt on every read */
+                            shared_workspace_library: {
+                                access: "view" | "edit";
+                                etag: string;
+                                name: string;
+                                owner: string;
+                                owner_id: string;
+                                variables: {
+                                    [key: string]: unknown;
+                                } | null;
+                                /** @description A JSON object: the workspace, as the front end shapes it (panels, widgets, layout…). */
+                                workspace: unknown;
+                            }[];
+                            theme?: unknown;
+                            timeRange?: unknown;
+                            /** @description Shared along with your workspaces */
+                            variables?: {
+                                [key: string]: unknown;
+                            };
+                            /** @description Your workspaces by name */
+                            workspaces?: {
+                                [key: string]: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    patchPreferences: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag read; a write against a changed one is a 412 */
+                "if-match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A JSON object: an RFC 7396 merge patch (application/merge-patch+json, or application/json). Keys set replace, null removes, objects merge. */
+        requestBody: {
+            content: {
+                "application/json": unknown;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Your document as the front end wrote it, plus the two keys the server adds. */
+                        data: {
+                            /** @description One of your workspaces, or <owner>/<name> for one shared with you */
+                            currentWorkspace?: string;
+                            /** @description Who each of your workspaces is shared with */
+                            shared_workspace_grants: {
+                                [key: string]: {
+                                    access: "view" | "edit";
+                                    /** @description A role, a group or a username */
+                                    principal: string;
+                                    principal_type: "role" | "group" | "user";
+                                }[];
+                            };
+                            /** @description What others share with you, rebuilt on every read */
+                            shared_workspace_library: {
+                                access: "view" | "edit";
+                                etag: string;
+                                name: string;
+                                owner: string;
+                                owner_id: string;
+                                variables: {
+                                    [key: string]: unknown;
+                                } | null;
+                                /** @description A JSON object: the workspace, as the front end shapes it (panels, widgets, layout…). */
+                                workspace: unknown;
+                            }[];
+                            theme?: unknown;
+                            timeRange?: unknown;
+                            /** @description Shared along with your workspaces */
+                            variables?: {
+                                [key: string]: unknown;
+                            };
+                            /** @description Your workspaces by name */
+                            workspaces?: {
+                                [key: string]: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getPreferencesSummary: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            counts: {
+                                grants: number;
+                                shared_by_me: number;
+                                shared_with_me: number;
+                                workspaces: number;
+                            };
+                            current_workspace: string | null;
+                            workspaces: string[];
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getSharedByOwnerByName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace name */
+                name: string;
+                /** @description Username of the owner */
+                owner: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            access: "view" | "edit";
+                            etag: string;
+                            name: string;
+                            owner: string;
+                            owner_id: string;
+                            variables: {
+                                [key: string]: unknown;
+                            } | null;
+                            /** @description A JSON object: the workspace, as the front end shapes it (panels, widgets, layout…). */
+                            workspace: unknown;
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteSharedByOwnerByName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace name */
+                name: string;
+                /** @description Username of the owner */
+                owner: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    patchSharedByOwnerByName: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag read; a write against a changed one is a 412 */
+                "if-match"?: string;
+            };
+            path: {
+                /** @description Workspace name */
+                name: string;
+                /** @description Username of the owner */
+                owner: string;
+            };
+            cookie?: never;
+        };
+        /** @description A JSON object: an RFC 7396 merge patch (application/merge-patch+json, or application/json). Keys set replace, null removes, objects merge. */
+        requestBody: {
+            content: {
+                "application/json": unknown;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            access: "view" | "edit";
+                            etag: string;
+                            name: string;
+                            owner: string;
+                            owner_id: string;
+                            variables: {
+                                [key: string]: unknown;
+                            } | null;
+                            /** @description A JSON object: the workspace, as the front end shapes it (panels, widgets, layout…). */
+                            workspace: unknown;
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    putSharedByOwnerByNameGrants: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace name */
+                name: string;
+                /** @description Username of the owner */
+                owner: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    postSharedByOwnerByNameRename: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace name */
+                name: string;
+                /** @description Username of the owner */
+                owner: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getStreams: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            history: {
+                                max_age_seconds: number;
+                                size: number;
+                            };
+                            kind: "user" | "config" | "stream";
+                            meta: {
+                                [key: string]: unknown;
+                            };
+                            name: string;
+                        }[];
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getStreamsByChannelEvents: {
+        parameters: {
+            query?: {
+                /** @description Resume after this id */
+                last_event_id?: string;
+                /** @description A connect ticket, single use */
+                ticket?: string;
+            };
+            header?: {
+                "last-event-id"?: string;
+            };
+            path: {
+                channel: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stream, open until the client leaves, access ends or the server stops */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    postStreamsByChannelPublish: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel: string;
+            };
+            cookie?: never;
+        };
+        /** @description Any JSON value, at most 64 KiB */
+        requestBody: {
+            content: {
+                "application/json": unknown;
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            id: string;
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getUsers: {
+        parameters: {
+            query?: {
+                /** @description next_cursor of the previous page. */
+                cursor?: string;
+                disabled?: boolean;
+                group?: string;
+                /** @description Items per page (1..200, default 50). */
+                limit?: number;
+                /** @description Part of the username. */
+                q?: string;
+                /** @description viewer (1) < editor (2) < admin (3) */
+                role?: "viewer" | "editor" | "admin";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            auth_source: string;
+                            /** Format: date-time */
+                            created_at: string;
+                            disabled: boolean;
+                            full_name: string | null;
+                            groups: string[];
+                            id: string;
+                            last_login_at: string | null;
+                            must_change_password: boolean;
+                            /** @description viewer (1) < editor (2) < admin (3) */
+                            role: "viewer" | "editor" | "admin";
+                            role_level: number;
+                            /** Format: date-time */
+                            updated_at: string;
+                            username: string;
+                        }[];
+                        error: null;
+                        error_detail: null;
+                        pagination: {
+                            has_more: boolean;
+                            limit: number;
+                            next_cursor: string | null;
+                        };
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    postUsers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Default local (needs a password). oidc or msal: an account for single sign-on, without a password, that the first sign-in of that username links to its identity. */
+                    auth_source?: "local" | "oidc" | "msal";
+                    full_name?: null | string;
+                    groups?: string[];
+                    /** @description Default true: the user picks their own. */
+                    must_change_password?: boolean;
+                    /** @description 12 to 128 characters, not a common password. */
+                    password?: string;
+                    /** @description viewer (1) < editor (2) < admin (3) */
+                    role: "viewer" | "editor" | "admin";
+                    /** @description Letters, digits, . _ @ -; stored lower-case. */
+                    username: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            auth_source: string;
+                            /** Format: date-time */
+                            created_at: string;
+                            disabled: boolean;
+                            full_name: string | null;
+                            groups: string[];
+                            id: string;
+                            last_login_at: string | null;
+                            must_change_password: boolean;
+                            /** @description viewer (1) < editor (2) < admin (3) */
+                            role: "viewer" | "editor" | "admin";
+                            role_level: number;
+                            /** Format: date-time */
+                            updated_at: string;
+                            username: string;
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getUsersById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            auth_source: string;
+                            /** Format: date-time */
+                            created_at: string;
+                            disabled: boolean;
+                            full_name: string | null;
+                            groups: string[];
+                            id: string;
+                            last_login_at: string | null;
+                            must_change_password: boolean;
+                            /** @description viewer (1) < editor (2) < admin (3) */
+                            role: "viewer" | "editor" | "admin";
+                            role_level: number;
+                            /** Format: date-time */
+                            updated_at: string;
+                            username: string;
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteUsersById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body */
+            204: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    patchUsersById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    disabled?: boolean;
+                    full_name?: null | string;
+                    groups?: string[];
+                    must_change_password?: boolean;
+                    /** @description 12 to 128 characters, not a common password. */
+                    password?: string;
+                    /** @description viewer (1) < editor (2) < admin (3) */
+                    role?: "viewer" | "editor" | "admin";
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            auth_source: string;
+                            /** Format: date-time */
+                            created_at: string;
+                            disabled: boolean;
+                            full_name: string | null;
+                            groups: string[];
+                            id: string;
+                            last_login_at: string | null;
+                            must_change_password: boolean;
+                            /** @description viewer (1) < editor (2) < admin (3) */
+                            role: "viewer" | "editor" | "admin";
+                            role_level: number;
+                            /** Format: date-time */
+                            updated_at: string;
+                            username: string;
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getWidgets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            cached: boolean;
+                            files: number;
+                            /** @description The registry's dist.integrity (sha512 Subresource Integrity) */
+                            integrity: string;
+                            package: string;
+                            /** Format: date-time */
+                            registered_at: string;
+                            registered_by: string | null;
+                            /** @description Unpacked bytes */
+                            size: number;
+                            version: string;
+                        }[];
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    postWidgets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    package: string;
+                    version: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            files: number;
+                            /** @description The registry's dist.integrity (sha512 Subresource Integrity) */
+                            integrity: string;
+                            package: string;
+                            /** Format: date-time */
+                            registered_at: string;
+                            registered_by: string | null;
+                            /** @description Unpacked bytes */
+                            size: number;
+                            version: string;
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            files: number;
+                            /** @description The registry's dist.integrity (sha512 Subresource Integrity) */
+                            integrity: string;
+                            package: string;
+                            /** Format: date-time */
+                            registered_at: string;
+                            registered_by: string | null;
+                            /** @description Unpacked bytes */
+                            size: number;
+                            version: string;
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteWidgetsByPath: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                "*": string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body */
+            204: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getWorkspaces: {
+        parameters: {
+            query?: {
+                /** @description next_cursor of the previous page. */
+                cursor?: string;
+                /** @description Items per page (1..200, default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            current: boolean;
+                            /** @description ETag of the content: If-Match of PUT and DELETE */
+                            etag: string;
+                            grants: {
+                                access: "view" | "edit";
+                                /** @description A role, a group or a username */
+                                principal: string;
+                                principal_type: "role" | "group" | "user";
+                            }[];
+                            name: string;
+                        }[];
+                        error: null;
+                        error_detail: null;
+                        pagination: {
+                            has_more: boolean;
+                            limit: number;
+                            next_cursor: string | null;
+                        };
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getWorkspacesByName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            current: boolean;
+                            /** @description ETag of the content: If-Match of PUT and DELETE */
+                            etag: string;
+                            grants: {
+                                access: "view" | "edit";
+                                /** @description A role, a group or a username */
+                                principal: string;
+                                principal_type: "role" | "group" | "user";
+                            }[];
+                            name: string;
+                            /** @description A JSON object: the workspace, as the front end shapes it (panels, widgets, layout…). */
+                            workspace: unknown;
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    putWorkspacesByName: {
+        parameters: {
+            query?: {
+                /** @description Also make it the current workspace */
+                make_current?: boolean;
+            };
+            header?: {
+                /** @description The ETag read; a write against a changed one is a 412 */
+                "if-match"?: string;
+            };
+            path: {
+                /** @description Workspace name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        /** @description A JSON object: the workspace, as the front end shapes it (panels, widgets, layout…). */
+        requestBody: {
+            content: {
+                "application/json": unknown;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            current: boolean;
+                            /** @description ETag of the content: If-Match of PUT and DELETE */
+                            etag: string;
+                            grants: {
+                                access: "view" | "edit";
+                                /** @description A role, a group or a username */
+                                principal: string;
+                                principal_type: "role" | "group" | "user";
+                            }[];
+                            name: string;
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            current: boolean;
+                            /** @description ETag of the content: If-Match of PUT and DELETE */
+                            etag: string;
+                            grants: {
+                                access: "view" | "edit";
+                                /** @description A role, a group or a username */
+                                principal: string;
+                                principal_type: "role" | "group" | "user";
+                            }[];
+                            name: string;
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteWorkspacesByName: {
+        parameters: {
+            query?: {
+                /** @description The workspace to make current (default: the first left) */
+                next?: string;
+            };
+            header?: {
+                /** @description The ETag read; a write against a changed one is a 412 */
+                "if-match"?: string;
+            };
+            path: {
+                /** @description Workspace name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            current_workspace: string | null;
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getWorkspacesByNameGrants: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            access: "view" | "edit";
+                            /** @description A role, a group or a username */
+                            principal: string;
+                            principal_type: "role" | "group" | "user";
+                        }[];
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    putWorkspacesByNameGrants: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    access: "view" | "edit";
+                    /** @description A role, a group or a username */
+                    principal: string;
+                    principal_type: "role" | "group" | "user";
+                }[];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            access: "view" | "edit";
+                            /** @description A role, a group or a username */
+                            principal: string;
+                            principal_type: "role" | "group" | "user";
+                        }[];
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    postWorkspacesByNameRename: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The new name */
+                    name: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            current: boolean;
+                            /** @description ETag of the content: If-Match of PUT and DELETE */
+                            etag: string;
+                            grants: {
+                                access: "view" | "edit";
+                                /** @description A role, a group or a username */
+                                principal: string;
+                                principal_type: "role" | "group" | "user";
+                            }[];
+                            name: string;
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    putWorkspacesCurrent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description One of your workspaces, <owner>/<name> for one shared with you, or null */
+                    name: null | string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            current_workspace: string | null;
+                        };
+                        error: null;
+                        error_detail: null;
+                        /** @enum {boolean} */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getWs: {
+        parameters: {
+            query?: {
+                /** @description A connect ticket, single use */
+                ticket?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switched to the WebSocket protocol (docs/live.md) */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            426: components["responses"]["UpgradeRequired"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getHealthz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Alive */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        status: "ok";
+                        uptime_seconds: number;
+                        version: string;
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getReadyz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready; `degraded` names what runs on its fallback */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        checks: {
+                            [key: string]: {
+                                /** @enum {string} */
+                                status?: "ok" | "error" | "degraded";
+                            };
+                        };
+                        degraded: string[];
+                        /** @enum {unknown} */
+                        status: "ready";
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getWidgetAssetsByPath: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                "*": string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, with the type its name implies; 304 for a matching If-None-Match */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+}
