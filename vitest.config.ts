@@ -18,7 +18,11 @@ const withRedis = Boolean(process.env.SWITCHBOARD_TEST_REDIS_URL);
  * Suites that drive a real browser (SWITCHBOARD_TEST_BROWSER names its executable; .ci/run installs
  * Debian's chromium and sets it).
  */
-const BROWSER_SUITES = ['test/config-ui/browser.test.ts', 'test/client/browser.test.ts'];
+const BROWSER_SUITES = [
+  'test/config-ui/browser.test.ts',
+  'test/client/browser.test.ts',
+  'test/demo/browser.test.ts',
+];
 const withBrowser = Boolean(process.env.SWITCHBOARD_TEST_BROWSER);
 if (!process.env.VITEST_WORKER_ID) {
   if (!withRedis) {

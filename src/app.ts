@@ -11,6 +11,7 @@ import { RedisTicketStore } from './auth/redis-tickets.js';
 import type { Auth } from './auth/service.js';
 import type { TicketStore } from './auth/tickets.js';
 import { assembleConfigUi, registerConfigUi } from './config-ui/index.js';
+import { assembleDemo, registerDemo } from './demo/index.js';
 import { assembleEndpoints, type Endpoints, registerConfigRoutes } from './endpoints/index.js';
 import { registerAsyncApi } from './live/asyncapi.js';
 import { assembleLive, registerLiveRoutes } from './live/index.js';
@@ -115,6 +116,7 @@ async function assemble(
   const { storage, audit } = foundation;
   // Read before anything connects: a directory that cannot be served stops the start here.
   const configUi = await assembleConfigUi(settings.configUi);
+  const demo = await assembleDemo(settings.demo);
   const logger = overrides.logStream
     ? { ...loggerOptions(settings.logLevel), stream: overrides.logStream }
     : loggerOptions(settings.logLevel);
@@ -313,6 +315,7 @@ async function assemble(
   );
   // The Config UI's page is public (the API it calls enforces access): no authentication, no cookies.
   await registerConfigUi(server, configUi);
+  await registerDemo(server, demo);
 
   // What a running server does and says for the first time waits until it listens, so that a start that
   // fails (the port taken) leaves no trace: no recovery recorded, no setup token printed and then lost.

@@ -1,6 +1,7 @@
 import { type AuthSettings, authSettings } from './auth/settings.js';
 import { type SsoSettings, ssoSettings } from './auth/sso/settings.js';
 import { type ConfigUiSettings, configUiSettings } from './config-ui/settings.js';
+import { type DemoSettings, demoSettings } from './demo/settings.js';
 import { type EndpointSettings, endpointSettings } from './endpoints/settings.js';
 import { type LiveSettings, liveSettings } from './live/settings.js';
 import { type RedisSettings, redisSettings } from './platform/redis-settings.js';
@@ -17,6 +18,7 @@ export type { DatabaseTarget } from './storage/settings.js';
 export type {
   AuthSettings,
   ConfigUiSettings,
+  DemoSettings,
   EndpointSettings,
   LimitSettings,
   LiveSettings,
@@ -45,6 +47,7 @@ const sections = {
   workspaces: workspaceSettings,
   widgets: widgetSettings,
   configUi: configUiSettings,
+  demo: demoSettings,
 };
 
 /** Every setting, as docs/configuration.md and `switchboard settings` list them. */
@@ -63,6 +66,7 @@ export type Settings = ServerSettings &
     readonly workspaces: WorkspaceSettings;
     readonly widgets: WidgetSettings;
     readonly configUi: ConfigUiSettings;
+    readonly demo: DemoSettings;
   };
 
 /** The settings, and where each one came from (for `switchboard settings`). */
@@ -93,7 +97,9 @@ export function readSettings(
   const workspaces = readSection(sections.workspaces.specs, sources, readings);
   const widgets = readSection(sections.widgets.specs, sources, readings);
   const configUi = readSection(sections.configUi.specs, sources, readings);
+  const demo = readSection(sections.demo.specs, sources, readings);
   const stored = sections.storage.build(storage, undefined);
+  const builtConfigUi = sections.configUi.build(configUi, undefined);
   const settings: Settings = deepFreeze({
     ...sections.server.build(server, undefined),
     ...stored,
@@ -105,7 +111,8 @@ export function readSettings(
     endpoints: sections.endpoints.build(endpoints, { dataDir: stored.dataDir }),
     workspaces: sections.workspaces.build(workspaces, undefined),
     widgets: sections.widgets.build(widgets, { dataDir: stored.dataDir }),
-    configUi: sections.configUi.build(configUi, undefined),
+    configUi: builtConfigUi,
+    demo: sections.demo.build(demo, { configUiDir: builtConfigUi.dir }),
   });
   return { settings, readings, filePath: sources.filePath };
 }

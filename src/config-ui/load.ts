@@ -36,19 +36,21 @@ const isAbsent = (error: unknown) =>
 
 const MiB = (bytes: number) => `${bytes / 1024 / 1024} MiB`;
 
-/** A setting that names a directory the server cannot serve: stops the start, naming it. */
-function refused(dir: string, problem: string): SettingsError {
-  return new SettingsError(
-    `SWITCHBOARD_CONFIG_UI_DIR=${dir}: ${problem}; point it at the built Config UI (\`npm run build\` writes dist/ui/config-ui)`,
-  );
-}
+/** How a refusal names the directory and what to do: each page served this way says it its own way. */
+export type Refusal = (dir: string, problem: string) => string;
+
+const configUiRefusal: Refusal = (dir, problem) =>
+  `SWITCHBOARD_CONFIG_UI_DIR=${dir}: ${problem}; point it at the built Config UI (\`npm run build\` writes dist/ui/config-ui)`;
 
 /**
  * The plain files under `dir` by their path in it ('/'-separated), with their sizes. Links are not
  * followed (one could lead out of the build), and dot-files are not part of the page (Vite's manifest,
  * an editor's leftovers).
  */
-async function listFiles(dir: string): Promise<Map<string, number>> {
+async function listFiles(
+  dir: string,
+  refused: (dir: string, problem: string) => SettingsError,
+): Promise<Map<string, number>> {
   const found = new Map<string, number>();
   let total = 0;
   const walk = async (relative: string, depth: number): Promise<void> => {
@@ -93,9 +95,11 @@ async function pageFile(path: string, body: Buffer): Promise<PageFile> {
  * Reads the built page once, into memory: requests are answered from this table alone and never name a
  * path on disk, so no request can reach a file outside it, nor one added after the start. A directory
  * that is missing or has no index.html is a page not built yet (served as a 404); one that cannot be read
- * or is far larger than a page is a setting to fix, and stops the start.
+ * or is far larger than a page is a setting to fix, and stops the start. `refusal` words that message
+ * (the Config UI's by default; the demo dashboard has its own).
  */
-export async function loadPage(dir: string): Promise<ConfigUiPage> {
+export async function loadPage(dir: string, refusal: Refusal = configUiRefusal): Promise<ConfigUiPage> {
+  const refused = (where: string, problem: string) => new SettingsError(refusal(where, problem));
   try {
     if (!(await stat(dir)).isDirectory()) return { built: false, dir, missing: 'is not a directory' };
   } catch (error) {
@@ -104,7 +108,7 @@ export async function loadPage(dir: string): Promise<ConfigUiPage> {
   }
   const bodies = new Map<string, Buffer>();
   try {
-    const sizes = await listFiles(dir);
+    const sizes = await listFiles(dir, refused);
     if (!sizes.has('index.html')) return { built: false, dir, missing: 'has no index.html' };
     let total = 0;
     // One at a time: a page has a few dozen files, and a few thousand open at once could run out of handles.

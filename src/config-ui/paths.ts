@@ -9,14 +9,14 @@ const MAX_PATH_CHARS = 1024;
  * router's decoded form would turn `%2f` into a slash), its query left off, each segment decoded once. A
  * segment that is empty, `.` or `..`, or holds a slash, backslash or NUL once decoded, names nothing.
  * The result is only ever a key of the in-memory table (load.ts), never a path on disk; these refusals
- * say so early rather than guard anything.
+ * say so early rather than guard anything. `prefix` is where a page is served (the demo's is /demo/).
  */
-export function pagePath(url: string): string | undefined {
+export function pagePath(url: string, prefix = PREFIX): string | undefined {
   const query = url.indexOf('?');
   const path = query === -1 ? url : url.slice(0, query);
   // The router also matches a prefix sent percent-encoded; only the plain one is the page's.
-  if (!path.startsWith(PREFIX)) return undefined;
-  const rest = path.slice(PREFIX.length);
+  if (!path.startsWith(prefix)) return undefined;
+  const rest = path.slice(prefix.length);
   if (rest === '') return 'index.html';
   if (rest.length > MAX_PATH_CHARS) return undefined;
   const segments: string[] = [];

@@ -1,10 +1,10 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { preferredCompression } from '../platform/accept-encoding.js';
 import { noneMatchHits } from '../platform/conditional.js';
 import { AppError, ErrorCode } from '../platform/problem.js';
 import { PAGE_HEADERS } from './headers.js';
 import type { ConfigUiPage, PageFile } from './load.js';
-import { pageLocation, pagePath } from './paths.js';
+import { PREFIX, pageLocation, pagePath } from './paths.js';
 
 /** Not operations of the API: /openapi.json leaves them out (docs/api.md lists them). */
 const schema = { hide: true };
@@ -36,20 +36,39 @@ function send(request: FastifyRequest, reply: FastifyReply, file: PageFile) {
   return reply.send(file.body);
 }
 
+/** A page read at start, where it is served, and what its paths answer when there is no file for them. */
+export interface PageMount {
+  /** Ends with a slash: `/config-ui/`. */
+  readonly prefix: string;
+  readonly page: ConfigUiPage;
+  /** A path the build has no file for. */
+  readonly noSuchFile: () => AppError;
+  /** Any path, while the page is not built. */
+  readonly notBuilt: () => AppError;
+}
+
 /**
- * The Config UI at /config-ui/, from the table read at start (load.ts). No authentication: the page is
- * the same for everyone, and the API it calls decides what each caller may see and do.
+ * Serves a built page at `prefix` from the table read at start (load.ts): the Config UI and the demo
+ * dashboard (src/demo) alike, with one set of headers, caching and compression rules.
+ */
+export function servePage(app: FastifyInstance, mount: PageMount): void {
+  const { prefix, page } = mount;
+  const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!page.built) throw mount.notBuilt();
+    const path = pagePath(request.url, prefix);
+    const file = path === undefined ? undefined : page.files.get(path);
+    if (!file) throw mount.noSuchFile();
+    return send(request, reply, file);
+  };
+  app.get(prefix, { schema }, handler);
+  app.get(`${prefix}*`, { schema }, handler);
+}
+
+/**
+ * The Config UI at /config-ui/. No authentication: the page is the same for everyone, and the API it calls
+ * decides what each caller may see and do.
  */
 export const configUiRoutes: FastifyPluginAsync<{ page: ConfigUiPage }> = async (app, { page }) => {
   app.get('/config-ui', { schema }, async (request, reply) => reply.redirect(pageLocation(request.url), 308));
-
-  const handler = async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!page.built) throw notBuilt();
-    const path = pagePath(request.url);
-    const file = path === undefined ? undefined : page.files.get(path);
-    if (!file) throw noSuchFile();
-    return send(request, reply, file);
-  };
-  app.get('/config-ui/', { schema }, handler);
-  app.get('/config-ui/*', { schema }, handler);
+  servePage(app, { prefix: PREFIX, page, noSuchFile, notBuilt });
 };
