@@ -331,6 +331,20 @@ class RawText {
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,200}$/;
 
+/**
+ * Whether a segment is already percent-encoded UTF-8. Generated text such as `h99%DE` has the form but not
+ * the content (a lone byte of a multi-byte character), which the server rightly refuses as a malformed URL.
+ */
+function isPercentEncoded(segment: string): boolean {
+  if (!segment.includes('%') || !/^(?:[^%]|%[0-9A-Fa-f]{2})*$/.test(segment)) return false;
+  try {
+    decodeURIComponent(segment);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Lone surrogates as U+FFFD: a URL carries UTF-8, which has no form for them (encodeURIComponent throws). */
 export const wellFormed = (text: string) =>
   text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
@@ -430,7 +444,7 @@ export function build(shaped: Shaped, plan: Plan, world: World, hugeBytes: numbe
     if (name === '*') {
       return String(value)
         .split('/')
-        .map((s) => (/^(?:[^%]|%[0-9A-Fa-f]{2})*$/.test(s) && s.includes('%') ? s : encode(s)))
+        .map((s) => (isPercentEncoded(s) ? s : encode(s)))
         .join('/');
     }
     // Kept as they are (a client may send `%zz` or `..`), but for what no request line may hold raw.
