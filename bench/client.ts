@@ -11,7 +11,13 @@ import type { TransportName } from '../packages/client/src/index.js';
 import { type BundleSize, CLIENT_ENTRY, measureBundle } from './client/bundle.js';
 import { BenchClient, type Trial } from './client/reconnect.js';
 import { CHANNEL, startClientTarget } from './client/target.js';
-import { type CountedOptions, listOption, parseBenchArgs, positiveOption, usageText } from './lib/options.js';
+import {
+  type CountedOptions,
+  choicesOption,
+  parseBenchArgs,
+  positiveOption,
+  usageText,
+} from './lib/options.js';
 import { benchRun, count, markdownTable, ms, type TargetResult } from './lib/report.js';
 import { median, minMax, percentile } from './lib/stats.js';
 
@@ -40,13 +46,8 @@ interface Options extends CountedOptions {
   transports: TransportName[];
 }
 
-function pick<T extends string>(name: string, raw: string, allowed: readonly T[]): T[] {
-  const items = listOption(name, raw, USAGE);
-  const wrong = items.filter((item) => !allowed.includes(item as T));
-  if (wrong.length)
-    throw new Error(`--${name}: unknown ${wrong.join(', ')}; one of ${allowed.join(', ')}\n\n${USAGE}`);
-  return items as T[];
-}
+const pick = <T extends string>(name: string, raw: string, allowed: readonly T[]): T[] =>
+  choicesOption(name, raw, allowed, USAGE);
 
 function parseOptions(argv: string[]): Options | undefined {
   const args = parseBenchArgs(

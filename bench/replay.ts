@@ -8,7 +8,14 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeChartPng } from './fanout/chart.js';
-import { type CountedOptions, listOption, parseBenchArgs, positiveOption, usageText } from './lib/options.js';
+import {
+  type CountedOptions,
+  choicesOption,
+  listOption,
+  parseBenchArgs,
+  positiveOption,
+  usageText,
+} from './lib/options.js';
 import { processCpuSeconds } from './lib/proc.js';
 import { BENCHMARKS_DOC, benchRun, count, markdownTable, ms, type TargetResult } from './lib/report.js';
 import { ROOT } from './lib/server.js';
@@ -64,13 +71,8 @@ interface Options extends CountedOptions {
   workers: number;
 }
 
-function pick<T extends string>(name: string, raw: string, allowed: readonly T[]): T[] {
-  const items = listOption(name, raw, USAGE);
-  const wrong = items.filter((item) => !allowed.includes(item as T));
-  if (wrong.length)
-    throw new Error(`--${name}: unknown ${wrong.join(', ')}; one of ${allowed.join(', ')}\n\n${USAGE}`);
-  return items as T[];
-}
+const pick = <T extends string>(name: string, raw: string, allowed: readonly T[]): T[] =>
+  choicesOption(name, raw, allowed, USAGE);
 
 function parseOptions(argv: string[]): Options | undefined {
   const args = parseBenchArgs(

@@ -14,8 +14,8 @@ import {
   type TransportName,
   type WebSocketConstructor,
 } from '../../packages/client/src/index.js';
+import { CuttableProxy } from '../../test/client/cuttable-proxy.js';
 import { seqOf } from '../replay/protocol.js';
-import { CuttableProxy } from './proxy.js';
 import { CHANNEL, type ClientTarget } from './target.js';
 
 /** The requests that open a live connection: the first of each attempt. */
@@ -65,7 +65,7 @@ export class BenchClient {
     await proxy.start();
     const attempts: number[] = [];
     const sb = new Switchboard({
-      baseUrl: proxy.origin,
+      baseUrl: proxy.url,
       auth: 'tokens',
       fetch: (request) => {
         if (ATTEMPT_PATHS.has(new URL(request.url).pathname)) attempts.push(performance.now());

@@ -28,6 +28,20 @@ export function listOption(name: string, raw: string, usage: string): string[] {
   return items;
 }
 
+/** `listOption` whose every value must be one of `allowed`. */
+export function choicesOption<T extends string>(
+  name: string,
+  raw: string,
+  allowed: readonly T[],
+  usage: string,
+): T[] {
+  const items = listOption(name, raw, usage);
+  const wrong = items.filter((item) => !allowed.includes(item as T));
+  if (wrong.length)
+    throw new Error(`--${name}: unknown ${wrong.join(', ')}; one of ${allowed.join(', ')}\n\n${usage}`);
+  return items as T[];
+}
+
 /**
  * The usage text of a bench: its options (name and text; a text's further lines are indented under the
  * first), then those every bench takes (--source, --no-docs, --note; `source` and `noDocs` replace their

@@ -1,5 +1,4 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
@@ -14,6 +13,8 @@ import { exampleFunctionsDir, minimalConfig } from '../endpoints/config-fixture.
 import type { TestApp } from '../fixture.js';
 import { until } from '../live-client.js';
 import { freePort } from '../ports.js';
+
+export { CuttableProxy } from './cuttable-proxy.js';
 
 export { until };
 
@@ -94,64 +95,6 @@ export const waitForState = (client: Switchboard, state: LiveState, timeoutMs = 
 /** Declares a stream on a test app that every signed-in user may follow. */
 export function declare(t: TestApp, name: string, history?: { size?: number }): void {
   t.app.live.channels.declare({ name, access: { minRole: 'viewer' }, ...(history && { history }) });
-}
-
-/**
- * A TCP proxy in front of a server: the network between client and server, which a test can cut (every
- * connection dropped, new ones refused) and mend.
- */
-export class CuttableProxy {
-  private server: Server | null = null;
-  private readonly open = new Set<Socket>();
-  private down = false;
-  port = 0;
-
-  constructor(private readonly target: number) {}
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    this.server = createServer((client) => {
-      if (this.down) {
-        client.destroy();
-        return;
-      }
-      const upstream = new Socket();
-      upstream.connect(this.target, '127.0.0.1');
-      this.open.add(client);
-      this.open.add(upstream);
-      client.pipe(upstream);
-      upstream.pipe(client);
-      const drop = () => {
-        client.destroy();
-        upstream.destroy();
-        this.open.delete(client);
-        this.open.delete(upstream);
-      };
-      client.on('error', drop).on('close', drop);
-      upstream.on('error', drop).on('close', drop);
-    });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-
-  /** Drops every connection and refuses new ones. */
-  cut(): void {
-    this.down = true;
-    for (const socket of this.open) socket.destroy();
-    this.open.clear();
-  }
-
-  mend(): void {
-    this.down = false;
-  }
-
-  async stop(): Promise<void> {
-    this.cut();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-  }
 }
 
 /**

@@ -1,9 +1,9 @@
 import { createServer, type Server, Socket } from 'node:net';
 
 /**
- * A TCP proxy between the client and the server: the network, which the bench cuts (every connection
- * dropped, new ones refused at once) and mends. Cutting here rather than calling the client's own stop()
- * makes the client notice the loss and come back by itself, as it would after a real outage.
+ * A TCP proxy between a client and a server: the network, which a test or the client bench cuts (every
+ * connection dropped, new ones refused at once) and mends. Cutting here rather than calling the client's
+ * own stop() makes the client notice the loss and come back by itself, as it would after a real outage.
  */
 export class CuttableProxy {
   private server: Server | null = null;
@@ -13,7 +13,7 @@ export class CuttableProxy {
 
   constructor(private readonly targetPort: number) {}
 
-  get origin(): string {
+  get url(): string {
     return `http://127.0.0.1:${this.port}`;
   }
 
