@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { bearerToken } from '../platform/bearer.js';
 import type { CursorCodec } from '../platform/cursor.js';
 import { ok } from '../platform/envelope.js';
+import { NO_CONTENT } from '../platform/openapi-answers.js';
 import { Envelope, keysetPage, PageEnvelope, PageQuery } from '../platform/pagination.js';
 import { AppError, ErrorCode } from '../platform/problem.js';
 import { clearSessionCookies, setSessionCookies } from './cookies.js';
@@ -292,7 +293,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         tags,
         summary: "End one session (yours; admins: anyone's)",
         params: IdParams,
-        answers: { 204: { type: 'null', description: 'Done; no body' } },
+        answers: { 204: NO_CONTENT },
       },
     },
     async (request, reply) => {
@@ -359,7 +360,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         tags,
         summary: "Revoke an API key (yours; admins: anyone's)",
         params: IdParams,
-        answers: { 204: { type: 'null', description: 'Done; no body' } },
+        answers: { 204: NO_CONTENT },
       },
     },
     async (request, reply) => {

@@ -1,6 +1,7 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
 import type { CursorCodec } from '../platform/cursor.js';
 import { ok } from '../platform/envelope.js';
+import { NO_CONTENT } from '../platform/openapi-answers.js';
 import { Envelope, keysetPage, PageEnvelope, PageQuery } from '../platform/pagination.js';
 import { userItem } from './present.js';
 import { auditContext } from './request.js';
@@ -119,7 +120,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ auth: Auth; cursors: () =>
         tags,
         summary: 'Delete a user (never the last admin)',
         params: IdParams,
-        answers: { 204: { type: 'null', description: 'Done; no body' } },
+        answers: { 204: NO_CONTENT },
       },
     },
     async (request, reply) => {

@@ -2,6 +2,7 @@ import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typ
 import type { FastifyReply } from 'fastify';
 import { auditContext } from '../auth/request.js';
 import { ok } from '../platform/envelope.js';
+import { NO_CONTENT } from '../platform/openapi-answers.js';
 import { Envelope } from '../platform/pagination.js';
 import { AppError, ErrorCode } from '../platform/problem.js';
 import { MAX_DEPTH, MAX_VALUES } from './document-limits.js';
@@ -251,7 +252,7 @@ export const configRoutes: FastifyPluginAsyncTypebox<ConfigRouteOptions> = async
         summary: 'Delete a saved version that is not active',
         params: VersionParams,
         errors: [409],
-        answers: { 204: { type: 'null', description: 'Done; no body' } },
+        answers: { 204: NO_CONTENT },
       },
     },
     async (request, reply) => {

@@ -159,7 +159,7 @@ export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, opti
   const security: Record<string, string[]>[] = [{ session: [] }, { bearer: [] }];
   const EVENT_STREAM = {
     description: 'The stream, open until the client leaves, access ends or the server stops',
-    content: { 'text/event-stream': { schema: { type: 'string', maxLength: 0, description: 'Frames' } } },
+    content: { 'text/event-stream': { schema: { type: 'string', description: 'Frames (docs/live.md)' } } },
   };
   const description =
     'text/event-stream. Authenticate with the session cookie, a bearer token, or `?ticket=` (single use; ' +

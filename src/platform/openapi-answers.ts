@@ -23,6 +23,15 @@ declare module 'fastify' {
   }
 }
 
+/** An answer without a body, for a route's `answers`: what a 204 of a deletion says. */
+export const NO_CONTENT = { type: 'null', description: 'Done; no body' } as const;
+/** The 304 of a route that honours If-None-Match, for its `answers`. */
+export const NOT_MODIFIED = {
+  type: 'null',
+  description:
+    'Not modified: If-None-Match names what you hold, which is current; the ETag header repeats it',
+} as const;
+
 /** What a route's options say about the answers it can give, carried from transform to transformObject. */
 export interface DerivedAnswers {
   counted: boolean;
@@ -111,7 +120,8 @@ export function completeOperation(operation: OpenApiOperation): void {
   if (!derived) return;
   operation.responses ??= {};
   for (const [status, response] of Object.entries(operation.responses)) {
-    if (!/^2/.test(status) || '$ref' in response) continue;
+    // A 304 carries the headers of the answer it stands for.
+    if (!(/^2/.test(status) || status === '304') || '$ref' in response) continue;
     if (response.description === PLACEHOLDER) response.description = SUCCESS[status] ?? 'Success';
     response.headers = {
       ...response.headers,

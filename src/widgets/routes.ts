@@ -2,6 +2,7 @@ import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typ
 import { auditContext } from '../auth/request.js';
 import { noneMatchHits } from '../platform/conditional.js';
 import { ok } from '../platform/envelope.js';
+import { NO_CONTENT, NOT_MODIFIED } from '../platform/openapi-answers.js';
 import { Envelope } from '../platform/pagination.js';
 import { notFound } from '../platform/problem.js';
 import { presentWidget } from './present.js';
@@ -81,7 +82,7 @@ export const widgetRoutes: FastifyPluginAsyncTypebox<{ service: WidgetsService }
         summary: 'Remove a widget bundle, its files and its registration: /widgets/{package}/{version}',
         description: 'The package as written, @scope/name, its slash also percent-encoded (@scope%2Fname).',
         errors: [404],
-        answers: { 204: { type: 'null', description: 'Done; no body' } },
+        answers: { 204: NO_CONTENT },
       },
     },
     async (request, reply) => {
@@ -134,9 +135,10 @@ export const widgetAssetRoutes: FastifyPluginAsyncTypebox<{ service: WidgetsServ
         errors: [404],
         answers: {
           200: {
-            description: 'The file, with the type its name implies; 304 for a matching If-None-Match',
+            description: 'The file, with the type its name implies',
             content: { '*/*': { schema: { type: 'string', format: 'binary' } } },
           },
+          304: NOT_MODIFIED,
         },
       },
     },

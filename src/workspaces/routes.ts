@@ -5,6 +5,7 @@ import { preferredCompression } from '../platform/accept-encoding.js';
 import { noneMatchHits } from '../platform/conditional.js';
 import type { CursorCodec } from '../platform/cursor.js';
 import { ok } from '../platform/envelope.js';
+import { NOT_MODIFIED } from '../platform/openapi-answers.js';
 import { Envelope, keysetPage, PageEnvelope, PageQuery } from '../platform/pagination.js';
 import { grantItem, preferencesBody, sharedBody, summaryItem, workspaceItem } from './present.js';
 import { RenderedViews } from './rendered-views.js';
@@ -81,6 +82,8 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<WorkspaceRouteOptions> =
         description:
           'ETag: `"<version>.<library tag>"`; send it as If-None-Match for a 304 when nothing changed.',
         response: { 200: Envelope(PreferencesData) },
+        etag: true,
+        answers: { 304: NOT_MODIFIED },
       },
     },
     async (request, reply) => {

@@ -2476,6 +2476,7 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
                     "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
@@ -2530,6 +2531,17 @@ export interface operations {
                         success: true;
                     };
                 };
+            };
+            /** @description Not modified: If-None-Match names what you hold, which is current; the ETag header repeats it */
+            304: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -3987,7 +3999,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The file, with the type its name implies; 304 for a matching If-None-Match */
+            /** @description The file, with the type its name implies */
             200: {
                 headers: {
                     ETag: components["headers"]["ETag"];
@@ -3999,6 +4011,17 @@ export interface operations {
                 content: {
                     "*/*": string;
                 };
+            };
+            /** @description Not modified: If-None-Match names what you hold, which is current; the ETag header repeats it */
+            304: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
